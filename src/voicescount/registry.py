@@ -1,0 +1,553 @@
+"""The registry: countries, cycles, indicators, dimensions and rules, as validated data.
+
+Analysts re-run the report for a new country or cycle by adding YAML under `data/`, never by
+editing code, so every YAML file is checked on load against a pydantic model, and a mismatch
+is reported as a `ConfigError` naming the file, the entry (row) and the field.
+
+Layout (relative to the project's data directory):
+
+    countries.yml                   the country registry
+    indicators.yml                  the indicator catalogue (all countries)
+    dimensions.yml                  LNOB dimensions, their codes and labels, intersections
+    rules.yml                       reliability and disclosure rules
+    <ISO>/population.csv            population margins for raking
+    <ISO>/<cycle>/cycle.yml         one survey cycle: instruments, files, mappings, design
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+# A label in one or more languages, keyed by ISO 639-1 code: {en: "North", vi: "Miền Bắc"}.
+Labels = dict[str, str]
+
+LANG_RE = re.compile(r"^[a-z]{2,3}$")
+
+
+class Strict(BaseModel):
+    """Base for registry models: unknown keys are errors (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def label(labels: Labels | None, lang: str, fallback: str = "") -> str:
+    """Pick a label in `lang`, falling back to English, then to any language, then `fallback`."""
+    if not labels:
+        return fallback
+    return labels.get(lang) or labels.get("en") or next(iter(labels.values()), fallback)
+
+
+# --------------------------------------------------------------------------- countries
+
+
+class Region(Strict):
+    code: str
+    name: Labels
+    geocode: str | None = None  # ISO 3166-2 or national code, used by Open SDG GeoCode
+
+
+class AgeRange(Strict):
+    min: int = Field(ge=0, le=120)
+    max: int = Field(ge=0, le=120)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgeRange:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+    def contains(self, age: float) -> bool:
+        return self.min <= age <= self.max
+
+
+class Country(Strict):
+    iso: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code")
+    name: Labels
+    languages: list[str] = Field(min_length=1)
+    regions: list[Region] = Field(min_length=1)
+    youth: AgeRange
+    age_bands: list[int] = Field(
+        min_length=1, description="lower bounds of the adult age bands, ascending"
+    )
+    child_band: AgeRange = AgeRange(min=11, max=15)
+
+    @field_validator("languages")
+    @classmethod
+    def _langs(cls, v: list[str]) -> list[str]:
+        for code in v:
+            if not LANG_RE.match(code):
+                raise ValueError(f"'{code}' is not an ISO 639-1 language code such as 'en' or 'vi'")
+        return v
+
+    @field_validator("age_bands")
+    @classmethod
+    def _ascending(cls, v: list[int]) -> list[int]:
+        if sorted(set(v)) != v:
+            raise ValueError("age_bands must be strictly ascending lower bounds, e.g. [16, 25, 35]")
+        return v
+
+    def region_codes(self) -> list[str]:
+        return [r.code for r in self.regions]
+
+    def age_band_labels(self) -> list[str]:
+        """Band labels such as '16-24', '25-34', '60+' from the lower bounds."""
+        b = self.age_bands
+        return [f"{lo}-{hi - 1}" for lo, hi in zip(b, b[1:], strict=False)] + [f"{b[-1]}+"]
+
+
+class CountryRegistry(Strict):
+    countries: list[Country] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> CountryRegistry:
+        seen = set()
+        for c in self.countries:
+            if c.iso in seen:
+                raise ValueError(f"country {c.iso} is listed twice")
+            seen.add(c.iso)
+        return self
+
+    def get(self, iso: str) -> Country:
+        for c in self.countries:
+            if c.iso == iso:
+                return c
+        raise KeyError(iso)
+
+
+# --------------------------------------------------------------------------- cycles
+
+SourceFormat = Literal[
+    "auto", "kobo-xlsx", "kobo-csv", "kobo-json", "odk-csv", "spss", "stata", "csv", "xlsx"
+]
+
+
+class Instrument(Strict):
+    """One questionnaire of a cycle, its raw export and how it maps onto the data contract."""
+
+    label: Labels
+    population: Literal["adults", "cso", "children"] = Field(
+        description="which respondents it covers: adults (youth, women, people with "
+        "disabilities), civil society organisations, or children 11-15"
+    )
+    form: str | None = Field(None, description="XLSForm (the codebook), relative to the cycle")
+    data: str = Field(description="the raw export, relative to the cycle folder")
+    format: SourceFormat = "auto"
+    sheet: str | None = None
+    encoding: str | None = None
+    values: Literal["xml", "labels"] = "xml"
+    mapping: dict[str, str] = Field(
+        default_factory=dict, description="contract column -> column in the export"
+    )
+    codes: dict[str, dict[str, str | int | float | bool | None]] = Field(
+        default_factory=dict, description="contract column -> {export code: contract code}"
+    )
+    identifiers: list[str] = Field(
+        default_factory=list, description="export columns holding personal data, removed at intake"
+    )
+    min_duration_minutes: float | None = Field(None, ge=0)
+    max_duration_minutes: float | None = Field(None, ge=0)
+
+
+class DesignSpec(Strict):
+    """Survey design variables, by their contract names."""
+
+    weight: str | None = "weight"
+    strata: str | None = "stratum"
+    psu: str | None = "psu"
+    fpc: str | None = None
+
+
+class Fieldwork(Strict):
+    start: str
+    end: str
+
+
+class Cycle(Strict):
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    cycle: int = Field(ge=2000, le=2100)
+    title: Labels | None = None
+    synthetic: bool = Field(False, description="True for generated example data; shown on pages")
+    languages: list[str] = Field(min_length=1)
+    sdgs: list[int] = Field(min_length=1)
+    fieldwork: Fieldwork | None = None
+    instruments: dict[str, Instrument] = Field(min_length=1)
+    design: DesignSpec = DesignSpec()
+    identifiers: list[str] = Field(
+        default_factory=list, description="export columns with personal data, in every instrument"
+    )
+    qualitative: str | None = None
+    activities: str | None = None
+    scorecards: str | None = None
+    recommendations: str | None = None
+
+    @field_validator("sdgs")
+    @classmethod
+    def _goals(cls, v: list[int]) -> list[int]:
+        for g in v:
+            if not 1 <= g <= 17:
+                raise ValueError(f"SDG {g} does not exist; goals are numbered 1 to 17")
+        return v
+
+    @field_validator("languages")
+    @classmethod
+    def _langs(cls, v: list[str]) -> list[str]:
+        return Country._langs(v)
+
+    @property
+    def key(self) -> str:
+        return f"{self.country}/{self.cycle}"
+
+
+# --------------------------------------------------------------------------- indicators
+
+
+class Rule(Strict):
+    """How one respondent's answers make the indicator 1, 0 or missing.
+
+    Exactly one of: `item` with a condition (`in`, `equals`, `at_least`, `at_most`), `any`
+    (1 if any sub-rule holds), `all` (1 if all hold). For means, `item` alone gives its value.
+    """
+
+    item: str | None = None
+    in_: list[Any] | None = Field(None, alias="in")
+    equals: Any = None
+    at_least: float | None = None
+    at_most: float | None = None
+    any: list[Rule] | None = None
+    all: list[Rule] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Rule:
+        forms = [self.item is not None, self.any is not None, self.all is not None]
+        if sum(forms) != 1:
+            raise ValueError("a rule needs exactly one of 'item', 'any' or 'all'")
+        return self
+
+    def items(self) -> set[str]:
+        if self.item is not None:
+            return {self.item}
+        out: set[str] = set()
+        for sub in (self.any or []) + (self.all or []):
+            out |= sub.items()
+        return out
+
+
+class SdgCode(Strict):
+    goal: int = Field(ge=1, le=17)
+    target: str = Field(pattern=r"^\d{1,2}\.[0-9a-z]{1,2}$")
+    indicator: str | None = Field(
+        None, pattern=r"^\d{1,2}\.[0-9a-z]{1,2}\.\d{1,2}$", description="official code, e.g. 1.2.1"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SdgCode:
+        if not self.target.startswith(f"{self.goal}."):
+            raise ValueError(f"target {self.target} is not under goal {self.goal}")
+        if self.indicator and not self.indicator.startswith(f"{self.target}."):
+            raise ValueError(f"indicator {self.indicator} is not under target {self.target}")
+        return self
+
+
+class OfficialLink(Strict):
+    """The official series this indicator is set beside (UN SDG database / Open SDG)."""
+
+    indicator: str
+    series: str | None = None
+    unit: str | None = None
+    note: Labels | None = None
+
+
+class Indicator(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    sdg: SdgCode
+    instrument: str = Field(description="instrument key in cycle.yml whose items it uses")
+    kind: Literal["proportion", "mean"] = "proportion"
+    rule: Rule
+    population: Rule | None = Field(
+        None, description="who is in the denominator; everyone in the instrument if omitted"
+    )
+    label: Labels
+    definition: Labels
+    unit: Literal["percent", "score", "number"] = "percent"
+    higher_is_better: bool = True
+    official: OfficialLink | None = None
+
+
+class IndicatorCatalogue(Strict):
+    indicators: list[Indicator] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> IndicatorCatalogue:
+        seen: set[str] = set()
+        for ind in self.indicators:
+            if ind.id in seen:
+                raise ValueError(f"indicator id '{ind.id}' is used twice")
+            seen.add(ind.id)
+        return self
+
+    def for_goals(self, goals: Iterable[int]) -> list[Indicator]:
+        goals = set(goals)
+        return [i for i in self.indicators if i.sdg.goal in goals]
+
+    def get(self, ind_id: str) -> Indicator:
+        for i in self.indicators:
+            if i.id == ind_id:
+                return i
+        raise KeyError(ind_id)
+
+
+# --------------------------------------------------------------------------- dimensions
+
+
+class Dimension(Strict):
+    """An LNOB dimension such as sex or disability: its contract column and code labels.
+
+    `codes` may be empty when the codes come from the country (regions, age bands).
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: Labels
+    codes: dict[str, Labels] = Field(default_factory=dict)
+    populations: list[Literal["adults", "cso", "children"]] = ["adults", "children"]
+
+
+class DimensionSet(Strict):
+    dimensions: list[Dimension] = Field(min_length=1)
+    intersections: list[list[str]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known(self) -> DimensionSet:
+        ids = {d.id for d in self.dimensions}
+        for combo in self.intersections:
+            if len(combo) < 2:
+                raise ValueError(f"intersection {combo} needs at least two dimensions")
+            for d in combo:
+                if d not in ids:
+                    raise ValueError(f"intersection {combo} names unknown dimension '{d}'")
+        return self
+
+    def get(self, dim_id: str) -> Dimension:
+        for d in self.dimensions:
+            if d.id == dim_id:
+                return d
+        raise KeyError(dim_id)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class Rules(Strict):
+    """Reliability and disclosure rules: one declared set, applied to every published table."""
+
+    caution_min_n: int = Field(30, ge=1, description="n below this: 'use with caution'")
+    caution_max_cv: float = Field(0.30, gt=0, description="CV above this: 'use with caution'")
+    suppress_min_n: int = Field(5, ge=1, description="cells with n below this are suppressed")
+    suppress_min_n_children: int = Field(10, ge=1, description="stricter rule for children")
+    min_quote_group: int = Field(
+        3, ge=1, description="quotes are shown only for themes raised by at least this many people"
+    )
+    alpha: float = Field(0.05, gt=0, lt=1)
+    multiple_comparisons: Literal["holm", "bonferroni", "fdr_bh"] = "holm"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _friendly_loc(data: Any, loc: tuple) -> tuple[str | None, str | None]:
+    """Turn a pydantic error location into (row, field) an analyst can find in the YAML."""
+    row = None
+    node = data
+    field_parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int) and isinstance(node, list):
+            ident = None
+            if 0 <= part < len(node) and isinstance(node[part], dict):
+                ident = node[part].get("id") or node[part].get("iso") or node[part].get("code")
+            row = f"{part + 1}" + (f" ({ident})" if ident else "")
+            field_parts = []
+            node = node[part] if 0 <= part < len(node) else None
+            continue
+        field_parts.append(str(part))
+        node = node.get(part) if isinstance(node, dict) else None
+    return row, ".".join(field_parts) or None
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a YAML file, turning a missing file or a syntax error into a ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            "file not found.", path=path, hint="Create it, or correct the path that points to it."
+        )
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except UnicodeDecodeError:
+        raise ConfigError(
+            "is not UTF-8 text.", path=path, hint="Save the YAML file as UTF-8."
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        row = mark.line + 1 if mark is not None else None
+        raise ConfigError(
+            f"is not valid YAML ({getattr(exc, 'problem', exc)}).",
+            path=path,
+            row=f"line {row}" if row else None,
+            hint="Check the indentation and quoting around that line.",
+        ) from None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(model: type[M], data: Any, path: Path) -> M:
+    """Validate `data` read from `path` as `model`; errors name file, row and field."""
+    if data is None:
+        raise ConfigError("is empty.", path=path, hint="See the handbook's analyst guide for an example.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        row, field = _friendly_loc(data, tuple(first["loc"]))
+        msg = first["msg"].removeprefix("Value error, ")
+        more = len(exc.errors()) - 1
+        extra = f" ({more} more problem{'s' if more > 1 else ''} in this file)" if more else ""
+        if first["type"] == "extra_forbidden":
+            msg = "is not a known setting (is it misspelt?)"
+        raise ConfigError(
+            f"{msg}{extra}.",
+            path=path,
+            row=row,
+            field=field,
+            hint="Fix this entry and run again.",
+        ) from None
+
+
+def load_model(model: type[M], path: Path) -> M:
+    return parse_model(model, read_yaml(path), Path(path))
+
+
+class Project:
+    """A project folder: the book's root, with `data/`, `analyses/`, `report/` under it."""
+
+    def __init__(self, root: str | Path = ".", data_dir: str | Path | None = None) -> None:
+        self.root = Path(root).resolve()
+        self.data_dir = Path(data_dir).resolve() if data_dir else self.root / "data"
+
+    # Each file is read once per Project.
+    @cached_property
+    def countries(self) -> CountryRegistry:
+        return load_model(CountryRegistry, self.data_dir / "countries.yml")
+
+    @cached_property
+    def indicators(self) -> IndicatorCatalogue:
+        return load_model(IndicatorCatalogue, self.data_dir / "indicators.yml")
+
+    @cached_property
+    def dimensions(self) -> DimensionSet:
+        return load_model(DimensionSet, self.data_dir / "dimensions.yml")
+
+    @cached_property
+    def rules(self) -> Rules:
+        path = self.data_dir / "rules.yml"
+        return load_model(Rules, path) if path.exists() else Rules()
+
+    def cycle_dir(self, iso: str, cycle: int | str) -> Path:
+        return self.data_dir / iso / str(cycle)
+
+    def build_dir(self, iso: str, cycle: int | str) -> Path:
+        """Disposable intermediate outputs (clean data, quarantine, logs) for one cycle."""
+        return self.root / "build" / iso / str(cycle)
+
+    def report_dir(self, iso: str, cycle: int | str) -> Path:
+        """Executed notebooks and published tables for one cycle (output, not source)."""
+        return self.root / "report" / iso / str(cycle)
+
+    def country(self, iso: str) -> Country:
+        try:
+            return self.countries.get(iso)
+        except KeyError:
+            known = ", ".join(c.iso for c in self.countries.countries)
+            raise ConfigError(
+                f"country '{iso}' is not in the registry (known: {known}).",
+                path=self.data_dir / "countries.yml",
+                hint="Add it to countries.yml or choose a listed country.",
+            ) from None
+
+    def cycle(self, iso: str, cycle: int | str) -> Cycle:
+        path = self.cycle_dir(iso, cycle) / "cycle.yml"
+        cyc = load_model(Cycle, path)
+        if cyc.country != iso or str(cyc.cycle) != str(cycle):
+            raise ConfigError(
+                f"says country {cyc.country}, cycle {cyc.cycle}, but lives in {iso}/{cycle}/.",
+                path=path,
+                field="country",
+                hint="Move the file to data/<ISO>/<cycle>/ or correct its 'country' and 'cycle'.",
+            )
+        country = self.country(iso)
+        for lang in cyc.languages:
+            if lang not in country.languages:
+                raise ConfigError(
+                    f"language '{lang}' is not one of {country.iso}'s languages "
+                    f"({', '.join(country.languages)}).",
+                    path=path,
+                    field="languages",
+                    hint="Add the language to countries.yml or remove it here.",
+                )
+        for name, inst in cyc.instruments.items():
+            for attr in ("data", "form"):
+                rel = getattr(inst, attr)
+                if rel and not (path.parent / rel).exists():
+                    raise ConfigError(
+                        f"points to {rel}, which does not exist.",
+                        path=path,
+                        field=f"instruments.{name}.{attr}",
+                        hint="Put the file there or correct the path (relative to cycle.yml).",
+                    )
+        for attr in ("qualitative", "activities", "scorecards", "recommendations"):
+            rel = getattr(cyc, attr)
+            if rel and not (path.parent / rel).exists():
+                raise ConfigError(
+                    f"points to {rel}, which does not exist.",
+                    path=path,
+                    field=attr,
+                    hint="Put the file there or correct the path (relative to cycle.yml).",
+                )
+        return cyc
+
+    def cycles(self, iso: str | None = None) -> list[tuple[str, int]]:
+        """All (ISO, cycle) pairs with a cycle.yml, sorted; only registered countries."""
+        isos = [iso] if iso else [c.iso for c in self.countries.countries]
+        out = []
+        for code in isos:
+            base = self.data_dir / code
+            if not base.is_dir():
+                continue
+            for sub in sorted(base.iterdir()):
+                if sub.is_dir() and sub.name.isdigit() and (sub / "cycle.yml").is_file():
+                    out.append((code, int(sub.name)))
+        return out
+
+    def cycle_inputs(self, iso: str, cycle: int | str) -> list[Path]:
+        """Every file a cycle's notebooks read: registry files, cycle.yml and what it points to."""
+        cdir = self.cycle_dir(iso, cycle)
+        files = [self.data_dir / n for n in ("countries.yml", "indicators.yml", "dimensions.yml", "rules.yml")]
+        files += sorted(p for p in cdir.rglob("*") if p.is_file())
+        pop = self.data_dir / iso / "population.csv"
+        if pop.exists():
+            files.append(pop)
+        official = self.data_dir / "official" / iso
+        if official.is_dir():
+            files += sorted(p for p in official.rglob("*") if p.is_file())
+        return [f for f in files if f.exists()]
