@@ -1,0 +1,198 @@
+"""The `voicescount` command: a thin layer over the library functions.
+
+Each subcommand is an `add_<name>(subparsers)` function that builds its parser and sets
+`func` (called with the parsed args and a `Project`; it returns the exit code). They are listed
+once, in `SUBCOMMANDS` at the end of this module: to add a command, write its `add_*` function
+and append it there.
+
+`main()` turns a `VoicesError` (a problem with the inputs) into one paragraph on stderr and
+exit code 2; a traceback is shown only with `--debug`, because analysts act on the message and
+developers on the traceback. Ctrl-C exits 130, as shells expect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import VoicesError
+from .registry import Project
+
+# --------------------------------------------------------------------------- run / build / all
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    """Options shared by `run` and `all`: which cycles, languages, how many workers."""
+    p.add_argument(
+        "--country",
+        action="append",
+        metavar="ISO",
+        help="country ISO code, e.g. VN (repeat for several; default: all countries)",
+    )
+    p.add_argument(
+        "--cycle",
+        action="append",
+        type=int,
+        metavar="YEAR",
+        help="survey cycle, e.g. 2022 (repeat for several; default: all cycles)",
+    )
+    p.add_argument(
+        "--lang",
+        action="append",
+        metavar="CODE",
+        help="page language, e.g. en (repeat for several; default: the cycle's languages)",
+    )
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parallel worker processes (default: number of CPU cores)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="per-notebook time limit in seconds (default: 600)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every selected notebook even when its inputs are unchanged",
+    )
+    p.add_argument(
+        "--no-progress", action="store_true", help="do not show the progress bar on stderr"
+    )
+
+
+def _run(args: argparse.Namespace, project: Project) -> int:
+    from .runner import execute
+
+    summary = execute(
+        project,
+        countries=args.country,
+        cycles=args.cycle,
+        langs=args.lang,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    return 0 if summary.ok else 1
+
+
+def _build(args: argparse.Namespace, project: Project) -> int:
+    from .book import build_book
+
+    out = build_book(project, quiet=not getattr(args, "verbose", False))
+    print(f"book: {out.relative_to(project.root)}/index.html")
+    return 0
+
+
+def _all(args: argparse.Namespace, project: Project) -> int:
+    code = _run(args, project)
+    if code != 0:
+        print("build skipped: fix the failed notebooks first.", file=sys.stderr)
+        return code
+    return _build(args, project)
+
+
+def add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="execute the template notebooks for the selected countries and cycles",
+        description="Execute each template notebook in analyses/ (order from "
+        "analyses/chapters.yml) for every selected (country, cycle) and language into "
+        "report/<ISO>/<cycle>/<lang>/. Notebooks whose template, parameters, input files and "
+        "package version are unchanged are skipped. Ends with 'executed: N  skipped: M  failed: K'.",
+    )
+    _add_selection(p)
+    p.set_defaults(func=_run)
+
+
+def add_build(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "build",
+        help="write _toc.yml from the registry and build the book into _build/html",
+        description="Generate _toc.yml (landing page, a part per country and cycle, handbook "
+        "and training parts) and build the Jupyter Book without executing notebooks. Warnings "
+        "(broken references, missing files) fail the build.",
+    )
+    p.add_argument("--verbose", action="store_true", help="show the Sphinx build output")
+    p.set_defaults(func=_build)
+
+
+def add_all(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "all",
+        help="run, then build (what `make report` does)",
+        description="Execute the notebooks (as `run`), then build the book (as `build`). "
+        "The build is skipped when a notebook failed.",
+    )
+    _add_selection(p)
+    p.add_argument("--verbose", action="store_true", help="show the Sphinx build output")
+    p.set_defaults(func=_all)
+
+
+# --------------------------------------------------------------------------- registration
+
+# Every subcommand, in the order `--help` lists them. Append new `add_*` functions here.
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_run,
+    add_build,
+    add_all,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voicescount",
+        description="Reproducible Citizen-Generated Data reports and handbook for the SDGs.",
+    )
+    parser.add_argument("--version", action="version", version=f"voicescount {__version__}")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("."),
+        help="project root holding data/, analyses/ and _config.yml (default: current folder)",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback when something fails"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def _paragraph(text: str) -> str:
+    """One wrapped paragraph: an analyst reads the message, not a wall of lines."""
+    flat = " ".join(str(text).split())
+    return textwrap.fill(flat, width=100, break_long_words=False, break_on_hyphens=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        project = Project(args.root)
+        return int(args.func(args, project) or 0)
+    except VoicesError as err:
+        if args.debug:
+            traceback.print_exc()
+        print(_paragraph(f"error: {err}"), file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
