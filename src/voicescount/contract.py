@@ -63,3 +63,48 @@ class Contract(Strict):
 
 def load_contract(data_dir: str | Path) -> Contract:
     return load_model(Contract, Path(data_dir) / "contract.yml")
+
+
+def _allowed(col: ContractColumn) -> str:
+    """Allowed values as one readable cell: the code list, a range, or blank."""
+    if col.codes is not None:
+        return ", ".join(str(c) for c in col.codes)
+    if col.range is not None:
+        lo, hi = col.range
+        return f"{lo:g} to {hi:g}"
+    return ""
+
+
+def contract_table(contract: Contract, lang: str = "en", *, derived: bool = False):
+    """The data contract as a table for the handbook, with descriptions in `lang`.
+
+    The handbook renders this table instead of a hand-written copy, so the documentation of
+    the contract cannot drift from the file the code validates against. Rows keep the order
+    of `contract.yml` (the order an analyst reads it in). With `derived=True` the table lists
+    the columns computed by `voicescount.derive` (name and description only).
+    """
+    import pandas as pd
+
+    from .registry import label
+
+    if derived:
+        rows = [
+            {"column": d.name, "description": label(d.description, lang)} for d in contract.derived
+        ]
+        return pd.DataFrame(rows, columns=["column", "description"])
+    rows = [
+        {
+            "column": c.name,
+            "type": c.type,
+            "role": c.role,
+            "required": "yes" if c.required else "no",
+            "populations": ", ".join(c.populations),
+            "allowed": _allowed(c),
+            "description": label(c.description, lang),
+        }
+        for c in contract.columns
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=["column", "type", "role", "required", "populations", "allowed", "description"],
+    )
