@@ -1,0 +1,219 @@
+"""Provenance: which inputs, parameters and code made a page.
+
+A reader of a published CGD report must be able to tell example data from real data and trace
+every number back to the files and the code version that produced it; the runner uses the same
+hashes to decide whether a notebook needs re-executing. Paths are always relative to the
+project root, so nothing about the machine that built the book leaks into it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .registry import Project
+
+# Packages whose versions can change a number or a page; recorded on every page.
+KEY_PACKAGES = (
+    "pandas",
+    "numpy",
+    "scipy",
+    "svy",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "jupyter-book",
+    "pydantic",
+)
+
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks (exports can be large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def relpath(path: str | Path, root: str | Path) -> str:
+    """`path` relative to `root`, POSIX-style, so records are the same on every machine."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(root).resolve())).as_posix()
+
+
+def file_hashes(paths: Iterable[str | Path], root: str | Path | None = None) -> dict[str, str]:
+    """SHA-256 per file, keyed by path (relative to `root` when given), sorted by key."""
+    out = {}
+    for p in paths:
+        key = relpath(p, root) if root is not None else Path(p).as_posix()
+        out[key] = sha256_file(p)
+    return dict(sorted(out.items()))
+
+
+@lru_cache(maxsize=1)
+def source_fingerprint() -> str:
+    """One hash over the package's own source files.
+
+    The version number changes only at releases; a code edit between releases must still
+    re-execute the notebooks, so the runner records this too.
+    """
+    pkg = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(pkg.rglob("*")):
+        if p.is_file() and p.suffix in {".py", ".yml", ".yaml", ".json", ".css", ".mplstyle"}:
+            if "__pycache__" in p.parts:
+                continue
+            h.update(p.relative_to(pkg).as_posix().encode())
+            h.update(b"\0")
+            h.update(p.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def package_versions(names: Iterable[str] = KEY_PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages that shape the results ('not installed' if absent)."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def cycle_input_files(project: Project, iso: str, cycle: int | str) -> list[Path]:
+    """Files a cycle's pages depend on: its own inputs and those of the country's earlier cycles.
+
+    Trend chapters compare a cycle with the earlier ones, so an edit to 2020's data must
+    re-execute 2022's and 2024's pages as well; a later cycle never affects an earlier one.
+    """
+    files: list[Path] = []
+    for code, cyc in project.cycles(iso):
+        if cyc < int(cycle):
+            files += project.cycle_inputs(code, cyc)
+    files += project.cycle_inputs(iso, cycle)
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        if f not in seen:
+            seen.add(f)
+            unique.append(f)
+    return unique
+
+
+def provenance_record(
+    project: Project, iso: str, cycle: int | str, lang: str, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Everything needed to say how a page was made: inputs with hashes, parameters, versions."""
+    return {
+        "country": iso,
+        "cycle": int(cycle),
+        "lang": lang,
+        "inputs": file_hashes(cycle_input_files(project, iso, cycle), root=project.root),
+        "parameters": dict(sorted(params.items())),
+        "voicescount": __version__,
+        "source": source_fingerprint(),
+        "packages": package_versions(),
+    }
+
+
+# --------------------------------------------------------------------------- page header
+
+# The notice must be readable by everyone the page is for, so it is given in the page's
+# language; English is the fallback.
+SYNTHETIC_NOTICE = {
+    "en": (
+        "Synthetic example data",
+        "The figures on this page are computed from generated example data, not from a real "
+        "survey. They show how the report works and must not be cited as findings.",
+    ),
+    "vi": (
+        "Dữ liệu ví dụ tổng hợp",
+        "Các số liệu trên trang này được tính từ dữ liệu ví dụ do máy tạo ra, không phải từ "
+        "một cuộc khảo sát thực tế. Chúng minh hoạ cách báo cáo hoạt động và không được trích "
+        "dẫn như kết quả nghiên cứu.",
+    ),
+    "sw": (
+        "Data za mfano za kubuni",
+        "Takwimu kwenye ukurasa huu zimetokana na data za mfano zilizotengenezwa, si utafiti "
+        "halisi. Zinaonyesha jinsi ripoti inavyofanya kazi na hazipaswi kunukuliwa kama matokeo.",
+    ),
+    "bn": (
+        "কৃত্রিম উদাহরণ ডেটা",
+        "এই পৃষ্ঠার সংখ্যাগুলি তৈরি করা উদাহরণ ডেটা থেকে গণনা করা, প্রকৃত জরিপ থেকে নয়। "
+        "এগুলি প্রতিবেদনটি কীভাবে কাজ করে তা দেখায় এবং ফলাফল হিসাবে উদ্ধৃত করা যাবে না।",
+    ),
+}
+
+PROVENANCE_TITLE = {
+    "en": "How this page was made",
+    "vi": "Trang này được tạo ra như thế nào",
+    "sw": "Jinsi ukurasa huu ulivyotengenezwa",
+    "bn": "এই পৃষ্ঠাটি কীভাবে তৈরি হয়েছে",
+}
+
+
+class PageHeader:
+    """A page's header as a display object: the notebook shows it, Jupyter Book renders it.
+
+    HTML is used (not Markdown) so the collapsed <details> block renders the same in
+    Jupyter, in the book and in exported HTML, without MyST parsing the provenance text.
+    """
+
+    def __init__(self, html_text: str, plain: str) -> None:
+        self.html = html_text
+        self.plain = plain
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.plain
+
+
+def page_header(
+    project: Project, iso: str, cycle: int | str, lang: str, params: Mapping[str, Any] | None = None
+) -> PageHeader:
+    """Synthetic-data notice (if cycle.yml says `synthetic: true`) and a collapsed provenance block."""
+    cyc = project.cycle(iso, cycle)
+    if params is None:
+        params = {"country": iso, "cycle": int(cycle), "lang": lang}
+    rec = provenance_record(project, iso, cycle, lang, params)
+    parts: list[str] = []
+    plain: list[str] = []
+    if cyc.synthetic:
+        title, body = SYNTHETIC_NOTICE.get(lang, SYNTHETIC_NOTICE["en"])
+        parts.append(
+            '<div class="admonition warning voicescount-synthetic" role="note">'
+            f'<p class="admonition-title">{html.escape(title)}</p>'
+            f"<p>{html.escape(body)}</p></div>"
+        )
+        plain.append(f"{title}: {body}")
+    rows = "".join(
+        f"<tr><td><code>{html.escape(path)}</code></td><td><code>{digest[:12]}</code></td></tr>"
+        for path, digest in rec["inputs"].items()
+    )
+    param_text = ", ".join(f"{k}={v!r}" for k, v in rec["parameters"].items())
+    pkg_text = ", ".join(f"{k} {v}" for k, v in rec["packages"].items())
+    summary = PROVENANCE_TITLE.get(lang, PROVENANCE_TITLE["en"])
+    parts.append(
+        '<details class="voicescount-provenance">'
+        f"<summary>{html.escape(summary)}</summary>"
+        f"<p>voicescount {html.escape(rec['voicescount'])} "
+        f"(source <code>{rec['source'][:12]}</code>); "
+        f"parameters: <code>{html.escape(param_text)}</code></p>"
+        f"<p>{html.escape(pkg_text)}</p>"
+        "<table><thead><tr><th>input file</th><th>SHA-256 (first 12)</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></details>"
+    )
+    plain.append(f"{summary}: {len(rec['inputs'])} input files, parameters {param_text}")
+    return PageHeader("\n".join(parts), "\n".join(plain))
