@@ -335,11 +335,14 @@ def validate_instrument(
     rules: ValidationRules | None = None,
     *,
     source: str | Path | None = None,
+    unknown_codes: pd.DataFrame | None = None,
 ) -> ValidationResult:
     """Validate one instrument's mapped data (intake output) against contract and rules.
 
     Raises `InputError` when a required column is not mapped; every row-level problem
     becomes an issue, and rows with an error are quarantined with their reasons.
+    `unknown_codes` is intake's table of codes it left in place (column, value, rows): those
+    rows are quarantined too, also for `q_*` items whose codes come from the XLSForm.
     """
     rules = rules or ValidationRules()
     inst = cycle.instruments[name]
@@ -420,6 +423,28 @@ def validate_instrument(
                 msg,
                 hint[rule].replace("{col}", cname).replace("{val}", val),
             )
+
+    # ---- codes intake could not map (contract columns are caught above; items here)
+    if unknown_codes is not None and len(unknown_codes):
+        where = {r: p for p, r in enumerate(col.rows)}
+        for rec in unknown_codes.itertuples(index=False):
+            cname, val = str(rec.column), str(rec.value)
+            for r in str(rec.rows).split():
+                pos = where.get(int(r))
+                if pos is None or any(
+                    e.startswith(f"{k} ({cname})")
+                    for k in ("allowed_codes", "type")
+                    for e in col.errors.get(pos, [])
+                ):
+                    continue
+                col.add(
+                    pos,
+                    cname,
+                    "unknown_code",
+                    "error",
+                    f"'{val}' is not a code of the form or the contract",
+                    hint["allowed_codes"].replace("{col}", cname).replace("{val}", val),
+                )
 
     # ---- consent
     if "consent" in out:
@@ -655,7 +680,7 @@ class CycleValidation:
     def quarantine(self) -> pd.DataFrame:
         frames = []
         for name in sorted(self.results):
-            q = self.results[name].quarantine.copy()
+            q = self.results[name].quarantine.drop(columns=["instrument"], errors="ignore")
             q.insert(0, "instrument", name)
             frames.append(q)
         if not frames:
@@ -742,7 +767,15 @@ def validate_cycle(
         inst = cyc.instruments[name]
         try:
             res = intake.read_instrument(project, cyc, name)
-            vr = validate_instrument(res.data, contract, cyc, name, rules, source=inst.data)
+            vr = validate_instrument(
+                res.data,
+                contract,
+                cyc,
+                name,
+                rules,
+                source=inst.data,
+                unknown_codes=getattr(res, "unknown_codes", None),
+            )
         except VoicesError as err:
             issue_frames.append(
                 pd.DataFrame(
@@ -771,30 +804,28 @@ def validate_cycle(
             }
             continue
         cv.results[name] = vr
-        notes = [n for n in getattr(res, "notes", []) or []]
-        if notes:
-            issue_frames.append(
-                pd.DataFrame(
-                    [
-                        {
-                            "file": inst.data,
-                            "row": None,
-                            "respondent_id": None,
-                            "column": "",
-                            "rule": "intake_note",
-                            "severity": "warning",
-                            "message": str(n),
-                            "hint": "Informational: how the export was read.",
-                        }
-                        for n in notes
-                    ],
-                    columns=ISSUE_COLUMNS,
-                )
+        notes = [str(n) for n in getattr(res, "notes", []) or []]
+        log_frames.append(
+            pd.DataFrame(
+                [
+                    {
+                        "file": inst.data,
+                        "row": None,
+                        "respondent_id": None,
+                        "column": "",
+                        "action": "intake_note",
+                        "old_value": "",
+                        "new_value": "",
+                        "rule": n,
+                    }
+                    for n in notes
+                ],
+                columns=LOG_COLUMNS,
             )
+        )
         issue_frames.append(vr.issues)
         log_frames.append(vr.log)
         cv.counts[name] = vr.counts()
-        cv.counts[name]["warnings"] += len(notes)
         if vr.received and not len(vr.kept):
             cv.stop_reasons.append(f"{name}: every one of {vr.received} rows was quarantined")
     frames = [f for f in issue_frames if len(f)]
@@ -804,7 +835,11 @@ def validate_cycle(
         else pd.DataFrame(columns=ISSUE_COLUMNS)
     )
     frames = [f for f in log_frames if len(f)]
-    cv.log = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LOG_COLUMNS)
+    cv.log = (
+        _sorted_frame(pd.concat(frames, ignore_index=True).to_dict("records"), LOG_COLUMNS)
+        if frames
+        else pd.DataFrame(columns=LOG_COLUMNS)
+    )
     out = Path(out_dir) if out_dir is not None else project.build_dir(iso, cycle)
     cv.paths = {
         "issues": out / "issues.csv",
