@@ -682,10 +682,7 @@ def compare(
             comparable[comparable["year"] == use_year] if use_year is not None else comparable[:0]
         )
         for d in OFFICIAL_DIMENSIONS:
-            if d in group:
-                match = match[match[d] == group[d]]
-            else:
-                match = match[match[d].isna()]
+            match = match[match[d] == group[d]] if d in group else match[match[d].isna()]
         if any(d not in OFFICIAL_DIMENSIONS for d in group):
             match = match[:0]
         match = match[match["value"].notna()]
