@@ -191,3 +191,26 @@ def test_validate_cycle_writes_files(project, tmp_path):
     assert sorted(q["respondent_id"]) == ["a03", "c05"]
     text = cv.summary()
     assert "adults" in text and "consent" in text
+
+
+def test_cli_validate_path_and_flags(project, capsys, tmp_path):
+    """`voicescount validate PATH` / `--country --cycle`: summary, CSV files, exit codes."""
+    from voicescount.cli import main
+
+    cdir = project.cycle_dir("VN", 2022)
+    code = main(["validate", str(cdir), "--out", str(tmp_path / "v")])
+    out = capsys.readouterr().out
+    assert code == 0  # quarantined rows alone do not stop the run
+    assert "VN 2022: OK" in out and "consent" in out and "child_age_band" in out
+    assert (tmp_path / "v" / "issues.csv").exists() and (
+        tmp_path / "v" / "cleaning_log.csv"
+    ).exists()
+    code = main(["--root", str(project.root), "validate", "--country", "VN", "--cycle", "2022"])
+    assert code == 0 and (project.build_dir("VN", 2022) / "validation" / "quarantine.csv").exists()
+    csv = cdir / "exports" / "adults.csv"
+    pd.read_csv(csv).drop(columns=["sex"]).to_csv(csv, index=False)
+    code = main(["validate", str(cdir), "--out", str(tmp_path / "v")])
+    out = capsys.readouterr().out
+    assert code == 2 and "STOPPED" in out and "sex" in out
+    code = main(["validate", str(tmp_path)])
+    assert code == 2 and "cycle.yml" in capsys.readouterr().err

@@ -141,6 +141,57 @@ def add_all(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_all)
 
 
+# --------------------------------------------------------------------------- validate
+
+
+def _validate(args: argparse.Namespace, project: Project) -> int:
+    from .errors import ConfigError
+    from .validate import validate_cycle
+
+    if args.path is not None:
+        cdir = Path(args.path).resolve()
+        if not (cdir / "cycle.yml").is_file():
+            raise ConfigError(
+                "is not a cycle folder (it holds no cycle.yml).",
+                path=cdir,
+                hint="Give data/<ISO>/<cycle>, or use --country and --cycle.",
+            )
+        project = Project(cdir.parents[2], data_dir=cdir.parents[1])
+        iso, cycle = cdir.parent.name, cdir.name
+    elif args.country and args.cycle:
+        iso, cycle = args.country, args.cycle
+    else:
+        raise ConfigError(
+            "which cycle? Give a cycle folder or both --country and --cycle.",
+            hint="e.g. voicescount validate data/VN/2022, or --country VN --cycle 2022.",
+        )
+    out = args.out or project.build_dir(iso, cycle) / "validation"
+    result = validate_cycle(project, iso, cycle, out)
+    print(result.summary(first=args.first))
+    return 0 if result.ok else 2
+
+
+def add_validate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate",
+        help="check a cycle's exports against the data contract",
+        description="Read and validate every instrument of a cycle; print counts by rule and "
+        "severity and the first issues with hints; write issues.csv, cleaning_log.csv and "
+        "quarantine.csv. Rows with errors are quarantined (exit 0); exit 2 when the run cannot "
+        "go on (a file cannot be read, a required column is missing, no usable row is left).",
+    )
+    p.add_argument("path", nargs="?", type=Path, help="a cycle folder holding cycle.yml")
+    p.add_argument("--country", metavar="ISO", help="country ISO code, e.g. VN")
+    p.add_argument("--cycle", type=int, metavar="YEAR", help="survey cycle, e.g. 2022")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="folder for the CSV files (default: build/<ISO>/<cycle>/validation)",
+    )
+    p.add_argument("--first", type=int, default=5, help="issues to show (default: 5)")
+    p.set_defaults(func=_validate)
+
+
 # --------------------------------------------------------------------------- registration
 
 # Every subcommand, in the order `--help` lists them. Append new `add_*` functions here.
@@ -148,6 +199,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_run,
     add_build,
     add_all,
+    add_validate,
 ]
 
 
