@@ -192,6 +192,42 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_validate)
 
 
+# --------------------------------------------------------------------------- training
+
+
+def _training(args: argparse.Namespace, project: Project) -> int:
+    from .training import build_kit
+
+    out = args.out if args.out.is_absolute() else project.root / args.out
+    for folder in build_kit(project, out, sessions=args.session):
+        print(f"training: {folder}")
+    return 0
+
+
+def add_training(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "training",
+        help="write the training kit: participant and trainer notebooks and slides",
+        description="For each session in handbook/training/, write a participant copy "
+        "(solution cells removed, outputs cleared), a trainer copy (executed) and reveal.js "
+        "slides into OUT/<session>/.",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("training-kit"),
+        metavar="DIR",
+        help="output folder, relative to the project root (default: training-kit)",
+    )
+    p.add_argument(
+        "--session",
+        action="append",
+        metavar="ID",
+        help="session id such as 03-questionnaires-wgss (repeat for several; default: all)",
+    )
+    p.set_defaults(func=_training)
+
+
 # --------------------------------------------------------------------------- registration
 
 # Every subcommand, in the order `--help` lists them. Append new `add_*` functions here.
@@ -200,6 +236,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_build,
     add_all,
     add_validate,
+    add_training,
 ]
 
 
