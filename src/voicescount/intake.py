@@ -36,6 +36,7 @@ headers that already start with `q_` are carried as items.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
@@ -88,6 +89,17 @@ _KOBO_STATUS = {
     "received": "none",
     "edited": "none",
     "none": "none",
+}
+
+#: XLSForm types that give q_* items a contract type (everything else stays text).
+_FORM_TYPES = {
+    "integer": "integer",
+    "decimal": "number",
+    "range": "number",
+    "date": "datetime",
+    "datetime": "datetime",
+    "start": "datetime",
+    "end": "datetime",
 }
 
 _FORMULA_RE = re.compile(r"^[=+\-@]")
@@ -165,6 +177,7 @@ def read_instrument(project: Project, cycle: Cycle, name: str) -> IntakeResult:
         cycle=cycle,
         name=name,
         regions=regions,
+        config_path=cdir / "cycle.yml",
     )
 
 
@@ -177,6 +190,7 @@ def read_export(
     cycle: Cycle | None = None,
     name: str = "",
     regions: list[str] | None = None,
+    config_path: Path | None = None,
 ) -> IntakeResult:
     """Read one raw export with an instrument's settings; `read_instrument` without a Project."""
     source = Path(source)
@@ -185,6 +199,7 @@ def read_export(
     _check_shape(source, raw.main, codebook)
     identifiers = list(dict.fromkeys([*(cycle.identifiers if cycle else []), *inst.identifiers]))
     mapper = _Mapper(source, inst, contract, codebook, raw, identifiers, regions, name)
+    mapper.config_path = config_path or source.parent / "cycle.yml"
     return mapper.run(cycle)
 
 
@@ -318,6 +333,15 @@ def decode_text(source: Path, declared: str | None) -> str:
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         bom = "utf-16"
     if declared:
+        try:
+            codecs.lookup(declared)
+        except LookupError:
+            raise InputError(
+                f"cycle.yml declares encoding '{declared}', which Python does not know.",
+                path=source,
+                hint="Use a codec name such as utf-8, utf-16, cp1258 (Vietnamese Windows), "
+                "cp1252 or latin-1.",
+            ) from None
         enc = declared.lower().replace("_", "-")
         is_utf8 = enc in ("utf-8", "utf8", "utf-8-sig")
         if bom == "utf-16" and not enc.startswith("utf-16"):
@@ -763,6 +787,7 @@ class _Mapper:
         self.notes: list[str] = list(raw.notes)
         self.unknown: list[dict[str, Any]] = []
         self.removed: list[str] = []
+        self.config_path = source.parent / "cycle.yml"
 
     # ------------------------------------------------------------------ column lookup
     def resolve(self, target: str, headers: list[str]) -> str | None:
@@ -806,7 +831,12 @@ class _Mapper:
         out: dict[str, str] = {}
         for ident in self.identifiers:
             for h in table.headers:
-                if h == ident or _norm(h).rsplit("/", 1)[-1] == _norm(ident).rsplit("/", 1)[-1] or h.startswith(ident + "/") or h.startswith(f"_{ident}_"):
+                if (
+                    h == ident
+                    or _norm(h).rsplit("/", 1)[-1] == _norm(ident).rsplit("/", 1)[-1]
+                    or h.startswith(ident + "/")
+                    or h.startswith(f"_{ident}_")
+                ):
                     out[h] = "declared identifier"
         for h in table.headers:
             if h in PERSONAL_META:
@@ -882,7 +912,7 @@ class _Mapper:
             if hit is None:
                 if repeat or self._in_repeat(export):
                     continue
-                close = difflib.get_close_matches(export, headers, n=3, cutoff=0.6)
+                close = _closest(export, headers)
                 raise InputError(
                     f"has no column '{export}', which cycle.yml maps to '{col}'"
                     + (f"; closest headers: {', '.join(close)}" if close else "")
@@ -909,13 +939,28 @@ class _Mapper:
                     hit = None
                 if hit and hit not in idents:
                     plan[c.name] = hit
-        for h in headers:
-            last = h.replace("-", "/").rsplit("/", 1)[-1]
-            if self.contract.is_item(last) and last not in plan and h not in idents:
-                plan[last] = h
+        self._auto_items(plan, headers, idents)
         self._check_required(plan, headers)
         self._check_identifier_conflicts(plan, idents)
         return plan
+
+    def _auto_items(self, plan: dict[str, str], headers: list[str], idents: dict[str, str]) -> None:
+        """Carry export columns already named as items (`q_x`, `group/q_x`, or only `q_x/<choice>`)."""
+        mapped = set(plan.values())
+        for h in headers:
+            if h in idents:
+                continue
+            last = h.replace("-", "/").rsplit("/", 1)[-1]
+            if self.contract.is_item(last) and last not in plan and h not in mapped:
+                plan[last] = h
+                mapped.add(h)
+                continue
+            if "/" in h:
+                base = h.rsplit("/", 1)[0]
+                blast = base.replace("-", "/").rsplit("/", 1)[-1]
+                if self.contract.is_item(blast) and blast not in plan and base not in mapped:
+                    plan[blast] = base
+                    mapped.add(base)
 
     def _in_repeat(self, export: str) -> bool:
         return any(self.resolve(export, t.headers) for t in self.raw.repeats.values())
@@ -924,7 +969,7 @@ class _Mapper:
         return self.inst.population
 
     def _yaml_path(self) -> Path:
-        return self.source.parent / "cycle.yml"
+        return self.config_path
 
     def _check_required(self, plan: dict[str, str], headers: list[str]) -> None:
         for c in self.contract.for_population(self.inst.population):
@@ -936,7 +981,7 @@ class _Mapper:
                     "weighting step."
                 )
                 continue
-            close = difflib.get_close_matches(c.name, headers, n=3, cutoff=0.5)
+            close = _closest(c.name, headers, cutoff=0.5)
             raise InputError(
                 f"has no column for the required contract column '{c.name}'"
                 + (f"; closest headers: {', '.join(close)}" if close else "")
@@ -1010,7 +1055,7 @@ class _Mapper:
         allowed = self._allowed(col, spec, q)
         if allowed is not None:
             self._record_unknown(col, export, texts, table, allowed)
-        kind = spec.type if spec else "string"
+        kind = spec.type if spec else _FORM_TYPES.get(q.type if q else "", "string")
         if kind in ("integer", "number"):
             return self._numeric(col, export, values, table, kind)
         if kind == "datetime":
@@ -1247,10 +1292,7 @@ class _Mapper:
         idents = self.identifier_columns(table)
         self.removed.extend(h for h in table.headers if h in idents)
         plan = self._plan(table, idents, repeat=True)
-        for h in table.headers:
-            last = h.replace("-", "/").rsplit("/", 1)[-1]
-            if self.contract.is_item(last) and last not in plan and h not in idents:
-                plan[last] = h
+        self._auto_items(plan, table.headers, idents)
         self._check_identifier_conflicts(plan, idents)
         body = (
             self._build(table, plan, idents) if plan else pd.DataFrame(index=range(len(table.rows)))
@@ -1310,6 +1352,18 @@ class _Mapper:
                 cur_t, cur_i = links.get(cur_t, {}).get(cur_i, (None, None))
             out.append(root_ids.get(cur_i) if cur_i is not None else None)
         return pd.array(out, dtype="string")
+
+
+def _closest(name: str, headers: list[str], cutoff: float = 0.6) -> list[str]:
+    """Headers most like `name`, comparing full paths and their last segments."""
+    lasts: dict[str, str] = {}
+    for h in headers:
+        lasts.setdefault(h.replace("-", "/").rsplit("/", 1)[-1].casefold(), h)
+    want = name.replace("-", "/").rsplit("/", 1)[-1].casefold()
+    hits = difflib.get_close_matches(want, list(lasts), n=3, cutoff=cutoff)
+    out = [lasts[h] for h in hits]
+    out += [h for h in difflib.get_close_matches(name, headers, n=3, cutoff=cutoff) if h not in out]
+    return out[:3]
 
 
 def _split_labels(text: str, lookup: dict[str, str]) -> list[str]:
