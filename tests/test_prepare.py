@@ -214,3 +214,20 @@ def test_cli_validate_path_and_flags(project, capsys, tmp_path):
     assert code == 2 and "STOPPED" in out and "sex" in out
     code = main(["validate", str(tmp_path)])
     assert code == 2 and "cycle.yml" in capsys.readouterr().err
+
+
+def _prepare_in_child(root: str) -> str:
+    return prepare.prepare_cycle(Project(root), "VN", 2022).summary["input_key"]
+
+
+@pytest.mark.slow
+def test_parallel_processes_share_one_build(project):
+    """Notebook processes of one cycle started together: one prepares, the others reuse."""
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(3) as pool:
+        keys = pool.map(_prepare_in_child, [str(project.root)] * 3)
+    assert len(set(keys)) == 1
+    built = project.build_dir("VN", 2022)
+    assert not list(built.glob(".*.tmp"))  # no temp file left behind
+    assert json.loads((built / "summary.json").read_text())["input_key"] == keys[0]
