@@ -1,0 +1,960 @@
+"""One visual language for every chart in the report, and charts that can be read without sight.
+
+Why these choices:
+- Colours are the Okabe-Ito palette (distinguishable with every common colour-vision
+  deficiency), and no meaning is carried by colour alone: caution is a hollow marker,
+  suppression is a marked row or a hatched cell, significance is a symbol.
+- Figures are at most 6.4 in wide with text of 9 pt or more and wrapped labels, so they stay
+  legible when a phone shrinks them to the screen width.
+- Text is DejaVu Sans (ships with matplotlib, complete Vietnamese diacritics), with Noto Sans
+  Bengali / Lohit Bengali as fallbacks for Bengali when installed (Debian `fonts-noto-core` or
+  `fonts-lohit-beng-bengali`). Matplotlib places glyphs without complex-script shaping, so
+  Bengali conjuncts inside a figure may be imperfect; titles, alt text and the table
+  alternative are also given as HTML, which the browser shapes correctly.
+- Every chart is a `Chart`: the figure, alt text written from the data in the chart's language,
+  and the table alternative. `Chart.save` writes byte-identical SVG for identical inputs
+  (fixed `svg.hashsalt`, no date or creator metadata) and a formula-safe CSV.
+
+Input to the estimate charts is the tidy table of `stats.estimate` + `disclosure.apply`:
+variable, grouping ('sex×region'; '' is the overall row), one column per dimension, estimate
+(0-1 for proportions), se, ci_low, ci_high, deff, n, N, cv, flag ('caution'|''), suppressed,
+suppression ('primary'|'secondary'|'').
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+
+from .errors import InputError
+from .i18n import code_label, dim_label, fmt_number, fmt_percent, split_dims, t
+from .registry import Country, DimensionSet
+
+# --------------------------------------------------------------------------- style
+
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+# Series order: strongest contrasts first; yellow last (weak on white).
+PALETTE = [
+    OKABE_ITO[k]
+    for k in (
+        "blue",
+        "orange",
+        "bluish_green",
+        "vermillion",
+        "reddish_purple",
+        "sky_blue",
+        "black",
+        "yellow",
+    )
+]
+GREY = "#8C8C8C"
+LIGHT_GREY = "#E6E6E6"
+FONT_FAMILY = ["DejaVu Sans", "Noto Sans Bengali", "Lohit Bengali"]
+MAX_WIDTH_IN = 6.4
+FONT_PT = 10.0
+MIN_FONT_PT = 9.0
+WRAP = 28  # characters per label line at phone width
+SVG_SALT = "voicescount"
+SIGNIFICANT = "*"
+# Orange (worse off) - white - blue (better off): the Okabe-Ito pair that survives all CVDs.
+GAP_CMAP = LinearSegmentedColormap.from_list(
+    "voicescount_gap", [OKABE_ITO["orange"], "#FFFFFF", OKABE_ITO["blue"]]
+)
+
+STYLE: dict[str, object] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": FONT_FAMILY,
+    "font.size": FONT_PT,
+    "axes.titlesize": FONT_PT + 1,
+    "axes.labelsize": FONT_PT,
+    "xtick.labelsize": MIN_FONT_PT,
+    "ytick.labelsize": MIN_FONT_PT,
+    "legend.fontsize": MIN_FONT_PT,
+    "figure.titlesize": FONT_PT + 1,
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "svg.hashsalt": SVG_SALT,
+    "svg.fonttype": "path",  # glyphs as paths: diacritics render without the reader's fonts
+    "svg.image_inline": True,
+    "hatch.color": GREY,
+    "figure.dpi": 100,
+}
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def style() -> mpl.rc_context:
+    """The report's rcParams as a context manager (charts never change global state)."""
+    return mpl.rc_context(STYLE)
+
+
+def available_fonts() -> list[Path]:
+    """Font files matplotlib will use for FONT_FAMILY, in fallback order (installed ones only)."""
+    from matplotlib import font_manager
+
+    out: list[Path] = []
+    for family in FONT_FAMILY:
+        try:
+            path = font_manager.findfont(
+                font_manager.FontProperties(family=family), fallback_to_default=False
+            )
+        except ValueError:
+            continue
+        if Path(path) not in out:
+            out.append(Path(path))
+    return out
+
+
+def missing_glyphs(text: str) -> list[str]:
+    """Characters of `text` that no report font can draw (they would show as empty boxes)."""
+    from matplotlib.ft2font import FT2Font
+
+    fonts = [FT2Font(str(p)) for p in available_fonts()]
+    return sorted(
+        {
+            ch
+            for ch in text
+            if not ch.isspace() and not any(f.get_char_index(ord(ch)) for f in fonts)
+        }
+    )
+
+
+def wrap(text: str, width: int = WRAP) -> str:
+    """Wrap a label onto lines of at most `width` characters (phone-width figures)."""
+    return "\n".join(textwrap.wrap(str(text), width, break_long_words=False)) or str(text)
+
+
+def _figure(height: float) -> Figure:
+    # Figure() rather than pyplot: nothing is registered globally, so notebooks display a
+    # chart once, through show(), with its alt text.
+    return Figure(figsize=(MAX_WIDTH_IN, max(2.2, min(height, 9.0))), layout="constrained")
+
+
+def formula_safe(value: object) -> object:
+    """Prefix ' to text a spreadsheet would run as a formula (=, +, -, @, tab, CR)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+# --------------------------------------------------------------------------- Chart
+
+
+@dataclass
+class Chart:
+    """A chart with everything a page needs to make it accessible.
+
+    `table` is the table alternative: labelled rows, numbers rounded as displayed (in the
+    CSV they stay machine-readable: '.' decimal, no thousands separator). `decimals` maps
+    numeric columns to the decimals used when the table is shown in the report's language.
+    """
+
+    fig: Figure
+    alt: str
+    table: pd.DataFrame
+    title: str
+    lang: str
+    decimals: dict[str, int] = field(default_factory=dict)
+
+    def svg_bytes(self) -> bytes:
+        """The figure as SVG, identical bytes for identical inputs."""
+        buf = io.BytesIO()
+        with style():
+            self.fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        return buf.getvalue()
+
+    def csv_text(self) -> str:
+        safe = self.table.map(formula_safe)
+        return safe.to_csv(index=False, lineterminator="\n")
+
+    def save(self, out_dir: str | Path, name: str) -> tuple[Path, Path]:
+        """Write `figures/<name>.svg` and `tables/<name>.csv` under `out_dir` (the chapter's
+        folder, report/<ISO>/<cycle>/<lang>/), so the page can link `tables/<name>.csv`."""
+        if not _NAME_RE.match(name):
+            raise ValueError(f"chart name '{name}' must be letters, digits, '_', '-' or '.'")
+        out = Path(out_dir)
+        svg_path = out / "figures" / f"{name}.svg"
+        csv_path = out / "tables" / f"{name}.csv"
+        svg_path.parent.mkdir(parents=True, exist_ok=True)
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        svg_path.write_bytes(self.svg_bytes())
+        # utf-8-sig: Excel, which many partners use, otherwise garbles Vietnamese and Bengali.
+        csv_path.write_text(self.csv_text(), encoding="utf-8-sig", newline="")
+        return svg_path, csv_path
+
+    def display_table(self) -> pd.DataFrame:
+        """The table alternative with numbers written for the report's language."""
+        out = self.table.copy()
+        for col in out.columns:
+            if col in self.decimals:
+                d = self.decimals[col]
+                out[col] = [
+                    "" if pd.isna(v) else fmt_number(v, self.lang, d) for v in self.table[col]
+                ]
+            else:
+                out[col] = ["" if pd.isna(v) else str(v) for v in self.table[col]]
+        return out
+
+    def html(self, name: str, svg: bytes | None = None) -> str:
+        """<figure> with the SVG (data URI), alt text, caption, CSV link and table alternative."""
+        svg = self.svg_bytes() if svg is None else svg
+        src = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+        esc = html.escape
+        shown = self.display_table()
+        head = "".join(f'<th scope="col">{esc(str(c))}</th>' for c in shown.columns)
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>"
+            for row in shown.itertuples(index=False)
+        )
+        return (
+            f'<figure class="voicescount-chart" id="fig-{esc(name)}">'
+            f'<img src="{src}" alt="{esc(self.alt)}" style="max-width:100%;height:auto"/>'
+            f"<figcaption>{esc(self.title)} "
+            f'<a href="tables/{esc(name)}.csv" download>{esc(t("figure.download_csv", self.lang))}</a>'
+            f"</figcaption>"
+            f"<details><summary>{esc(t('figure.table_alternative', self.lang))}</summary>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></details>"
+            f"</figure>"
+        )
+
+
+def show(chart: Chart, out_dir: str | Path, name: str):
+    """Save the chart's SVG and CSV and display it in a notebook as accessible HTML."""
+    from IPython.display import HTML
+
+    svg_path, _ = chart.save(out_dir, name)
+    return HTML(chart.html(name, svg_path.read_bytes()))
+
+
+# --------------------------------------------------------------------------- helpers
+
+ESTIMATE_COLUMNS = ("variable", "grouping", "estimate", "ci_low", "ci_high", "n")
+
+
+def _check_columns(df: pd.DataFrame, needed: Sequence[str], what: str) -> None:
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"the {what} table lacks column(s) {', '.join(missing)}.",
+            field=missing[0],
+            hint="Pass the tidy table from stats.estimate + disclosure.apply.",
+        )
+
+
+def _flags(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(caution, suppressed, secondary) as boolean Series aligned with df."""
+    caution = (
+        df["flag"].fillna("").astype(str).eq("caution")
+        if "flag" in df
+        else pd.Series(False, index=df.index)
+    )
+    suppressed = (
+        df["suppressed"].fillna(False).astype(bool)
+        if "suppressed" in df
+        else pd.Series(False, index=df.index)
+    )
+    suppressed = suppressed | df["estimate"].isna()
+    secondary = (
+        df["suppression"].fillna("").astype(str).eq("secondary")
+        if "suppression" in df
+        else pd.Series(False, index=df.index)
+    )
+    return caution, suppressed, secondary & suppressed
+
+
+def _group_codes(df: pd.DataFrame, grouping: str) -> list[str]:
+    if grouping == "":
+        return [""] * len(df)
+    dims = split_dims(grouping)
+    _check_columns(df, dims, "estimate")
+    return ["|".join(str(v) for v in row) for row in df[dims].itertuples(index=False)]
+
+
+def _scale(unit: str) -> float:
+    return 100.0 if unit == "percent" else 1.0
+
+
+def _fmt_value(x: float, unit: str, lang: str, decimals: int) -> str:
+    if unit == "percent":
+        return fmt_percent(x, lang, decimals)
+    return fmt_number(x, lang, decimals)
+
+
+def _axis_formatter(lang: str, decimals: int = 0) -> FuncFormatter:
+    return FuncFormatter(lambda x, _pos: fmt_number(x, lang, decimals))
+
+
+def _round(x: object, decimals: int) -> float:
+    if x is None or (isinstance(x, float) and math.isnan(x)) or pd.isna(x):
+        return float("nan")
+    return round(float(x), decimals)
+
+
+def _join(items: Sequence[str]) -> str:
+    return "; ".join(items)
+
+
+def _empty_chart(title: str, lang: str, columns: list[str]) -> Chart:
+    fig = _figure(2.2)
+    ax = fig.add_subplot()
+    ax.axis("off")
+    ax.text(0.5, 0.5, t("alt.no_data", lang), ha="center", va="center")
+    return Chart(
+        fig, f"{title}. {t('alt.no_data', lang)}", pd.DataFrame(columns=columns), title, lang
+    )
+
+
+# --------------------------------------------------------------------------- dot and whisker
+
+
+def dot_whisker(
+    est: pd.DataFrame,
+    variable: str,
+    grouping: str,
+    *,
+    dimensions: DimensionSet,
+    country: Country | None,
+    lang: str = "en",
+    indicator_label: str | None = None,
+    unit: str = "percent",
+    decimals: int = 1,
+    suppress_n: int = 5,
+) -> Chart:
+    """An indicator by group: dots ordered high to low with 95% CI whiskers.
+
+    Caution-flagged estimates are hollow; suppressed cells are kept as a marked row without a
+    value (hiding the row would hide that the group was asked); a dashed line marks the overall.
+    """
+    _check_columns(est, ESTIMATE_COLUMNS, "estimate")
+    ind = indicator_label or variable
+    dim_text = dim_label(dimensions, grouping, lang)
+    title = t("chart.dot_title", lang, indicator=ind, dimension=dim_text)
+    rows = est[(est["variable"] == variable) & (est["grouping"] == grouping)].copy()
+    cols = [
+        t("table.group", lang),
+        t("table.estimate_pct", lang) if unit == "percent" else t("table.estimate", lang),
+        t("table.ci_low", lang),
+        t("table.ci_high", lang),
+        t("table.n", lang),
+        t("table.note", lang),
+    ]
+    if rows.empty:
+        return _empty_chart(title, lang, cols)
+    rows["_label"] = [
+        code_label(dimensions, country, grouping, c, lang) for c in _group_codes(rows, grouping)
+    ]
+    rows["_caution"], rows["_suppressed"], rows["_secondary"] = _flags(rows)
+    shown = rows[~rows["_suppressed"]].sort_values(
+        ["estimate", "_label"], ascending=[False, True], kind="mergesort"
+    )
+    hidden = rows[rows["_suppressed"]].sort_values("_label", kind="mergesort")
+    ordered = pd.concat([shown, hidden])
+
+    overall_rows = est[(est["variable"] == variable) & (est["grouping"] == "")]
+    overall = None
+    if not overall_rows.empty:
+        o = overall_rows.iloc[0]
+        if not bool(o.get("suppressed", False)) and pd.notna(o["estimate"]):
+            overall = float(o["estimate"])
+
+    k = len(ordered)
+    s = _scale(unit)
+    with style():
+        fig = _figure(1.3 + 0.34 * k)
+        ax = fig.add_subplot()
+        ys = np.arange(k)[::-1]
+        colour = OKABE_ITO["blue"]
+        for y, (_, r) in zip(ys, ordered.iterrows(), strict=True):
+            if r["_suppressed"]:
+                note = (
+                    t("legend.suppressed_secondary", lang)
+                    if r["_secondary"]
+                    else t("legend.suppressed", lang, n=suppress_n)
+                )
+                ax.text(
+                    0.01, y, note, transform=ax.get_yaxis_transform(), va="center",
+                    color=GREY, style="italic", fontsize=MIN_FONT_PT,
+                )  # fmt: skip
+                continue
+            ax.plot([r["ci_low"] * s, r["ci_high"] * s], [y, y], color=colour, lw=1.6)
+            face = "white" if r["_caution"] else colour
+            ax.plot(
+                [r["estimate"] * s], [y], marker="o", ms=7, mfc=face, mec=colour, mew=1.6, ls=""
+            )
+        if overall is not None:
+            ax.axvline(overall * s, color=OKABE_ITO["black"], ls="--", lw=1)
+        ax.set_yticks(ys, [wrap(lbl) for lbl in ordered["_label"]])
+        ax.set_ylim(-0.6, k - 0.4)
+        if unit == "percent":
+            ax.set_xlim(0, 100)
+        ax.xaxis.set_major_formatter(_axis_formatter(lang))
+        ax.set_xlabel(t("axis.percent", lang) if unit == "percent" else t("axis.score", lang))
+        ax.set_title(wrap(title, 60), loc="left")
+        handles = [
+            Line2D([], [], marker="o", color=colour, mfc=colour, ls="", label=t("legend.estimate", lang)),
+            Line2D([], [], color=colour, lw=1.6, label=t("legend.ci", lang)),
+        ]  # fmt: skip
+        if rows["_caution"].any() and (~rows["_suppressed"] & rows["_caution"]).any():
+            handles.append(
+                Line2D([], [], marker="o", color=colour, mfc="white", ls="", label=t("legend.caution", lang))
+            )  # fmt: skip
+        if overall is not None:
+            ov = _fmt_value(overall, unit, lang, decimals)
+            handles.append(
+                Line2D([], [], color="black", ls="--", lw=1, label=t("legend.overall", lang, value=ov))
+            )  # fmt: skip
+        ax.legend(
+            handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.22 if k < 6 else -0.12),
+            ncol=2, frameon=False,
+        )  # fmt: skip
+
+    # Table alternative: the plotted numbers, rounded as shown.
+    table = pd.DataFrame(
+        {
+            cols[0]: ordered["_label"].tolist(),
+            cols[1]: [
+                float("nan") if sup else _round(v * s, decimals)
+                for v, sup in zip(ordered["estimate"], ordered["_suppressed"], strict=True)
+            ],
+            cols[2]: [
+                float("nan") if sup else _round(v * s, decimals)
+                for v, sup in zip(ordered["ci_low"], ordered["_suppressed"], strict=True)
+            ],
+            cols[3]: [
+                float("nan") if sup else _round(v * s, decimals)
+                for v, sup in zip(ordered["ci_high"], ordered["_suppressed"], strict=True)
+            ],
+            cols[4]: [
+                pd.NA if sup else int(n)
+                for n, sup in zip(ordered["n"], ordered["_suppressed"], strict=True)
+            ],
+            cols[5]: [
+                (
+                    t("legend.suppressed_secondary", lang)
+                    if sec
+                    else t("legend.suppressed", lang, n=suppress_n)
+                )
+                if sup
+                else (t("legend.caution", lang) if cau else "")
+                for sup, sec, cau in zip(
+                    ordered["_suppressed"], ordered["_secondary"], ordered["_caution"], strict=True
+                )
+            ],
+        }
+    )
+    table[cols[4]] = table[cols[4]].astype("Int64")
+    if overall is not None:
+        ov = overall_rows.iloc[0]
+        table = pd.concat(
+            [
+                table,
+                pd.DataFrame(
+                    {
+                        cols[0]: [t("group.overall", lang)],
+                        cols[1]: [_round(ov["estimate"] * s, decimals)],
+                        cols[2]: [_round(ov["ci_low"] * s, decimals)],
+                        cols[3]: [_round(ov["ci_high"] * s, decimals)],
+                        cols[4]: pd.array([int(ov["n"])], dtype="Int64"),
+                        cols[5]: [t("legend.caution", lang) if ov.get("flag") == "caution" else ""],
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
+
+    # Alt text from the same numbers.
+    parts = [title + ".", t("alt.dot", lang, indicator=ind, k=k, dimension=dim_text)]
+    if not shown.empty:
+        hi, lo = shown.iloc[0], shown.iloc[-1]
+        parts.append(
+            t("alt.highest", lang, group=hi["_label"], value=_fmt_value(hi["estimate"], unit, lang, decimals))
+        )  # fmt: skip
+        if len(shown) > 1:
+            parts.append(
+                t("alt.lowest", lang, group=lo["_label"], value=_fmt_value(lo["estimate"], unit, lang, decimals))
+            )  # fmt: skip
+    if overall is not None:
+        parts.append(t("alt.overall", lang, value=_fmt_value(overall, unit, lang, decimals)))
+    caution_groups = shown.loc[shown["_caution"], "_label"].tolist()
+    if caution_groups:
+        parts.append(t("alt.caution", lang, groups=_join(caution_groups)))
+    if not hidden.empty:
+        parts.append(
+            t("alt.suppressed", lang, n=suppress_n, groups=_join(hidden["_label"].tolist()))
+        )
+    decs = {cols[1]: decimals, cols[2]: decimals, cols[3]: decimals, cols[4]: 0}
+    return Chart(fig, " ".join(parts), table, title, lang, decs)
+
+
+# --------------------------------------------------------------------------- heat map
+
+
+def _luminance(rgb: Sequence[float]) -> float:
+    """Relative luminance (WCAG 2) of an sRGB colour, to pick legible text on a cell."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _gap_pvalues(cells: pd.DataFrame) -> np.ndarray:
+    """Two-sided p-values of group − overall.
+
+    The group is part of the overall, so the two are correlated. With w = N_group / N_all and
+    the group independent of its complement, Var(g − o) = (1 − 2w)·Var(g) + Var(o).
+    """
+    from scipy.stats import norm
+
+    w = (cells["N"] / cells["N_overall"]).clip(0, 1) if "N" in cells else 0.0
+    var = (1 - 2 * w) * cells["se"] ** 2 + cells["se_overall"] ** 2
+    z = (cells["estimate"] - cells["estimate_overall"]) / np.sqrt(var.clip(lower=1e-18))
+    return 2 * norm.sf(np.abs(z.to_numpy(dtype=float)))
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values (NaN kept), so marking many cells does not inflate false alarms."""
+    out = np.full_like(p, np.nan, dtype=float)
+    ok = ~np.isnan(p)
+    vals = p[ok]
+    m = len(vals)
+    if m == 0:
+        return out
+    order = np.argsort(vals, kind="mergesort")
+    adj = np.empty(m)
+    running = 0.0
+    for rank, idx in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * vals[idx]))
+        adj[idx] = running
+    out[ok] = adj
+    return out
+
+
+def heatmap(
+    est: pd.DataFrame,
+    variables: Sequence[str],
+    groupings: Sequence[str],
+    *,
+    dimensions: DimensionSet,
+    country: Country | None,
+    lang: str = "en",
+    labels: Mapping[str, str] | None = None,
+    higher_is_better: Mapping[str, bool] | None = None,
+    alpha: float = 0.05,
+    suppress_n: int = 5,
+) -> Chart:
+    """Groups (rows) × indicators (columns): gap to the overall, in percentage points.
+
+    Colour shows better (blue) or worse (orange) off than overall given each indicator's
+    direction; the signed gap is written in the cell; `*` marks gaps significant after Holm
+    correction across the map (a `p_value` or `significant` column from stats wins over the
+    approximation in `_gap_pvalues`); suppressed cells are grey and hatched.
+    """
+    _check_columns(est, (*ESTIMATE_COLUMNS, "se"), "estimate")
+    labels = dict(labels or {})
+    hib = dict(higher_is_better or {})
+    title = t("chart.heatmap_title", lang)
+    sub = est[est["variable"].isin(variables)]
+    overall = sub[sub["grouping"] == ""].drop_duplicates("variable").set_index("variable")
+    cells = []
+    for g in groupings:
+        rows = sub[sub["grouping"] == g].copy()
+        if rows.empty:
+            continue
+        rows["_code"] = _group_codes(rows, g)
+        rows["_grouping"] = g
+        cells.append(rows)
+    cols_out = [
+        t("table.group", lang),
+        t("table.indicator", lang),
+        t("table.gap_pp", lang),
+        t("table.significant", lang),
+        t("table.note", lang),
+    ]
+    if not cells or overall.empty:
+        return _empty_chart(title, lang, cols_out)
+    cells = pd.concat(cells, ignore_index=True)
+    cells = cells[cells["variable"].isin(overall.index)].copy()
+    cells["estimate_overall"] = cells["variable"].map(overall["estimate"])
+    cells["se_overall"] = cells["variable"].map(overall["se"])
+    if "N" in cells:
+        cells["N_overall"] = cells["variable"].map(overall["N"])
+    cells["_caution"], cells["_suppressed"], cells["_secondary"] = _flags(cells)
+    cells["gap"] = (cells["estimate"] - cells["estimate_overall"]) * 100
+    if "significant" in cells:
+        sig = cells["significant"].fillna(False).astype(bool).to_numpy()
+    else:
+        p = cells["p_value"].to_numpy(dtype=float) if "p_value" in cells else _gap_pvalues(cells)
+        p = np.where(cells["_suppressed"], np.nan, p)
+        sig = _holm(p) < alpha
+    cells["_sig"] = sig & ~cells["_suppressed"].to_numpy()
+
+    group_keys = list(dict.fromkeys(zip(cells["_grouping"], cells["_code"], strict=True)))
+    group_names = [code_label(dimensions, country, g, c, lang) for g, c in group_keys]
+    var_list = [v for v in variables if v in set(cells["variable"])]
+    nr, nc = len(group_keys), len(var_list)
+    gap = np.full((nr, nc), np.nan)
+    shade = np.full((nr, nc), np.nan)
+    sup = np.zeros((nr, nc), bool)
+    star = np.zeros((nr, nc), bool)
+    pos = {key: i for i, key in enumerate(group_keys)}
+    for _, r in cells.iterrows():
+        i, j = pos[(r["_grouping"], r["_code"])], var_list.index(r["variable"])
+        if r["_suppressed"]:
+            sup[i, j] = True
+            continue
+        gap[i, j] = r["gap"]
+        shade[i, j] = r["gap"] * (1 if hib.get(r["variable"], True) else -1)
+        star[i, j] = r["_sig"]
+    lim = max(10.0, float(np.nanmax(np.abs(shade))) if np.isfinite(shade).any() else 10.0)
+
+    with style():
+        fig = _figure(1.8 + 0.36 * nr)
+        ax = fig.add_subplot()
+        ax.imshow(
+            np.ma.masked_invalid(shade), cmap=GAP_CMAP, vmin=-lim, vmax=lim, aspect="auto",
+            interpolation="nearest",
+        )  # fmt: skip
+        for i in range(nr):
+            for j in range(nc):
+                if sup[i, j] or np.isnan(gap[i, j]):
+                    ax.add_patch(
+                        mpl.patches.Rectangle(
+                            (j - 0.5, i - 0.5), 1, 1, facecolor=LIGHT_GREY, hatch="///",
+                            edgecolor=GREY, lw=0,
+                        )
+                    )  # fmt: skip
+                    continue
+                text = fmt_number(gap[i, j], lang, 0, signed=True) + (
+                    SIGNIFICANT if star[i, j] else ""
+                )
+                rgb = GAP_CMAP((shade[i, j] + lim) / (2 * lim))[:3]
+                ink = "white" if _luminance(rgb) < 0.4 else "black"  # WCAG-style contrast
+                ax.text(j, i, text, ha="center", va="center", fontsize=MIN_FONT_PT, color=ink)
+        ax.set_xticks(
+            range(nc), [wrap(labels.get(v, v), 18) for v in var_list], rotation=45, ha="right"
+        )
+        ax.set_yticks(range(nr), [wrap(n) for n in group_names])
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_title(wrap(title, 60), loc="left")
+        handles = [
+            Patch(facecolor=OKABE_ITO["blue"], label=t("legend.better_off", lang)),
+            Patch(facecolor=OKABE_ITO["orange"], label=t("legend.worse_off", lang)),
+            Line2D([], [], ls="", marker="$*$", color="black", label=t("legend.significant", lang)),
+            Patch(facecolor=LIGHT_GREY, hatch="///", edgecolor=GREY, label=t("legend.hatched_suppressed", lang, n=suppress_n)),
+        ]  # fmt: skip
+        fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
+
+    records = []
+    for i, (g, c) in enumerate(group_keys):
+        for j, v in enumerate(var_list):
+            match = cells[
+                (cells["_grouping"] == g) & (cells["_code"] == c) & (cells["variable"] == v)
+            ]
+            if match.empty:
+                continue
+            r = match.iloc[0]
+            note = ""
+            if sup[i, j]:
+                note = (
+                    t("legend.suppressed_secondary", lang)
+                    if r["_secondary"]
+                    else t("legend.suppressed", lang, n=suppress_n)
+                )
+            elif r["_caution"]:
+                note = t("legend.caution", lang)
+            records.append(
+                {
+                    cols_out[0]: group_names[i],
+                    cols_out[1]: labels.get(v, v),
+                    cols_out[2]: float("nan") if sup[i, j] else _round(gap[i, j], 1),
+                    cols_out[3]: t("table.sig_yes", lang) if star[i, j] else "",
+                    cols_out[4]: note,
+                }
+            )
+    table = pd.DataFrame(records, columns=cols_out)
+
+    parts = [title + ".", t("alt.heatmap", lang, k=nc, m=nr)]
+    shown = table[table[cols_out[2]].notna()]
+    if not shown.empty:
+        absgap = shown[cols_out[2]].abs()
+        big, small = shown.loc[absgap.idxmax()], shown.loc[absgap.idxmin()]
+        for key, row in (("alt.largest_gap", big), ("alt.smallest_gap", small)):
+            parts.append(
+                t(
+                    key, lang, group=row[cols_out[0]], indicator=row[cols_out[1]],
+                    value=fmt_number(row[cols_out[2]], lang, 1, signed=True) + " " + t("axis.pp", lang),
+                )
+            )  # fmt: skip
+        parts.append(
+            t("alt.significant", lang, k=int(star.sum()), m=len(shown), symbol=SIGNIFICANT)
+        )
+    hidden = table[table[cols_out[2]].isna()]
+    if not hidden.empty:
+        names = [f"{r[cols_out[0]]} ({r[cols_out[1]]})" for _, r in hidden.iterrows()]
+        parts.append(t("alt.suppressed", lang, n=suppress_n, groups=_join(names)))
+    return Chart(fig, " ".join(parts), table, title, lang, {cols_out[2]: 1})
+
+
+# --------------------------------------------------------------------------- trend
+
+
+def trend(
+    est: pd.DataFrame,
+    variable: str,
+    *,
+    grouping: str = "",
+    dimensions: DimensionSet,
+    country: Country | None,
+    lang: str = "en",
+    indicator_label: str | None = None,
+    unit: str = "percent",
+    decimals: int = 1,
+    suppress_n: int = 5,
+) -> Chart:
+    """An indicator over survey cycles, one line per group with a 95% CI band.
+
+    `est` stacks the estimate tables of several cycles with a `cycle` column. Suppressed points
+    are left out (the line breaks there) and named in the alt text; caution points are hollow.
+    """
+    _check_columns(est, (*ESTIMATE_COLUMNS, "cycle"), "estimate")
+    ind = indicator_label or variable
+    title = t("chart.trend_title", lang, indicator=ind)
+    rows = est[(est["variable"] == variable) & (est["grouping"] == grouping)].copy()
+    cols = [
+        t("table.group", lang),
+        t("table.cycle", lang),
+        t("table.estimate_pct", lang) if unit == "percent" else t("table.estimate", lang),
+        t("table.ci_low", lang),
+        t("table.ci_high", lang),
+        t("table.n", lang),
+        t("table.note", lang),
+    ]
+    if rows.empty:
+        return _empty_chart(title, lang, cols)
+    rows["_code"] = _group_codes(rows, grouping)
+    rows["_label"] = [code_label(dimensions, country, grouping, c, lang) for c in rows["_code"]]
+    rows["_caution"], rows["_suppressed"], rows["_secondary"] = _flags(rows)
+    rows["cycle"] = rows["cycle"].astype(int)
+    rows = rows.sort_values(["_label", "cycle"], kind="mergesort")
+    cycles = sorted(rows["cycle"].unique())
+    s = _scale(unit)
+    with style():
+        fig = _figure(3.6)
+        ax = fig.add_subplot()
+        for i, (lbl, grp) in enumerate(rows.groupby("_label", sort=True)):
+            colour = PALETTE[i % len(PALETTE)]
+            g = grp.set_index("cycle").reindex(cycles)
+            ok = ~g["_suppressed"].fillna(True).astype(bool)
+            y = np.where(ok, g["estimate"] * s, np.nan)
+            lo = np.where(ok, g["ci_low"] * s, np.nan)
+            hi = np.where(ok, g["ci_high"] * s, np.nan)
+            ax.fill_between(cycles, lo, hi, color=colour, alpha=0.18, lw=0)
+            ax.plot(cycles, y, color=colour, lw=1.8, label=wrap(lbl))
+            caution = (ok & g["_caution"].fillna(False).astype(bool)).to_numpy()
+            ax.plot(np.array(cycles)[~caution], y[~caution], ls="", marker="o", color=colour)
+            if caution.any():
+                ax.plot(
+                    np.array(cycles)[caution], y[caution], ls="", marker="o", mfc="white",
+                    mec=colour, mew=1.6,
+                )  # fmt: skip
+        ax.set_xticks(cycles, [str(c) for c in cycles])
+        if unit == "percent":
+            ax.set_ylim(0, 100)
+        ax.yaxis.set_major_formatter(_axis_formatter(lang))
+        ax.set_xlabel(t("axis.cycle", lang))
+        ax.set_ylabel(t("axis.percent", lang) if unit == "percent" else t("axis.score", lang))
+        ax.set_title(wrap(title, 60), loc="left")
+        handles, _ = ax.get_legend_handles_labels()
+        if rows["_caution"].any():
+            handles.append(
+                Line2D([], [], marker="o", color=GREY, mfc="white", ls="", label=t("legend.caution", lang))
+            )  # fmt: skip
+        handles.append(Patch(facecolor=GREY, alpha=0.3, label=t("legend.ci", lang)))
+        fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
+
+    table = pd.DataFrame(
+        {
+            cols[0]: rows["_label"].tolist(),
+            cols[1]: rows["cycle"].tolist(),
+            cols[2]: [np.nan if sp else _round(v * s, decimals) for v, sp in zip(rows["estimate"], rows["_suppressed"], strict=True)],
+            cols[3]: [np.nan if sp else _round(v * s, decimals) for v, sp in zip(rows["ci_low"], rows["_suppressed"], strict=True)],
+            cols[4]: [np.nan if sp else _round(v * s, decimals) for v, sp in zip(rows["ci_high"], rows["_suppressed"], strict=True)],
+            cols[5]: pd.array([pd.NA if sp else int(n) for n, sp in zip(rows["n"], rows["_suppressed"], strict=True)], dtype="Int64"),
+            cols[6]: [
+                t("legend.suppressed", lang, n=suppress_n) if sp else (t("legend.caution", lang) if c else "")
+                for sp, c in zip(rows["_suppressed"], rows["_caution"], strict=True)
+            ],
+        }
+    )  # fmt: skip
+    parts = [
+        title + ".",
+        t("alt.trend", lang, indicator=ind, first=cycles[0], last=cycles[-1]),
+    ]
+    for lbl, grp in rows[~rows["_suppressed"]].groupby("_label", sort=True):
+        a, b = grp.iloc[0], grp.iloc[-1]
+        parts.append(
+            t(
+                "alt.trend_change", lang, group=lbl, first=int(a["cycle"]), last=int(b["cycle"]),
+                start=_fmt_value(a["estimate"], unit, lang, decimals),
+                end=_fmt_value(b["estimate"], unit, lang, decimals),
+            )
+        )  # fmt: skip
+    cau = rows[rows["_caution"] & ~rows["_suppressed"]]
+    if not cau.empty:
+        parts.append(
+            t("alt.caution", lang, groups=_join([f"{r['_label']} {r['cycle']}" for _, r in cau.iterrows()]))
+        )  # fmt: skip
+    sup = rows[rows["_suppressed"]]
+    if not sup.empty:
+        parts.append(
+            t("alt.suppressed", lang, n=suppress_n, groups=_join([f"{r['_label']} {r['cycle']}" for _, r in sup.iterrows()]))
+        )  # fmt: skip
+    decs = {cols[2]: decimals, cols[3]: decimals, cols[4]: decimals, cols[5]: 0}
+    return Chart(fig, " ".join(parts), table, title, lang, decs)
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def counts_bar(
+    data: pd.DataFrame,
+    *,
+    label: str = "label",
+    value: str = "n",
+    what: str,
+    lang: str = "en",
+    title: str | None = None,
+) -> Chart:
+    """Counts per category (who was heard), in the given order, each bar labelled with its value.
+
+    `data` has one row per category with an already translated `label` and a count `value`.
+    """
+    _check_columns(data, (label, value), "counts")
+    title = title or t("chart.counts_title", lang, what=what)
+    cols = [t("table.group", lang), t("table.count", lang), t("table.share_pct", lang)]
+    if data.empty:
+        return _empty_chart(title, lang, cols)
+    labels = data[label].astype(str).tolist()
+    values = data[value].astype(float).to_numpy()
+    total = float(np.nansum(values))
+    k = len(labels)
+    with style():
+        fig = _figure(1.1 + 0.34 * k)
+        ax = fig.add_subplot()
+        ys = np.arange(k)[::-1]
+        ax.barh(ys, values, color=OKABE_ITO["blue"], height=0.6)
+        for y, v in zip(ys, values, strict=True):
+            ax.text(v, y, " " + fmt_number(v, lang, 0), va="center", fontsize=MIN_FONT_PT)
+        ax.set_yticks(ys, [wrap(x) for x in labels])
+        ax.set_xlim(0, max(values.max() * 1.15, 1))
+        ax.xaxis.set_major_formatter(_axis_formatter(lang))
+        ax.set_xlabel(t("axis.count", lang))
+        ax.set_title(wrap(title, 60), loc="left")
+    shares = [_round(100 * v / total, 1) if total else float("nan") for v in values]
+    table = pd.DataFrame({cols[0]: labels, cols[1]: values.astype(int), cols[2]: shares})
+    hi, lo = int(np.argmax(values)), int(np.argmin(values))
+    parts = [
+        title + ".",
+        t("alt.counts", lang, what=what, k=k, total=fmt_number(total, lang, 0)),
+        t("alt.highest", lang, group=labels[hi], value=fmt_number(values[hi], lang, 0)),
+    ]
+    if k > 1:
+        parts.append(t("alt.lowest", lang, group=labels[lo], value=fmt_number(values[lo], lang, 0)))
+    return Chart(fig, " ".join(parts), table, title, lang, {cols[1]: 0, cols[2]: 1})
+
+
+# --------------------------------------------------------------------------- score card
+
+
+def scorecard_dumbbell(
+    data: pd.DataFrame,
+    *,
+    service: str,
+    label: str = "criterion",
+    community: str = "community",
+    provider: str = "provider",
+    lang: str = "en",
+    decimals: int = 1,
+) -> Chart:
+    """Community vs provider score per criterion (1-5), joined by a line: the gap is the story.
+
+    Community dots are round and blue, provider dots square and orange (shape and colour).
+    """
+    _check_columns(data, (label, community, provider), "score card")
+    title = t("chart.scorecard_title", lang, service=service)
+    cols = [
+        t("table.criterion", lang),
+        t("table.community", lang),
+        t("table.provider", lang),
+        t("table.score_gap", lang),
+    ]
+    if data.empty:
+        return _empty_chart(title, lang, cols)
+    d = data.copy()
+    d["_gap"] = d[community] - d[provider]
+    d = d.sort_values(["_gap", label], kind="mergesort")
+    k = len(d)
+    with style():
+        fig = _figure(1.4 + 0.38 * k)
+        ax = fig.add_subplot()
+        ys = np.arange(k)[::-1]
+        for y, (_, r) in zip(ys, d.iterrows(), strict=True):
+            ax.plot([r[community], r[provider]], [y, y], color=GREY, lw=2, zorder=1)
+        ax.plot(d[community], ys, ls="", marker="o", ms=8, color=OKABE_ITO["blue"],
+                label=t("legend.community", lang), zorder=2)  # fmt: skip
+        ax.plot(d[provider], ys, ls="", marker="s", ms=7, color=OKABE_ITO["orange"],
+                label=t("legend.provider", lang), zorder=2)  # fmt: skip
+        ax.set_yticks(ys, [wrap(x) for x in d[label].astype(str)])
+        ax.set_xlim(0.8, 5.2)
+        ax.set_xticks([1, 2, 3, 4, 5])
+        ax.xaxis.set_major_formatter(_axis_formatter(lang))
+        ax.set_xlabel(t("axis.scale_1_5", lang))
+        ax.set_title(wrap(title, 60), loc="left")
+        fig.legend(loc="outside lower center", ncol=2, frameon=False)
+    table = pd.DataFrame(
+        {
+            cols[0]: d[label].astype(str).tolist(),
+            cols[1]: [_round(v, decimals) for v in d[community]],
+            cols[2]: [_round(v, decimals) for v in d[provider]],
+            cols[3]: [_round(v, decimals) for v in d["_gap"]],
+        }
+    )
+    big = d.loc[d["_gap"].abs().idxmax()]
+    parts = [
+        title + ".",
+        t("alt.scorecard", lang, k=k, service=service),
+        t(
+            "alt.scorecard_gap", lang, criterion=big[label],
+            community=fmt_number(big[community], lang, decimals),
+            provider=fmt_number(big[provider], lang, decimals),
+        ),
+    ]  # fmt: skip
+    return Chart(fig, " ".join(parts), table, title, lang, dict.fromkeys(cols[1:], decimals))

@@ -1,0 +1,302 @@
+"""Charts: alt text from the data, table alternative = plotted data, deterministic SVG, fonts."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from voicescount import figures
+from voicescount.errors import InputError
+from voicescount.registry import Project
+
+VI_TEXT = "Tiếng Việt: Người khuyết tật ở nông thôn"
+
+
+@pytest.fixture(scope="module")
+def project(project_root):
+    return Project(project_root)
+
+
+def _row(
+    variable,
+    grouping,
+    estimate,
+    n,
+    *,
+    se=0.03,
+    flag="",
+    suppressed=False,
+    suppression="",
+    N=1e5,
+    **dims,
+):
+    nan = float("nan")
+    return {
+        "variable": variable,
+        "grouping": grouping,
+        "sex": dims.get("sex"),
+        "region": dims.get("region"),
+        "disability": dims.get("disability"),
+        "estimate": nan if suppressed else estimate,
+        "se": nan if suppressed else se,
+        "ci_low": nan if suppressed else estimate - 1.96 * se,
+        "ci_high": nan if suppressed else estimate + 1.96 * se,
+        "deff": 1.5,
+        "n": n,
+        "N": N,
+        "cv": se / estimate if estimate else nan,
+        "flag": flag,
+        "suppressed": suppressed,
+        "suppression": suppression,
+    }
+
+
+@pytest.fixture
+def est():
+    return pd.DataFrame(
+        [
+            _row("poor", "", 0.40, 900, se=0.01, N=1e6),
+            _row("poor", "region", 0.30, 400, region="north", N=4e5),
+            _row("poor", "region", 0.55, 25, se=0.09, flag="caution", region="central", N=1e5),
+            _row("poor", "region", 0.0, 3, suppressed=True, suppression="primary", region="south", N=5e5),
+            _row("poor", "sex×disability", 0.52, 120, sex="female", disability="with_disability", N=5e4),
+            _row("poor", "sex×disability", 0.38, 500, sex="female", disability="without_disability", N=4.5e5),
+            _row("poor", "sex×disability", 0.0, 40, suppressed=True, suppression="secondary", sex="male", disability="with_disability", N=5e4),
+            _row("school", "", 0.80, 900, se=0.01, N=1e6),
+            _row("school", "region", 0.82, 400, region="north", N=4e5),
+            _row("school", "region", 0.79, 25, se=0.08, flag="caution", region="central", N=1e5),
+            _row("school", "region", 0.0, 3, suppressed=True, suppression="primary", region="south", N=5e5),
+        ]
+    )  # fmt: skip
+
+
+def _dots(chart):
+    """(x of plotted estimates, filled?) read back from the figure itself."""
+    ax = chart.fig.axes[0]
+    out = []
+    for line in ax.lines:
+        if line.get_marker() == "o" and len(line.get_xdata()) == 1:
+            out.append((float(line.get_xdata()[0]), line.get_markerfacecolor() != "white"))
+    return out
+
+
+def test_dot_whisker_orders_flags_and_suppresses(est, project):
+    c = figures.dot_whisker(
+        est, "poor", "region", dimensions=project.dimensions, country=project.country("VN"),
+        lang="en", indicator_label="Living in poverty",
+    )  # fmt: skip
+    table = c.table
+    assert table["Group"].tolist() == [
+        "Central & Central Highlands",
+        "North",
+        "South",
+        "All respondents",
+    ]
+    assert table["Estimate (%)"].iloc[:2].tolist() == [55.0, 30.0]
+    assert np.isnan(table["Estimate (%)"].iloc[2])
+    assert table["Note"].tolist() == ["use with caution", "", "suppressed (n < 5)", ""]
+    assert pd.isna(table["Respondents (n)"].iloc[2])  # small n not disclosed either
+    # The figure plots exactly the table's numbers; the caution point is hollow.
+    assert [(round(x, 6), filled) for x, filled in _dots(c)] == [(55.0, False), (30.0, True)]
+    labels = [tl.get_text() for tl in c.fig.axes[0].get_yticklabels()]
+    ticks = c.fig.axes[0].get_yticks().tolist()
+    assert dict(zip(labels, ticks, strict=True)) == {
+        "Central & Central Highlands": 2.0,  # top
+        "North": 1.0,
+        "South": 0.0,  # suppressed rows last
+    }
+    texts = [tx.get_text() for tx in c.fig.axes[0].texts]
+    assert "suppressed (n < 5)" in texts
+    legend = [tx.get_text() for tx in c.fig.axes[0].get_legend().get_texts()]
+    assert "use with caution" in legend and "Overall: 40.0%" in legend
+    # Alt text names extremes with values, the overall, caution and suppression.
+    assert "Highest: Central & Central Highlands (55.0%)" in c.alt
+    assert "Lowest: North (30.0%)" in c.alt
+    assert "Overall: 40.0%" in c.alt
+    assert "Use with caution" in c.alt and "suppressed): South" in c.alt
+
+
+def test_intersections_and_secondary_suppression(est, project):
+    c = figures.dot_whisker(
+        est, "poor", "sex×disability", dimensions=project.dimensions,
+        country=project.country("VN"), lang="vi",
+    )  # fmt: skip
+    groups = c.table.iloc[:, 0].tolist()
+    assert groups[:3] == ["Nữ × Có khuyết tật", "Nữ × Không khuyết tật", "Nam × Có khuyết tật"]
+    assert c.table.iloc[2, -1] == "đã ẩn (để bảo vệ một nhóm nhỏ)"
+    assert "Cao nhất: Nữ × Có khuyết tật (52,0%)" in c.alt  # Vietnamese decimal comma
+
+
+def test_csv_matches_table_and_is_formula_safe(est, project, tmp_path):
+    c = figures.dot_whisker(
+        est, "poor", "region", dimensions=project.dimensions, country=project.country("VN")
+    )
+    c.table.iloc[1, 0] = '=HYPERLINK("http://x")'
+    svg_path, csv_path = c.save(tmp_path, "poor_region")
+    assert csv_path == tmp_path / "tables" / "poor_region.csv"
+    assert svg_path == tmp_path / "figures" / "poor_region.svg"
+    back = pd.read_csv(csv_path, encoding="utf-8-sig")
+    assert back.iloc[1, 0].startswith("'=")
+    assert back["Estimate (%)"].tolist()[:2] == [55.0, 30.0]
+    pd.testing.assert_series_equal(
+        back["95% CI, lower"], c.table["95% CI, lower"], check_names=True
+    )
+
+
+def test_svg_bytes_are_deterministic(est, project, tmp_path):
+    kw = dict(dimensions=project.dimensions, country=project.country("VN"), lang="vi")
+    a = figures.dot_whisker(est, "poor", "region", **kw).svg_bytes()
+    b = figures.dot_whisker(est, "poor", "region", **kw).svg_bytes()
+    assert a == b
+    assert b"<dc:date>" not in a and b"Matplotlib" not in a.split(b"<svg", 1)[1][:2000]
+    h1 = figures.heatmap(est, ["poor", "school"], ["region"], **kw).svg_bytes()
+    h2 = figures.heatmap(est, ["poor", "school"], ["region"], **kw).svg_bytes()
+    assert h1 == h2
+
+
+def test_heatmap_gaps_significance_and_suppression(est, project):
+    c = figures.heatmap(
+        est, ["poor", "school"], ["region"], dimensions=project.dimensions,
+        country=project.country("VN"), labels={"poor": "Poverty", "school": "In school"},
+        higher_is_better={"poor": False},
+    )  # fmt: skip
+    tab = c.table.set_index(["Group", "Indicator"])
+    assert tab.loc[("North", "Poverty"), "Gap (percentage points)"] == pytest.approx(-10.0)
+    assert tab.loc[
+        ("Central & Central Highlands", "Poverty"), "Gap (percentage points)"
+    ] == pytest.approx(15.0)
+    # North vs overall: gap -0.10, var = (1-2*0.4)*0.03^2 + 0.01^2 -> z ~ -6.5: significant.
+    assert tab.loc[("North", "Poverty"), "Significant"] == "yes"
+    # Central: gap 0.15 with se 0.09 -> z ~ 1.6: not significant.
+    assert tab.loc[("Central & Central Highlands", "Poverty"), "Significant"] == ""
+    assert tab.loc[("South", "Poverty"), "Note"] == "suppressed (n < 5)"
+    assert np.isnan(tab.loc[("South", "Poverty"), "Gap (percentage points)"])
+    assert "Largest gap: Central & Central Highlands, Poverty (+15.0 percentage points)" in c.alt
+    assert "Smallest gap: Central & Central Highlands, In school (−1.0 percentage points)" in c.alt
+    assert "suppressed" in c.alt and "South (Poverty)" in c.alt
+    hatched = [p for p in c.fig.axes[0].patches if p.get_hatch() == "///"]
+    assert len(hatched) == 2
+
+
+def test_holm_adjustment():
+    p = np.array([0.01, 0.04, np.nan, 0.03])
+    adj = figures._holm(p)
+    assert adj[0] == pytest.approx(0.03)
+    assert adj[3] == pytest.approx(0.06)
+    assert adj[1] == pytest.approx(0.06)  # monotone: max(0.06, 0.04*1)
+    assert np.isnan(adj[2])
+
+
+def test_trend_lines_and_alt(est, project):
+    both = pd.concat(
+        [est.assign(cycle=2022), est.assign(cycle=2024, estimate=est["estimate"] - 0.05)]
+    )
+    c = figures.trend(
+        both,
+        "poor",
+        grouping="region",
+        dimensions=project.dimensions,
+        country=project.country("VN"),
+    )
+    assert "2022 to 2024" in c.alt
+    assert "North: 30.0% in 2022, 25.0% in 2024." in c.alt
+    assert "South 2022" in c.alt  # suppressed points named
+    north = c.table[c.table["Group"] == "North"]
+    assert north["Estimate (%)"].tolist() == [30.0, 25.0]
+    assert len(c.fig.axes[0].collections) == 3  # one CI band per region
+
+
+def test_counts_bar(project):
+    data = pd.DataFrame({"label": ["Nữ", "Nam", "Liên giới tính"], "n": [1200, 790, 10]})
+    c = figures.counts_bar(data, what="người trả lời", lang="vi")
+    assert c.table["Tỷ lệ (%)"].tolist() == [60.0, 39.5, 0.5]
+    assert "tổng cộng 2.000" in c.alt and "Cao nhất: Nữ (1.200)" in c.alt
+    assert "Thấp nhất: Liên giới tính (10)" in c.alt
+    widths = [p.get_width() for p in c.fig.axes[0].patches]
+    assert widths == [1200, 790, 10]
+
+
+def test_scorecard_dumbbell():
+    data = pd.DataFrame(
+        {
+            "criterion": ["Staff attitude", "Waiting time"],
+            "community": [2.1, 3.5],
+            "provider": [4.0, 3.7],
+        }
+    )
+    c = figures.scorecard_dumbbell(data, service="Health station")
+    assert c.table.iloc[0].tolist() == ["Staff attitude", 2.1, 4.0, -1.9]
+    assert "Largest gap: Staff attitude (community 2.1, provider 4.0)" in c.alt
+
+
+def test_html_has_alt_caption_csv_link_and_table(est, project, tmp_path):
+    c = figures.dot_whisker(
+        est,
+        "poor",
+        "region",
+        dimensions=project.dimensions,
+        country=project.country("VN"),
+        lang="vi",
+    )
+    out = figures.show(c, tmp_path, "poor_region")
+    html_text = out.data
+    assert 'alt="Người nghèo' not in html_text  # indicator label defaulted to id
+    assert f'alt="{c.alt[:20]}' in html_text
+    assert 'href="tables/poor_region.csv"' in html_text and "Tải dữ liệu (CSV)" in html_text
+    assert "<details><summary>Bảng: dữ liệu của biểu đồ này</summary>" in html_text
+    assert "<td>55,0</td>" in html_text  # numbers in the report's language in the HTML table
+    assert (tmp_path / "tables" / "poor_region.csv").is_file()
+    with pytest.raises(ValueError):
+        c.save(tmp_path, "../escape")
+
+
+def test_phone_width_and_font_sizes(est, project):
+    c = figures.dot_whisker(
+        est, "poor", "region", dimensions=project.dimensions, country=project.country("VN")
+    )
+    assert c.fig.get_figwidth() <= 6.4
+    c.fig.canvas.draw() if hasattr(c.fig.canvas, "draw") else None
+    sizes = [
+        tx.get_fontsize()
+        for tx in c.fig.findobj(
+            lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text") and a.get_text()
+        )
+    ]
+    assert sizes and min(sizes) >= 9
+
+
+def test_vietnamese_renders_without_missing_glyphs():
+    assert figures.missing_glyphs(VI_TEXT) == []
+    with figures.style(), warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph is a UserWarning
+        fig = Figure()
+        fig.text(0.1, 0.5, VI_TEXT)
+        fig.savefig(io.BytesIO(), format="svg")
+
+
+def test_missing_glyph_check_detects_an_uncovered_script():
+    # Positive control for the check above: DejaVu Sans has no Bengali; with a Bengali font
+    # installed (fonts-noto-core / fonts-lohit-beng-bengali) the list is empty.
+    missing = figures.missing_glyphs("বাংলা")
+    has_bengali_font = len(figures.available_fonts()) > 1
+    assert (missing == []) == has_bengali_font
+
+
+def test_missing_columns_raise_input_error(project):
+    with pytest.raises(InputError, match="ci_low"):
+        figures.dot_whisker(
+            pd.DataFrame({"variable": [], "grouping": [], "estimate": [], "n": [], "ci_high": []}),
+            "x", "", dimensions=project.dimensions, country=None,
+        )  # fmt: skip
+
+
+def test_empty_selection_gives_no_data_chart(est, project):
+    c = figures.dot_whisker(
+        est, "nothing", "region", dimensions=project.dimensions, country=project.country("VN")
+    )
+    assert "No data to show" in c.alt and c.table.empty
