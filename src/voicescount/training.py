@@ -55,7 +55,10 @@ def markdown_table(df: pd.DataFrame, code_columns: tuple[str, ...] = ()) -> str:
         cells = []
         for col, val in zip(df.columns, row, strict=True):
             text = _cell_text(val)
-            cells.append(f"`{text}`" if col in code_columns and text else text)
+            if col in code_columns and text:
+                # Inside code, entities are shown literally: keep the angle brackets.
+                text = "`" + text.replace("&lt;", "<").replace("&gt;", ">") + "`"
+            cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
