@@ -22,7 +22,8 @@ papermill's own `execute_notebook`). It
 
 Injected parameters are relative paths only (papermill records them in the notebook), and the
 executed notebook gets the cell tags Jupyter Book v1 uses to hide code (`remove-input`) and the
-parameter cells (`remove-cell`). Execution timestamps are removed so outputs are deterministic.
+parameter cells (`remove-cell`); a code cell tagged `page-title` is replaced by its Markdown
+output, so computed titles in the page's language become the page title. Execution timestamps are removed so outputs are deterministic.
 """
 
 from __future__ import annotations
@@ -217,8 +218,34 @@ def _tag(cell: dict, *tags: str) -> None:
     meta["tags"] = have
 
 
+def _title_to_markdown(nb: Any) -> None:
+    """Turn a code cell tagged `page-title` into a Markdown cell holding its Markdown output.
+
+    Jupyter Book takes a page's title from its first Markdown heading, and a heading inside
+    an output is only a rubric; titles in the page's language are computed, so the runner
+    writes the computed heading back as a real Markdown cell.
+    """
+    for i, cell in enumerate(nb.cells):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type != "code" or "page-title" not in tags:
+            continue
+        text = None
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            text = data.get("text/markdown") or data.get("text/plain")
+            if text:
+                break
+        if text:
+            md = nbformat.v4.new_markdown_cell("".join(text))
+            md.metadata["tags"] = list(tags)
+            if "id" in cell:
+                md.id = cell.id
+            nb.cells[i] = md
+
+
 def finalize_notebook(nb: Any) -> Any:
     """Hide code and parameter cells in the book; drop timestamps so outputs are reproducible."""
+    _title_to_markdown(nb)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "parameters" in tags or "injected-parameters" in tags:
