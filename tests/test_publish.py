@@ -469,3 +469,62 @@ def test_bad_estimate_tables(tmp_path, catalogue, meta):
 
 def test_citation_never_today(meta):
     assert "date-released: 2022-11-30" in citation_cff(meta)
+
+
+def test_cli_export_all(tmp_path, catalogue, meta):
+    """`voicescount export all` on a small project writes every format from one table."""
+    import shutil
+
+    from voicescount.cli import main
+
+    data = tmp_path / "data"
+    (data / "VN" / "2022").mkdir(parents=True)
+    for name in ("countries.yml", "dimensions.yml", "sdmx_codes.yml"):
+        shutil.copy(ROOT / "data" / name, data / name)
+    (data / "indicators.yml").write_text(
+        yaml.safe_dump(catalogue.model_dump(by_alias=True, exclude_none=True)), encoding="utf-8"
+    )
+    (data / "VN" / "2022" / "x.csv").write_text("a\n1\n", encoding="utf-8")
+    (data / "VN" / "2022" / "cycle.yml").write_text(
+        yaml.safe_dump(meta.cycle.model_dump(exclude_none=True)), encoding="utf-8"
+    )
+    est = _est()
+    est.loc[est["region"] == "north", "region"] = "north"
+    est_path = tmp_path / "est.parquet"
+    est.to_parquet(est_path)
+    code = main(
+        [
+            "--root",
+            str(tmp_path),
+            "export",
+            "all",
+            "--country",
+            "VN",
+            "--cycle",
+            "2022",
+            "--out",
+            "out",
+            "--estimates",
+            str(est_path),
+        ]
+    )
+    assert code == 0
+    out = tmp_path / "out"
+    assert validate_opensdg_file(out / "opensdg" / "data" / "indicator_1-2-1.csv") == []
+    assert (out / "sdmx" / "VN_2022.csv").is_file()
+    assert (out / "downloads" / "CITATION.cff").is_file()
+    missing = main(
+        [
+            "--root",
+            str(tmp_path),
+            "export",
+            "sdmx",
+            "--country",
+            "VN",
+            "--cycle",
+            "2022",
+            "--out",
+            "out",
+        ]
+    )
+    assert missing == 2  # no build/VN/2022/estimates.parquet: an InputError, exit 2

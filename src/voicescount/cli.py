@@ -228,6 +228,41 @@ def add_training(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_training)
 
 
+# --------------------------------------------------------------------------- export
+
+
+def _export(args: argparse.Namespace, project: Project) -> int:
+    from .publish import EXPORT_KINDS, export
+
+    kinds = list(EXPORT_KINDS) if args.kind == "all" else [args.kind]
+    out = args.out if args.out.is_absolute() else project.root / args.out
+    for path in export(project, args.country, args.cycle, kinds, out, args.estimates, args.lang):
+        print(f"export: {path}")
+    return 0
+
+
+def add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write partner formats: Open SDG, SDMX-CSV, data downloads",
+        description="Write the published estimates of one (country, cycle) as Open SDG CSV + "
+        "metadata, SDMX-CSV (SDG DSD codes, data/sdmx_codes.yml) or the download files (CSV, "
+        "Parquet, data dictionary, CITATION.cff). Suppressed cells stay suppressed.",
+    )
+    p.add_argument("kind", choices=["opensdg", "sdmx", "downloads", "all"])
+    p.add_argument("--country", required=True, metavar="ISO", help="country ISO code, e.g. VN")
+    p.add_argument("--cycle", required=True, type=int, metavar="YEAR", help="survey cycle")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--estimates",
+        type=Path,
+        help="published estimate table, .parquet or .csv "
+        "(default: build/<ISO>/<cycle>/estimates.parquet)",
+    )
+    p.add_argument("--lang", default="en", help="label language for Open SDG (default: en)")
+    p.set_defaults(func=_export)
+
+
 # --------------------------------------------------------------------------- registration
 
 # Every subcommand, in the order `--help` lists them. Append new `add_*` functions here.
@@ -237,6 +272,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_all,
     add_validate,
     add_training,
+    add_export,
 ]
 
 

@@ -929,3 +929,62 @@ def citation_cff(meta: CycleMeta) -> str:
     if meta.report_url:
         data["url"] = meta.report_url
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+# --------------------------------------------------------------------------- CLI support
+
+EXPORT_KINDS = ("opensdg", "sdmx", "downloads")
+
+
+def read_estimates(path: str | Path) -> pd.DataFrame:
+    """Read a published estimate table saved as Parquet or CSV (blank cells = missing)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            "estimate table not found.",
+            path=path,
+            hint="Run the report for this cycle first, or pass --estimates FILE.",
+        )
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix.lower() == ".csv":
+        df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        if "suppressed" in df.columns:
+            df["suppressed"] = df["suppressed"].astype(str).str.lower().isin(["true", "1"])
+        return df
+    raise InputError(
+        f"'{path.suffix}' is not a table format read here.",
+        path=path,
+        hint="Save the estimate table as .parquet or .csv.",
+    )
+
+
+def export(
+    project: Project,
+    iso: str,
+    cycle: int,
+    kinds: list[str],
+    out_dir: str | Path,
+    estimates_path: str | Path | None = None,
+    lang: str = "en",
+) -> list[Path]:
+    """Run the chosen exporters for one (country, cycle); what `voicescount export` calls.
+
+    Default estimate table: ``build/<ISO>/<cycle>/estimates.parquet``.
+    """
+    est_path = Path(estimates_path or project.build_dir(iso, cycle) / "estimates.parquet")
+    est = read_estimates(est_path)
+    meta = cycle_meta(project, iso, cycle)
+    out = Path(out_dir)
+    written: list[Path] = []
+    if "opensdg" in kinds:
+        written += export_opensdg(est, project.indicators, meta, out / "opensdg", lang=lang)
+    if "sdmx" in kinds:
+        written.append(
+            export_sdmx(
+                est, project.indicators, meta, out, codes_path=project.data_dir / "sdmx_codes.yml"
+            )
+        )
+    if "downloads" in kinds:
+        written += export_downloads(est, project.indicators, meta, out / "downloads")
+    return written
