@@ -172,3 +172,33 @@ def test_template_follows_its_own_rules():
     assert LABEL.search(text)
     assert re.findall(r"^##\s+(.+)$", text, flags=re.M)[-1] == "Checklist"
     assert "handbook/_template" not in toc_entries()
+
+
+@pytest.mark.slow
+def test_handbook_builds_without_warnings(tmp_path):
+    """Build only the handbook and training parts with Jupyter Book v1, warnings as errors."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(ROOT / "handbook", tmp_path / "handbook")
+    (tmp_path / "intro.md").write_text("# Handbook build check\n", encoding="utf-8")
+    (tmp_path / "_config.yml").write_text(
+        "title: check\nexecute:\n  execute_notebooks: 'off'\n"
+        "bibtex_bibfiles: [handbook/references.bib]\n"
+        "exclude_patterns: [handbook/_template.md, handbook/_generated/*]\n",
+        encoding="utf-8",
+    )
+    parts = []
+    for part in TOC_PARTS:
+        parts += yaml.safe_load(part.read_text(encoding="utf-8"))
+    toc = {"format": "jb-book", "root": "intro", "parts": parts}
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    run = subprocess.run(
+        [str(jb), "build", str(tmp_path), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -43,7 +43,9 @@ def _cell_text(value: object) -> str:
     """One table cell: no newlines; pipes and angle brackets escaped (they split or hide text)."""
     text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
     text = " ".join(text.split()).replace("|", "\\|")
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    # "{{" starts a MyST substitution; an entity for the first brace shows it literally.
+    return text.replace("{{", "&#123;{").replace("}}", "&#125;}")
 
 
 def markdown_table(df: pd.DataFrame, code_columns: tuple[str, ...] = ()) -> str:
@@ -57,7 +59,8 @@ def markdown_table(df: pd.DataFrame, code_columns: tuple[str, ...] = ()) -> str:
             text = _cell_text(val)
             if col in code_columns and text:
                 # Inside code, entities are shown literally: keep the angle brackets.
-                text = "`" + text.replace("&lt;", "<").replace("&gt;", ">") + "`"
+                text = text.replace("&lt;", "<").replace("&gt;", ">")
+                text = "`" + text.replace("&#123;", "{").replace("&#125;", "}") + "`"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -197,7 +200,9 @@ def _literal_text(node: ast.AST | None) -> str:
             if isinstance(part, ast.Constant):
                 out.append(str(part.value))
             elif isinstance(part, ast.FormattedValue):
-                out.append("{" + ast.unparse(part.value) + "}")
+                # A name reads as a placeholder; a computed expression would read as code.
+                simple = isinstance(part.value, ast.Name | ast.Attribute | ast.Subscript)
+                out.append("{" + ast.unparse(part.value) + "}" if simple else "…")
         return "".join(out)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _literal_text(node.left) + _literal_text(node.right)
@@ -248,7 +253,12 @@ def validation_rules_table() -> pd.DataFrame:
     from . import validate
 
     rows = [
-        {"rule": rule, "severity": RULE_SEVERITY.get(rule, ""), "fix": hint}
+        # HINTS are str.format templates: show "{{" as the "{" the analyst will see.
+        {
+            "rule": rule,
+            "severity": RULE_SEVERITY.get(rule, ""),
+            "fix": hint.replace("{{", "{").replace("}}", "}"),
+        }
         for rule, hint in validate.HINTS.items()
     ]
     rows += [
