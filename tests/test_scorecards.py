@@ -133,3 +133,36 @@ def test_bad_actions(tmp_path, old, new, pattern):
     p.write_text(ACTIONS.replace(old, new), encoding="utf-8")
     with pytest.raises(InputError, match=pattern):
         scorecards.read_actions(p)
+
+
+def test_labels_from_catalogue_with_readable_fallback():
+    assert scorecards.label("service", "commune_health_station", "vi") == "Trạm y tế xã"
+    assert scorecards.label("criterion", "waiting_time", "en") == "Waiting time"
+    assert scorecards.label("criterion", "road_quality", "vi") == "Road quality"
+
+
+def test_actions_across_cycles(tmp_path):
+    header = ACTIONS.splitlines()[0]
+    (tmp_path / "2022.csv").write_text(
+        header + "\na1,2022,health,attitude,Train,,CHS,2023,in_progress,2022\n", encoding="utf-8"
+    )
+    (tmp_path / "2024.csv").write_text(
+        header + "\na1,2022,health,attitude,Train,,CHS,2023,done,2024\n", encoding="utf-8"
+    )
+    both = scorecards.read_actions_across([tmp_path / "2022.csv", tmp_path / "2024.csv"])
+    f = scorecards.action_followup(both).set_index("cycle")
+    assert f["done"].tolist() == [0, 1] and f["in_progress"].tolist() == [1, 0]
+    with pytest.raises(InputError, match=r"2022.csv.*another file"):
+        scorecards.read_actions_across([tmp_path / "2022.csv", tmp_path / "2022.csv"])
+
+
+def test_example_data_reads(project_root):
+    side = project_root / "data" / "VN"
+    paths = sorted(side.glob("*/side/scorecard_actions.csv"))
+    if not paths:
+        pytest.skip("example data not generated")
+    f = scorecards.action_followup(scorecards.read_actions_across(paths))
+    assert (f["actions"].diff().dropna() >= 0).all()  # actions accumulate across cycles
+    sc = scorecards.read_scorecards(paths[-1].parent / "scorecards.csv")
+    s = scorecards.summarise(sc)
+    assert s["community"].between(1, 5).all() and s["provider"].between(1, 5).all()

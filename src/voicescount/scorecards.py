@@ -130,6 +130,16 @@ def read_scorecards(path: str | Path) -> pd.DataFrame:
     return df
 
 
+def label(kind: str, code: str, lang: str = "en") -> str:
+    """Label of a service or criterion code from the catalogue ('service.<code>'), else the
+    code made readable ('waiting_time' -> 'Waiting time') so a new code never breaks a report."""
+    try:
+        return t(f"{kind}.{code}", lang)
+    except KeyError:
+        text = str(code).replace("_", " ").strip()
+        return text[:1].upper() + text[1:]
+
+
 def summarise(
     scores: pd.DataFrame, by: Sequence[str] = ("cycle", "service", "criterion")
 ) -> pd.DataFrame:
@@ -170,6 +180,9 @@ def scorecard_table(summary: pd.DataFrame, lang: str = "en", decimals: int = 2) 
         "gap": t("table.score_gap", lang),
     }
     out = summary.drop(columns=[c for c in ("paired",) if c in summary]).copy()
+    for kind in ("service", "criterion"):
+        if kind in out:
+            out[kind] = [label(kind, c, lang) for c in out[kind]]
     for col in ("community", "provider", "gap"):
         out[col] = out[col].round(decimals)
     return out.rename(columns=names)
@@ -218,6 +231,42 @@ def read_actions(path: str | Path) -> pd.DataFrame:
             hint="An action is raised once; repeat the same cycle_raised on its follow-up rows.",
         )  # fmt: skip
     return df
+
+
+def read_actions_across(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Action plans of several cycles (each cycle's file holds that cycle's follow-up) as one
+    history; an action followed up twice for the same cycle in two files is an error."""
+    frames = []
+    for p in paths:
+        df = read_actions(p)
+        df["_file"] = str(p)
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=[*ACTION_COLUMNS, "_file"])
+    allrows = pd.concat(frames, ignore_index=True)
+    dup = allrows.duplicated(["action_id", "status_cycle"])
+    if dup.any():
+        i = _first(dup)
+        r = allrows.iloc[i]
+        raise InputError(
+            f"action '{r['action_id']}' has a status for cycle {r['status_cycle']} in another "
+            "file too.",
+            path=r["_file"], field="status_cycle",
+            hint="Record each follow-up once, in the file of the cycle it happened.",
+        )  # fmt: skip
+    raised = allrows.groupby("action_id")["cycle_raised"].transform("nunique")
+    if (raised > 1).any():
+        r = allrows.iloc[_first(raised > 1)]
+        raise InputError(
+            f"action '{r['action_id']}' has different cycle_raised values across cycles.",
+            path=r["_file"], field="cycle_raised",
+            hint="Keep an action's id and cycle_raised the same in every cycle's file.",
+        )  # fmt: skip
+    return (
+        allrows.drop(columns="_file")
+        .sort_values(["action_id", "status_cycle"], kind="mergesort")
+        .reset_index(drop=True)
+    )
 
 
 def status_in(actions: pd.DataFrame, cycle: int) -> pd.DataFrame:
@@ -277,8 +326,8 @@ def action_table(actions: pd.DataFrame, cycle: int, lang: str = "en") -> pd.Data
     ]
     out = pd.DataFrame(
         {
-            t("table.service", lang): st["service"],
-            t("table.criterion", lang): st["criterion"],
+            t("table.service", lang): [label("service", c, lang) for c in st["service"]],
+            t("table.criterion", lang): [label("criterion", c, lang) for c in st["criterion"]],
             t("table.action", lang): text,
             t("table.responsible", lang): st["responsible"],
             t("table.due", lang): st["due"],
