@@ -371,6 +371,7 @@ def test_spss_and_stata_with_value_labels(project, kind):
             "age": [20.0, 31.0, None],
             "consent": [1.0, 1.0, 1.0],
             "name": ["Canary A", "Canary B", "Canary C"],
+            "province": ["Huế", None, "nan"],  # pandas saves a missing string as "nan"
         }
     )
     ext = "sav" if kind == "spss" else "dta"
@@ -395,6 +396,7 @@ def test_spss_and_stata_with_value_labels(project, kind):
     assert list(df["_source_row"]) == [1, 2, 3]
     assert res.codebook.choice_label("sex", 2, "en") == "Female"
     assert res.removed_identifiers == ["name"]
+    assert df["province"][0] == "Huế" and df["province"][1:].isna().all()
 
 
 def test_kobo_json_api_submissions(project):
@@ -804,3 +806,51 @@ def test_geolocation_export_drops_all_gps(shared_reference, lax_contract):
     assert "31.36617" not in res.data.to_csv() and "16.36231" not in res.data.to_csv()
     assert res.data["started_at"][0] == pd.Timestamp("2024-03-14T21:00:01.582", tz="UTC")
     assert len(res.data) == 5
+
+
+def test_spss_select_multiple_dummies_with_form(project):
+    """SPSS names cannot hold '/', so dummies are `q_x_choice`: one item, not one per dummy."""
+    import pyreadstat
+
+    frame = pd.DataFrame(
+        {
+            "uuid": ["a", "b"],
+            "region": ["north", "south"],
+            "Sex": [1.0, 2.0],
+            "age": [20.0, 30.0],
+            "consent": [1.0, 1.0],
+            "sources": ["tap well", "well"],
+            "sources_tap": [1.0, 0.0],
+            "sources_well": [1.0, 1.0],
+        }
+    )
+    cdir = setup_cycle(
+        project,
+        {},
+        data="exports/adults.sav",
+        form="forms/adults.xlsx",
+        mapping={"respondent_id": "uuid", "sex": "Sex", "age": "age", "q_sources": "sources"},
+    )
+    _adult_form(cdir / "forms" / "adults.xlsx")
+    (cdir / "exports").mkdir()
+    pyreadstat.write_sav(frame, str(cdir / "exports" / "adults.sav"))
+    df = read(project).data
+    items = sorted(c for c in df.columns if c.startswith("q_"))
+    assert items == ["q_sources", "q_sources__tap", "q_sources__well"]
+    assert df["q_sources__tap"].tolist() == [1, 0]
+
+
+def test_every_example_cycle_reads(project_root):
+    """The example generator's exports (data/<ISO>/<cycle>/) all pass intake."""
+    proj = Project(project_root)
+    cycles = proj.cycles()
+    if not cycles:
+        pytest.skip("no example cycles under data/ yet")
+    for iso, cyc in cycles:
+        cycle = proj.cycle(iso, cyc)
+        for name in cycle.instruments:
+            res = read_instrument(proj, cycle, name)
+            assert len(res.data) > 0, (iso, cyc, name)
+            assert res.data["respondent_id"].notna().all(), (iso, cyc, name)
+            for ident in res.removed_identifiers:
+                assert ident not in res.data.columns

@@ -660,6 +660,18 @@ def _read_stat(source: Path, fmt: str) -> RawExport:
     rows = []
     for rec in df.itertuples(index=False):
         rows.append([_stat_cell(v) for v in rec])
+    # pandas writes a missing string as the text "nan" when it saves .sav/.dta through
+    # pyreadstat; SPSS and Stata themselves write blanks. Read it as missing, and say so.
+    notes = []
+    for j, h in enumerate(headers):
+        hits = [i for i, r in enumerate(rows) if r[j] == "nan"]
+        for i in hits:
+            rows[i][j] = None
+        if hits:
+            notes.append(
+                f"'{h}' held the text 'nan' in {len(hits)} row(s) (a pandas missing value "
+                "saved as text); read as missing."
+            )
     # value labels are the codebook (SPSS/Stata carry no XLSForm)
     survey = []
     choices = []
@@ -674,7 +686,7 @@ def _read_stat(source: Path, fmt: str) -> RawExport:
             choices.append({"list_name": col, "name": code, "label": lab})
     codebook = build_codebook(survey, choices, source=source)
     table = RawTable(headers, rows, list(range(1, len(rows) + 1)), name=source.stem)
-    return RawExport(main=table, codebook=codebook, format=fmt)
+    return RawExport(main=table, codebook=codebook, format=fmt, notes=notes)
 
 
 def _stat_cell(v: Any) -> Any:
@@ -817,8 +829,15 @@ class _Mapper:
         return None
 
     def _select_dummies(self, column: str, headers: list[str]) -> list[str]:
+        """0/1 columns of a select_multiple: Kobo/ODK `q/choice`; SPSS/Stata `q_choice`."""
         prefix = column + "/"
-        return [h for h in headers if h.startswith(prefix) and "/" not in h[len(prefix) :]]
+        out = [h for h in headers if h.startswith(prefix) and "/" not in h[len(prefix) :]]
+        q = self._question(column)
+        if out or q is None or q.select != "multiple" or self.codebook is None:
+            return out
+        choices = set(self.codebook.choice_list(q.name))
+        n = len(column) + 1
+        return [h for h in headers if h[:n] in (column + "_", column + ".") and h[n:] in choices]
 
     def _question(self, header: str) -> Question | None:
         if self.codebook is None:
@@ -858,9 +877,10 @@ class _Mapper:
         plan = self._plan(table, idents, repeat=False)
         data = self._build(table, plan, idents)
         data.insert(0, "_source_row", pd.array(table.row_numbers, dtype="Int64"))
-        data["instrument"] = self.name
-        data["country"] = cycle.country if cycle else None
-        data["cycle"] = cycle.cycle if cycle else None
+        n = len(data)
+        data["instrument"] = pd.array([self.name] * n, dtype="string")
+        data["country"] = pd.array([cycle.country if cycle else None] * n, dtype="string")
+        data["cycle"] = pd.array([cycle.cycle if cycle else None] * n, dtype="Int64")
         self.removed.extend(h for h in headers if h in idents)
         # repeats
         repeats: dict[str, pd.DataFrame] = {}
@@ -947,6 +967,7 @@ class _Mapper:
     def _auto_items(self, plan: dict[str, str], headers: list[str], idents: dict[str, str]) -> None:
         """Carry export columns already named as items (`q_x`, `group/q_x`, or only `q_x/<choice>`)."""
         mapped = set(plan.values())
+        mapped |= {d for e in plan.values() for d in self._select_dummies(e, headers)}
         for h in headers:
             if h in idents:
                 continue
