@@ -322,6 +322,22 @@ def test_label_export_translated_back_with_form(project, tmp_path):
     assert res.codebook.choice_label("Sex", "2", "vi") == "Nữ"
 
 
+def test_label_headers_resolved_through_the_form(project):
+    header = ["_uuid", "region", "Sex", "Age", "consent", "Water sources"]
+    rows = [["a", "north", "Female", "20", "1", "Dug well"], ["b", "south", "Nam", "30", "1", ""]]
+    cdir = setup_cycle(
+        project,
+        {"exports/adults.csv": csv_text(header, rows).encode()},
+        form="forms/adults.xlsx",
+        values="labels",
+        mapping={"sex": "Sex", "age": "age", "q_sources": "sources"},
+    )
+    _adult_form(cdir / "forms" / "adults.xlsx")
+    df = read(project).data
+    assert list(df["sex"]) == ["female", "male"]
+    assert df["q_sources"][0] == "well" and pd.isna(df["q_sources"][1])
+
+
 def test_mapped_geopoint_is_coarsened(project):
     header = ["_uuid", "region", "demo/Sex", "demo/age", "consent", "home"]
     rows = [["a", "north", "1", "20", "1", "21.02851 105.85423 0 5"]]

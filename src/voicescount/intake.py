@@ -840,9 +840,15 @@ class _Mapper:
         return [h for h in headers if h[:n] in (column + "_", column + ".") and h[n:] in choices]
 
     def _question(self, header: str) -> Question | None:
+        """The form's question behind an export header (XML name, path, or label header)."""
         if self.codebook is None:
             return None
-        return self.codebook.question(header)
+        q = self.codebook.question(header)
+        if q is None and self.inst.values == "labels":
+            q = next(
+                (q for q in self.codebook.questions.values() if header in q.labels.values()), None
+            )
+        return q
 
     # ------------------------------------------------------------------ identifiers
     def identifier_columns(self, table: RawTable) -> dict[str, str]:
@@ -887,7 +893,11 @@ class _Mapper:
         root_ids = self._root_ids(table, data)
         for rname, rtable in self.raw.repeats.items():
             repeats[rname] = self._build_repeat(rname, rtable, root_ids)
-        unmapped = len([h for h in headers if h not in plan.values() and h not in idents])
+        carried = set(plan.values()) | {
+            d for e in plan.values() for d in self._select_dummies(e, headers)
+        }
+        synthetic = {"_index"} if self.raw.format == "kobo-json" else set()
+        unmapped = len([h for h in headers if h not in carried | synthetic and h not in idents])
         if unmapped:
             self.notes.append(
                 f"{unmapped} export column(s) not mapped to the contract were not carried."
