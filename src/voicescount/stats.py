@@ -153,7 +153,6 @@ def _prepare(df: pd.DataFrame, design: Design) -> _Prepared:
         uniq, psu = np.unique(key, return_inverse=True)
     else:
         psu = np.arange(n)
-        uniq = None
     n_psu = int(psu.max(initial=-1)) + 1
     psu_stratum = np.zeros(n_psu, dtype=np.int64)
     psu_stratum[psu] = strat
@@ -183,47 +182,32 @@ def _prepare(df: pd.DataFrame, design: Design) -> _Prepared:
     return _Prepared(w=w, psu=psu, psu_stratum=psu_stratum, n_h=n_h, scale_h=scale_h)
 
 
-def _item_block(df: pd.DataFrame, cols: list[str], kind: str) -> np.ndarray:
-    """Items as a float matrix (NaN = missing), checking proportions are 0/1."""
-    for c in cols:
-        if c not in df.columns:
-            raise InputError(
-                f"item '{c}' is not a column of the data.",
-                field=c,
-                hint="Check the indicator id, or derive the indicator first.",
-            )
-    try:
-        y = df[cols].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-    except (TypeError, ValueError):
-        bad = next(c for c in cols if not pd.api.types.is_numeric_dtype(df[c]))
+def _item_column(df: pd.DataFrame, col: str, kind: str) -> np.ndarray:
+    """One item as float64 (NaN = missing), checking that proportions are 0/1."""
+    if col not in df.columns:
         raise InputError(
-            "is not numeric.",
-            field=bad,
-            hint="Estimate numeric items only (0/1 for proportions).",
-        ) from None
+            f"item '{col}' is not a column of the data.",
+            field=col,
+            hint="Check the indicator id, or derive the indicator first.",
+        )
+    ser = df[col]
+    if not (pd.api.types.is_numeric_dtype(ser) or ser.isna().all()):
+        raise InputError(
+            "is not numeric.", field=col, hint="Estimate numeric items only (0/1 for proportions)."
+        )
+    y = ser.to_numpy(dtype=np.float64, na_value=np.nan)
     if kind == "proportion":
         bad = ~np.isnan(y) & (y != 0) & (y != 1)
         if bad.any():
-            r, c = np.argwhere(bad)[0]
             raise InputError(
-                f"has the value {y[r, c]!r}, but a proportion needs 0, 1 or missing.",
-                row=_where(df, bad[:, c]),
-                field=cols[c],
+                f"has the value {y[bad][0]!r}, but a proportion needs 0, 1 or missing.",
+                row=_where(df, bad),
+                field=col,
                 hint="Recode the indicator to 0/1, or estimate it with kind='mean'.",
             )
     elif np.isinf(y).any():
-        r, c = np.argwhere(np.isinf(y))[0]
-        raise InputError(
-            "has an infinite value.", row=_where(df, np.isinf(y[:, c])), field=cols[c]
-        )
+        raise InputError("has an infinite value.", row=_where(df, np.isinf(y)), field=col)
     return y
-
-
-def _tquantile(level: float, df: np.ndarray) -> np.ndarray:
-    out = np.full(df.shape, np.nan)
-    ok = df > 0
-    out[ok] = sps.t.ppf(0.5 + level / 2, df[ok])
-    return out
 
 
 def estimate(
@@ -267,153 +251,249 @@ def estimate(
                 hint="Derive the LNOB dimensions first, or correct the grouping.",
             )
     prep = _prepare(df, design)
-    n_rows = len(df)
 
-    # ---- collapse rows to cells: (dimension codes..., PSU)
-    codes, levels, radix = [], [], []
+    # ---- tables: per-(dimension codes, PSU) rows; the first ("cells") is built from the data
+    # rows, each grouping's table from the smallest earlier table holding its dimensions.
+    codes, levels = [], []
     for d in dims:
         c, lv = _levels(df[d])
-        codes.append(c + 1)  # 0 = missing
+        codes.append(c)
         levels.append(lv)
-        radix.append(len(lv) + 1)
-    key = np.zeros(n_rows, dtype=np.int64)
-    for c, r in zip(codes, radix, strict=True):
-        key = key * r + c
     n_psu = len(prep.psu_stratum)
-    key = key * n_psu + prep.psu
-    cell_key, row_cell = np.unique(key, return_inverse=True)
-    n_cells = len(cell_key)
-    cell_psu = cell_key % n_psu
-    rest = cell_key // n_psu
-    cell_codes = []
-    for r in reversed(radix):
-        cell_codes.append(rest % r - 1)
-        rest = rest // r
-    cell_codes.reverse()
-    cols = np.arange(n_rows)
-    S_w = sparse.csr_matrix((prep.w, (row_cell, cols)), shape=(n_cells, n_rows))
-    S_1 = sparse.csr_matrix((np.ones(n_rows), (row_cell, cols)), shape=(n_cells, n_rows))
+    all_dims = tuple(range(len(dims)))
+    tables = [_table(all_dims, codes, prep.psu, n_psu, levels, prep.w, None, 0)]
+    gdims = [tuple(dims.index(d) for d in g) for g in groupings]
+    table_of: dict[frozenset, int] = {frozenset(all_dims): 0}
+    for gd in sorted(set(gdims), key=len, reverse=True):
+        if frozenset(gd) in table_of:
+            continue
+        src = min(
+            (i for i, t in enumerate(tables) if set(gd) <= set(t.dims)),
+            key=lambda i: tables[i].size,
+        )
+        t = tables[src]
+        tables.append(
+            _table(gd, [t.codes[t.dims.index(i)] for i in gd], t.psu, n_psu, levels, t.w, t, src)
+        )
+        table_of[frozenset(gd)] = len(tables) - 1
 
     J = len(items)
-    A = np.empty((n_cells, J))  # sum w y
-    B = np.empty((n_cells, J))  # sum w (non-missing)
-    K = np.empty((n_cells, J))  # count non-missing
-    Q = np.empty((n_cells, J))  # sum w y^2
-    w_cell = S_w @ np.ones(n_rows)
-    n_cell = S_1 @ np.ones(n_rows)
-    chunk = 8  # bounds memory: one chunk of items as float64 at a time
+    keys = ["estimate", "se", "ci_low", "ci_high", "deff", "n", "N", "cv"]
+    res = [{k: [] for k in keys} for _ in groupings]
+    tq_cache: dict[float, float] = {}
+    structs = []
+    for gd in gdims:
+        t = tables[table_of[frozenset(gd)]]
+        order = [t.dims.index(i) for i in gd]
+        structs.append(_group_struct(t, order, gd, levels, prep, level, tq_cache))
+    chunk = 20  # bounds memory: one block of items as float64 at a time
     for s in range(0, J, chunk):
         block = items[s : s + chunk]
-        y = _item_block(df, block, kind)
-        miss = np.isnan(y)
-        sl = slice(s, s + len(block))
-        if miss.any():
-            y[miss] = 0.0
-            m = (~miss).astype(np.float64)
-            B[:, sl] = S_w @ m
-            K[:, sl] = S_1 @ m
-        else:
-            B[:, sl] = w_cell[:, None]
-            K[:, sl] = n_cell[:, None]
-        A[:, sl] = S_w @ y
-        Q[:, sl] = A[:, sl] if kind == "proportion" else S_w @ (y * y)
-        del y, miss
+        c = len(block)
+        cells = tables[0]
+        A0 = np.empty((cells.size, c), order="F")
+        Q0 = A0 if kind == "proportion" else np.empty((cells.size, c), order="F")
+        miss_cell, miss_col, miss_w = [], [], []
+        for j, item in enumerate(block):  # column by column: no rows x items temporaries
+            y = _item_column(df, item, kind)
+            m = np.isnan(y)
+            wy = y * prep.w
+            if m.any():
+                rows = np.flatnonzero(m)
+                wy[rows] = 0.0
+                miss_cell.append(cells.index[rows])
+                miss_col.append(np.full(len(rows), j))
+                miss_w.append(prep.w[rows])
+            A0[:, j] = np.bincount(cells.index, weights=wy, minlength=cells.size)
+            if kind == "mean":
+                wy *= np.where(m, 0.0, y)
+                Q0[:, j] = np.bincount(cells.index, weights=wy, minlength=cells.size)
+            del y, m, wy
+        has_missing = bool(miss_cell)
+        if has_missing:
+            mcell = np.concatenate(miss_cell)
+            mc = np.concatenate(miss_col)
+            mw = np.concatenate(miss_w)
+        mrows: list[np.ndarray] = []  # per table: table row of each missing entry
+        sums = []  # per table: A (sum w y), B (sum w, non-missing), K (count), Q (sum w y^2)
+        for ti, t in enumerate(tables):
+            if ti == 0:
+                A, Q = A0, Q0
+                mrow = mcell if has_missing else None
+            else:
+                pA, _, _, pQ = sums[t.source]
+                A = _agg(t.index, pA, t.size)
+                Q = A if pQ is pA else _agg(t.index, pQ, t.size)
+                mrow = t.index[mrows[t.source]] if has_missing else None
+            if has_missing:
+                flat = mrow * c + mc
+                Bm = np.bincount(flat, weights=mw, minlength=t.size * c).reshape(t.size, c)
+                Km = np.bincount(flat, minlength=t.size * c).reshape(t.size, c)
+                B, K = _non_missing(t.w, Bm), _non_missing(t.n, Km)
+            else:
+                B = np.broadcast_to(t.w[:, None], (t.size, c))
+                K = np.broadcast_to(t.n[:, None], (t.size, c))
+            sums.append((A, B, K, Q))
+            mrows.append(mrow)
+        for gi, gd in enumerate(gdims):
+            r = _grouping(structs[gi], *sums[table_of[frozenset(gd)]], kind)
+            for k in keys:
+                res[gi][k].append(r[k])
 
-    tq_cache: dict[float, float] = {}
-    frames = []
-    for g in groupings:
-        idx = [dims.index(d) for d in g]
-        D = int(np.prod([len(levels[i]) for i in idx])) if idx else 1
-        dcode = np.zeros(n_cells, dtype=np.int64)
-        inside = np.ones(n_cells, dtype=bool)
-        for i in idx:
-            dcode = dcode * len(levels[i]) + np.maximum(cell_codes[i], 0)
-            inside &= cell_codes[i] >= 0
-        res = _grouping(
-            dcode[inside],
-            cell_psu[inside],
-            A[inside],
-            B[inside],
-            K[inside],
-            Q[inside],
-            D,
-            prep,
-            kind,
-            level,
-            tq_cache,
-        )
-        # domain labels in mixed-radix order = sorted by levels
-        lab = {}
-        rem = np.arange(D)
-        for i in reversed(idx):
+    # ---- assemble: variable, then grouping (as given), then domains in level order
+    parts: dict[str, list] = {k: [] for k in ["variable", "grouping", *dims, *keys]}
+    labels = []
+    for gd in gdims:
+        D = int(np.prod([len(levels[i]) for i in gd])) if gd else 1
+        lab, rem = {}, np.arange(D)
+        for i in reversed(gd):
             L = len(levels[i])
-            lab[dims[i]] = np.asarray(levels[i], dtype=object)[rem % L] if L else []
+            lab[dims[i]] = np.asarray(levels[i], dtype=object)[rem % L] if L else rem
             rem = rem // L
-        for j, item in enumerate(items):
-            part = {"variable": item, "grouping": SEP.join(g)}
+        labels.append((D, lab))
+    full = [{k: np.hstack(v) for k, v in r.items()} for r in res]
+    for j, item in enumerate(items):
+        for gi, g in enumerate(groupings):
+            D, lab = labels[gi]
+            parts["variable"].append(np.full(D, item, dtype=object))
+            parts["grouping"].append(np.full(D, SEP.join(g), dtype=object))
             for d in dims:
-                part[d] = lab[d] if d in lab else None
-            for k, v in res.items():
-                part[k] = v[:, j]
-            frames.append(pd.DataFrame(part, index=range(D)))
-    if not frames:
-        return pd.DataFrame(columns=["variable", "grouping", *dims, *RESULT_COLUMNS])
-    out = pd.concat(frames, ignore_index=True)
-    order = {v: i for i, v in enumerate(items)}
-    out["_o"] = out["variable"].map(order)
-    out = out.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+                parts[d].append(lab[d] if d in lab else np.full(D, None, dtype=object))
+            for k in keys:
+                parts[k].append(full[gi][k][:, j])
+    out = pd.DataFrame({k: np.concatenate(v) if v else [] for k, v in parts.items()})
     out["n"] = out["n"].astype(np.int64)
-    for d in dims:
-        out[d] = out[d].astype(object).where(out[d].notna(), None)
     caution = (out["n"] < caution_min_n) | (out["cv"].abs() > caution_max_cv)
     out["flag"] = np.where(caution, "caution", "")
     return out[["variable", "grouping", *dims, *RESULT_COLUMNS]]
 
 
-def _grouping(dcode, psu, A, B, K, Q, D, prep, kind, level, tq_cache) -> dict[str, np.ndarray]:
-    """Estimates for one grouping from cell sums: arrays of shape (domains, items)."""
-    n_psu = len(prep.psu_stratum)
-    J = A.shape[1]
-    pair_key, pair = np.unique(dcode * n_psu + psu, return_inverse=True)
-    P = len(pair_key)
-    G = sparse.csr_matrix((np.ones(len(pair)), (pair, np.arange(len(pair)))), shape=(P, len(pair)))
-    Ap, Bp = G @ A, G @ B
-    pd_ = pair_key // n_psu
-    pp = pair_key % n_psu
-    Dm = sparse.csr_matrix((np.ones(P), (pd_, np.arange(P))), shape=(D, P))
-    Y = Dm @ Ap
-    W = Dm @ Bp
-    n = Dm @ (G @ K)
-    Qd = Dm @ (G @ Q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        est = np.where(n > 0, Y / W, np.nan)
-        Z = (Ap - est[pd_] * Bp) / W[pd_]
-    Z = np.nan_to_num(Z)
+@dataclass
+class _Table:
+    """Rows = distinct (codes of `dims`, PSU); `index` maps each source row to a table row."""
+
+    dims: tuple
+    codes: list  # per dim: code of each table row (-1 = missing)
+    psu: np.ndarray
+    index: np.ndarray
+    w: np.ndarray  # weight sum per table row (all rows, before item missingness)
+    n: np.ndarray  # row count per table row
+    parent: object
+    source: int
+
+    @property
+    def size(self) -> int:
+        return len(self.psu)
+
+
+def _table(dims, codes, psu, n_psu, levels, w, parent, source) -> _Table:
+    key = np.zeros(len(psu), dtype=np.int64)
+    for i, c in zip(dims, codes, strict=True):
+        key = key * (len(levels[i]) + 1) + (c + 1)
+    key = key * n_psu + psu
+    uniq, index = np.unique(key, return_inverse=True)
+    index = index.astype(np.intp)
+    size = len(uniq)
+    tpsu = uniq % n_psu
+    rest = uniq // n_psu
+    tcodes = []
+    for i in reversed(dims):
+        tcodes.append(rest % (len(levels[i]) + 1) - 1)
+        rest = rest // (len(levels[i]) + 1)
+    tcodes.reverse()
+    tw = np.bincount(index, weights=w, minlength=size)
+    tn = np.bincount(index, weights=None if parent is None else parent.n, minlength=size)
+    return _Table(tuple(dims), tcodes, tpsu, index, tw, tn.astype(np.float64), parent, source)
+
+
+def _non_missing(total: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Non-missing sums per table row: the row total minus what the missing items held."""
+    return total[:, None] - missing
+
+
+def _agg(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Column-wise sums of `values` (rows x items) into `size` groups given by `index`."""
+    out = np.empty((size, values.shape[1]), order="F")
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(index, weights=values[:, j], minlength=size)
+    return out
+
+
+@dataclass
+class _GroupStruct:
+    """What one grouping needs from the design, computed once for all blocks of items."""
+
+    inside: np.ndarray  # table rows whose grouping codes are all non-missing
+    dom: np.ndarray  # domain of each inside row (= one (domain, PSU) pair)
+    D: int
+    to_dom: sparse.csr_matrix  # pairs -> domains
+    to_dh: sparse.csr_matrix  # pairs -> (domain, stratum)
+    dh_to_dom: sparse.csr_matrix
+    nh: np.ndarray
+    scale: np.ndarray
+    tq: np.ndarray  # t quantile per domain (NaN when df <= 0)
+
+
+def _group_struct(t: _Table, order, gd, levels, prep, level, tq_cache) -> _GroupStruct:
+    inside = np.ones(t.size, dtype=bool)
+    dcode = np.zeros(t.size, dtype=np.int64)
+    for o, i in zip(order, gd, strict=True):
+        dcode = dcode * len(levels[i]) + np.maximum(t.codes[o], 0)
+        inside &= t.codes[o] >= 0
+    D = int(np.prod([len(levels[i]) for i in gd])) if gd else 1
+    dom = dcode[inside]
+    P = len(dom)
     H = len(prep.n_h)
-    ph = prep.psu_stratum[pp]
-    dh_key, dh = np.unique(pd_ * H + ph, return_inverse=True)
-    E = sparse.csr_matrix((np.ones(P), (dh, np.arange(P))), shape=(len(dh_key), P))
-    S1 = E @ Z
-    S2 = E @ (Z * Z)
+    dh_key, dh = np.unique(dom * H + prep.psu_stratum[t.psu[inside]], return_inverse=True)
     h = dh_key % H
-    nh = prep.n_h[h][:, None]
-    contrib = prep.scale_h[h][:, None] * np.where(nh > 1, S2 - S1 * S1 / nh, S2)
-    Fd = sparse.csr_matrix(
-        (np.ones(len(dh_key)), (dh_key // H, np.arange(len(dh_key)))), shape=(D, len(dh_key))
-    )
-    var = np.maximum(Fd @ contrib, 0.0)
-    se = np.where(n > 0, np.sqrt(var), np.nan)
-    # degrees of freedom per domain: PSUs holding the domain minus their strata
-    dfree = (
-        np.bincount(pd_, minlength=D) - np.bincount(dh_key // H, minlength=D)
-    ).astype(np.float64)
+    ones = np.ones(P)
+    # degrees of freedom per domain: PSUs holding the domain minus their strata (R's degf)
+    dfree = (np.bincount(dom, minlength=D) - np.bincount(dh_key // H, minlength=D)).astype(float)
     tq = np.full(D, np.nan)
     for k, v in enumerate(dfree):
         if v > 0:
             if v not in tq_cache:
                 tq_cache[v] = float(sps.t.ppf(0.5 + level / 2, v))
             tq[k] = tq_cache[v]
-    tq = np.repeat(tq[:, None], J, axis=1)
+    return _GroupStruct(
+        inside=inside,
+        dom=dom,
+        D=D,
+        to_dom=sparse.csr_matrix((ones, (dom, np.arange(P))), shape=(D, P)),
+        to_dh=sparse.csr_matrix((ones, (dh, np.arange(P))), shape=(len(dh_key), P)),
+        dh_to_dom=sparse.csr_matrix(
+            (np.ones(len(dh_key)), (dh_key // H, np.arange(len(dh_key)))),
+            shape=(D, len(dh_key)),
+        ),
+        nh=prep.n_h[h][:, None],
+        scale=prep.scale_h[h][:, None],
+        tq=tq[:, None],
+    )
+
+
+def _grouping(gs: _GroupStruct, A, B, K, Q, kind) -> dict[str, np.ndarray]:
+    """Estimates for one grouping from its (domain, PSU) sums: arrays (domains, items)."""
+    if gs.inside.all():
+        Ap, Bp, Kp, Qp = A, B, K, Q
+    else:
+        Ap, Bp, Kp = A[gs.inside], B[gs.inside], K[gs.inside]
+        Qp = Ap if Q is A else Q[gs.inside]
+    Y = gs.to_dom @ Ap
+    W = gs.to_dom @ Bp
+    n = gs.to_dom @ Kp
+    Qd = Y if Qp is Ap else gs.to_dom @ Qp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = np.where(n > 0, Y / W, np.nan)
+        Z = (Ap - est[gs.dom] * Bp) / W[gs.dom]
+    Z[~np.isfinite(Z)] = 0.0
+    S1 = gs.to_dh @ Z
+    Z *= Z
+    S2 = gs.to_dh @ Z
+    del Z
+    contrib = gs.scale * np.where(gs.nh > 1, S2 - S1 * S1 / gs.nh, S2)
+    var = np.maximum(gs.dh_to_dom @ contrib, 0.0)
+    se = np.where(n > 0, np.sqrt(var), np.nan)
+    tq = np.broadcast_to(gs.tq, est.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "proportion":
             inner = (est > 0) & (est < 1)
@@ -429,7 +509,7 @@ def _grouping(dcode, psu, A, B, K, Q, D, prep, kind, level, tq_cache) -> dict[st
             hi = est + tq * se
         s2 = (Qd - W * est * est) / W * n / (n - 1)
         vsrs = s2 / n * (W - n) / W
-        deff = np.where((n > 1) & (W > n), var / vsrs, np.nan)  # R: NA when N_hat < n
+        deff = np.where((n > 1) & (n < W), var / vsrs, np.nan)  # R: NA when N_hat < n
         cv = se / est
     return {
         "estimate": est,
@@ -446,4 +526,3 @@ def _grouping(dcode, psu, A, B, K, Q, D, prep, kind, level, tq_cache) -> dict[st
 def grouping_name(dims: Sequence[str]) -> str:
     """The `grouping` label of a list of dimensions, e.g. ['sex', 'region'] -> 'sex×region'."""
     return SEP.join(dims)
-
