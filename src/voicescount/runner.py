@@ -51,8 +51,9 @@ from .registry import Project, Strict, load_model
 ANALYSES = "analyses"
 CHAPTERS_FILE = "chapters.yml"
 # Extra seconds the wall-clock guard waits beyond --timeout, so papermill's own per-cell
-# timeout (which names the cell) normally fires first.
-GUARD_GRACE = 5.0
+# timeout (which names the cell) normally fires first: after it, shutting down the busy kernel
+# takes up to ~5 s more (jupyter_client's graceful-shutdown wait).
+GUARD_GRACE = 15.0
 
 
 class Chapters(Strict):
@@ -276,23 +277,28 @@ def _cell_report(nb_path: Path, index: int | None) -> str:
         nb = nbformat.read(nb_path, as_version=4)
     except Exception:  # the partial notebook may be unreadable; the message still helps
         return f"cell {index}" if index is not None else "an unknown cell"
+    # papermill puts an error banner cell at the top of a failed notebook; indices ignore it
+    cells = [
+        c
+        for c in nb.cells
+        if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])
+    ]
     injected = next(
         (
             i
-            for i, c in enumerate(nb.cells)
+            for i, c in enumerate(cells)
             if "injected-parameters" in c.get("metadata", {}).get("tags", [])
         ),
         None,
     )
-    if index is None:  # find the cell papermill was running when time ran out
-        for i, c in enumerate(nb.cells):
-            status = c.get("metadata", {}).get("papermill", {}).get("status")
-            if status in ("running", "failed"):
+    if index is None:  # the cell papermill was running when time ran out: the last started
+        for i, c in enumerate(cells):
+            pm_meta = c.get("metadata", {}).get("papermill", {})
+            if pm_meta.get("status") in ("running", "failed") or pm_meta.get("start_time"):
                 index = i
-                break
-    if index is None or not 0 <= index < len(nb.cells):
+    if index is None or not 0 <= index < len(cells):
         return "an unknown cell"
-    first = next((ln for ln in nb.cells[index].source.splitlines() if ln.strip()), "")
+    first = next((ln for ln in cells[index].source.splitlines() if ln.strip()), "")
     shown = index - 1 if injected is not None and index > injected else index
     return f"cell {shown} (`{first.strip()[:80]}`)"
 
@@ -347,7 +353,10 @@ def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
         )
     except BaseException as exc:  # timeouts, kernel deaths, bad templates: report, never hang
         where = _cell_report(tmp, None) if tmp.exists() else "start-up"
-        last = (f"{type(exc).__name__}: {exc}".strip().splitlines() or ["error"])[-1]
+        if isinstance(exc, TimeoutError):  # nbclient's per-cell limit (CellTimeoutError)
+            last = f"the cell timed out after {timeout:g} s"
+        else:
+            last = (f"{type(exc).__name__}: {exc}".strip().splitlines() or ["error"])[-1]
         if tmp.exists():
             os.replace(tmp, failed_copy)
         conn.send((False, f"failed at {where}: {last}"))

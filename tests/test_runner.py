@@ -1,0 +1,234 @@
+"""Runner: planning, skip-unchanged, one-cycle-changed, failure isolation, timeouts."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+import time
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from voicescount import runner
+from voicescount.errors import ConfigError, ValidationFailed
+from voicescount.registry import Project
+from voicescount.runner import execute, finalize_notebook, plan, templates
+
+TINY = Path(__file__).parent / "fixtures" / "tiny"
+
+
+def copy_tiny(dest: Path) -> Project:
+    shutil.copytree(TINY, dest)
+    return Project(dest)
+
+
+def add_template(project: Project, name: str, sources: list[str], only: bool = False) -> None:
+    """Add a template notebook (parameters cell first) and list it in chapters.yml."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    params = nbformat.v4.new_code_cell('country = "ZZ"\ncycle = 2021\nlang = "en"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, project.root / "analyses" / f"{name}.ipynb")
+    chapters = project.root / "analyses" / "chapters.yml"
+    if only:
+        (project.root / "analyses" / "tiny.ipynb").unlink()
+        chapters.write_text(f"chapters:\n  - {name}\n")
+    else:
+        chapters.write_text(chapters.read_text() + f"  - {name}\n")
+
+
+def run(project: Project, **kw) -> tuple[runner.RunSummary, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    kw.setdefault("jobs", 2)
+    summary = execute(project, progress=False, check=False, out=out, err=err, **kw)
+    return summary, out.getvalue(), err.getvalue()
+
+
+# --------------------------------------------------------------------------- planning (fast)
+
+
+def test_plan_covers_cycles_languages_and_templates_with_relative_parameters(tmp_path):
+    project = copy_tiny(tmp_path / "p")
+    jobs = plan(project)
+    assert [j.name for j in jobs] == [
+        "ZZ/2021/en/tiny.ipynb",
+        "ZZ/2021/vi/tiny.ipynb",
+        "ZZ/2023/en/tiny.ipynb",
+        "ZZ/2023/vi/tiny.ipynb",
+    ]
+    job = jobs[0]
+    assert job.output == project.root / "report/ZZ/2021/en/tiny.ipynb"
+    assert job.parameters == {
+        "country": "ZZ",
+        "cycle": 2021,
+        "lang": "en",
+        "data_dir": "../../../../data",
+        "project_root": "../../../..",
+    }
+    assert str(tmp_path) not in json.dumps(job.manifest)
+    assert [j.name for j in plan(project, cycles=[2023], langs=["vi"])] == ["ZZ/2023/vi/tiny.ipynb"]
+
+
+def test_later_cycles_depend_on_earlier_inputs_not_the_reverse(tmp_path):
+    project = copy_tiny(tmp_path / "p")
+    by_cycle = {j.cycle: set(j.manifest["inputs"]) for j in plan(project, langs=["en"])}
+    assert "data/ZZ/2021/exports/adults.csv" in by_cycle[2023]
+    assert "data/ZZ/2023/exports/adults.csv" not in by_cycle[2021]
+
+
+def test_unknown_country_and_empty_selection_are_config_errors(tmp_path):
+    project = copy_tiny(tmp_path / "p")
+    with pytest.raises(ConfigError, match="country 'XX' is not in the registry"):
+        plan(project, countries=["XX"])
+    with pytest.raises(ConfigError, match="no cycle matches"):
+        plan(project, cycles=[1999])
+
+
+def test_chapters_yml_must_list_every_template_and_only_existing_ones(tmp_path):
+    project = copy_tiny(tmp_path / "p")
+    chapters = project.root / "analyses" / "chapters.yml"
+    chapters.write_text("chapters:\n  - tiny\n  - ghost\n")
+    with pytest.raises(ConfigError) as exc:
+        templates(project)
+    assert "ghost" in str(exc.value) and "row 2" in str(exc.value)
+    chapters.write_text("chapters:\n  - tiny\n")
+    shutil.copy(project.root / "analyses/tiny.ipynb", project.root / "analyses/extra.ipynb")
+    with pytest.raises(ConfigError, match="does not list extra"):
+        templates(project)
+
+
+def test_finalize_hides_code_and_parameters_and_drops_timestamps():
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell("x = 1")
+    p.metadata["tags"] = ["parameters"]
+    inj = nbformat.v4.new_code_cell("x = 2")
+    inj.metadata["tags"] = ["injected-parameters"]
+    title = nbformat.v4.new_code_cell("title()")
+    title.metadata["tags"] = ["page-title"]
+    title.outputs = [
+        nbformat.v4.new_output("execute_result", data={"text/markdown": "# Tổng quan"})
+    ]
+    code = nbformat.v4.new_code_cell("print(x)")
+    code.metadata["execution"] = {"iopub.execute_input": "2026-01-01T00:00:00"}
+    code.metadata["papermill"] = {"start_time": "t", "duration": 1.0, "status": "completed"}
+    nb.cells = [p, inj, title, code]
+    nb.metadata["papermill"] = {"start_time": "t", "end_time": "t", "parameters": {"x": 2}}
+    finalize_notebook(nb)
+    assert "remove-cell" in nb.cells[0].metadata.tags
+    assert "remove-cell" in nb.cells[1].metadata.tags
+    assert nb.cells[2].cell_type == "markdown" and nb.cells[2].source == "# Tổng quan"
+    assert nb.cells[3].metadata.tags == ["remove-input"]
+    assert "execution" not in nb.cells[3].metadata
+    assert nb.cells[3].metadata.papermill == {"status": "completed"}
+    assert nb.metadata.papermill == {"parameters": {"x": 2}}
+
+
+def test_validation_gate_stops_before_any_notebook(tmp_path, monkeypatch):
+    project = copy_tiny(tmp_path / "p")
+    fake = types.ModuleType("voicescount.prepare")
+
+    def check_cycle(project, iso, cycle):
+        raise ValidationFailed("2 errors.", path=project.root / "build/issues.csv")
+
+    fake.check_cycle = check_cycle
+    monkeypatch.setitem(sys.modules, "voicescount.prepare", fake)
+    with pytest.raises(ValidationFailed):
+        execute(project, progress=False, out=io.StringIO(), err=io.StringIO())
+    assert not (project.root / "report").exists()
+
+
+# --------------------------------------------------------------------------- execution
+
+
+@pytest.mark.slow
+def test_parallel_run_skip_unchanged_and_one_cycle_changed(tmp_path):
+    project = copy_tiny(tmp_path / "p")
+    summary, out, _ = run(project, langs=["vi"])
+    assert out.strip().splitlines() == ["executed: 2  skipped: 0  failed: 0"]
+    nb = nbformat.read(project.root / "report/ZZ/2023/vi/tiny.ipynb", as_version=4)
+    assert "ZZ 2023 vi: 3 respondents" in nb.cells[-1].outputs[0]["text"]
+    assert nb.cells[-1].metadata.tags == ["remove-input"]
+    text = (project.root / "report/ZZ/2023/vi/tiny.ipynb").read_text()
+    assert str(tmp_path) not in text  # no absolute paths recorded by papermill
+    assert (project.root / "report/ZZ/2023/vi/.tiny.inputs.json").is_file()
+
+    summary, out, _ = run(project, langs=["vi"])
+    assert out.strip() == "executed: 0  skipped: 2  failed: 0"
+
+    # Editing the latest cycle's data re-executes only that cycle.
+    csv = project.root / "data/ZZ/2023/exports/adults.csv"
+    csv.write_text(csv.read_text() + "r4,south,female,30\n")
+    summary, out, _ = run(project, langs=["vi"])
+    assert out.strip() == "executed: 1  skipped: 1  failed: 0"
+    assert [(j.cycle, j.lang) for j in summary.executed] == [(2023, "vi")]
+
+    # Editing an earlier cycle re-executes it and the later cycles (trend dependency).
+    csv = project.root / "data/ZZ/2021/exports/adults.csv"
+    csv.write_text(csv.read_text() + "r4,south,female,30\n")
+    summary, out, _ = run(project, langs=["vi"])
+    assert out.strip() == "executed: 2  skipped: 0  failed: 0"
+
+    # --force re-executes current notebooks; a code edit to the package would, too.
+    assert all(j.is_current() for j in plan(project, langs=["vi"]))
+    assert not any(j.is_current() for j in plan(project, langs=["en"]))
+
+
+@pytest.mark.slow
+def test_failing_notebook_is_named_with_its_cell_and_others_finish(tmp_path):
+    project = copy_tiny(tmp_path / "p")
+    add_template(project, "boom", ["x = 1", "values = [1, 2]\nraise ValueError('bad value')"])
+    summary, out, err = run(project, cycles=[2021], langs=["en"])
+    assert not summary.ok
+    assert out.strip() == "executed: 1  skipped: 0  failed: 1"
+    assert [j.name for j in summary.executed] == ["ZZ/2021/en/tiny.ipynb"]
+    msg = summary.failed[0].message
+    assert "ZZ/2021/en/boom.ipynb" in err
+    assert "cell 2 (`values = [1, 2]`)" in msg
+    assert "ValueError: bad value" in msg
+    assert not (project.root / "report/ZZ/2021/en/boom.ipynb").exists()
+    assert not (project.root / "report/ZZ/2021/en/.boom.inputs.json").exists()
+    assert (project.root / "report/ZZ/2021/en/.boom.failed.ipynb").is_file()
+    # The failed one is retried next time; the good one is skipped.
+    summary, out, _ = run(project, cycles=[2021], langs=["en"])
+    assert out.strip() == "executed: 0  skipped: 1  failed: 1"
+
+
+@pytest.mark.slow
+def test_cell_timeout_names_the_cell(tmp_path):
+    project = copy_tiny(tmp_path / "p")
+    add_template(project, "hang", ["import time\ntime.sleep(120)"], only=True)
+    start = time.monotonic()
+    summary, out, _ = run(project, cycles=[2021], langs=["en"], timeout=2)
+    assert time.monotonic() - start < 30
+    assert out.strip() == "executed: 0  skipped: 0  failed: 1"
+    msg = summary.failed[0].message
+    assert "cell 1 (`import time`)" in msg
+    assert "Timeout" in msg or "timed out" in msg
+
+
+@pytest.mark.slow
+def test_wall_clock_guard_kills_a_slow_notebook_and_keeps_the_last_good_output(
+    tmp_path, monkeypatch
+):
+    project = copy_tiny(tmp_path / "p")
+    add_template(project, "slow", ["import time"] + ["time.sleep(0.8)"] * 10, only=True)
+    good = project.root / "report/ZZ/2021/en/slow.ipynb"
+    good.parent.mkdir(parents=True)
+    good.write_text("last good notebook")
+    monkeypatch.setattr(runner, "GUARD_GRACE", 0.5)
+    start = time.monotonic()
+    summary, out, _ = run(project, cycles=[2021], langs=["en"], timeout=3)
+    assert time.monotonic() - start < 20
+    assert out.strip() == "executed: 0  skipped: 0  failed: 1"
+    assert "timed out after 3 s" in summary.failed[0].message
+    assert "(killed)" in summary.failed[0].message
+    assert good.read_text() == "last good notebook"
