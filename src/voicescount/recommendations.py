@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
+from . import sidefiles
 from .i18n import fmt_percent, t
 
 COLUMNS = ("rec_id", "cycle", "sdg", "text_en", "target", "vnr_chapter", "status", "evidence")
@@ -25,69 +25,29 @@ STATUSES = ("integrated", "partly", "not_integrated")
 _SDG_RE = re.compile(r"^(\d{1,2})(\.[0-9a-z]{1,2}(\.\d{1,2})?)?$")
 
 
-def _first(mask: pd.Series) -> int:
-    return int(mask.to_numpy().nonzero()[0][0])
-
-
 def read_recommendations(path: str | Path) -> pd.DataFrame:
     """Recommendations, checked: unique ids, a cycle year, an SDG goal/target/indicator code,
     a known status and a text in English. Errors give the spreadsheet row (header = 1)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(
-            "recommendations file not found.", path=path, hint="Correct the path in cycle.yml."
-        )
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError("is not UTF-8 text.", path=path, hint="Save the CSV as UTF-8.") from None
-    df.columns = [c.strip() for c in df.columns]
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"lacks column(s) {', '.join(missing)}.",
-            path=path,
-            field=missing[0],
-            hint=f"A recommendations file needs the columns: {', '.join(COLUMNS)}.",
-        )
-    for c in df.columns:
-        df[c] = df[c].str.strip()
-    dup = df["rec_id"].duplicated()
-    if dup.any():
-        i = _first(dup)
-        raise InputError(
-            f"rec_id '{df['rec_id'].iloc[i]}' appears twice.", path=path, row=i + 2,
-            field="rec_id", hint="Give every recommendation its own id.",
-        )  # fmt: skip
-    cyc = pd.to_numeric(df["cycle"], errors="coerce")
-    bad = cyc.isna() | (cyc % 1 != 0) | (cyc < 2000) | (cyc > 2100)
-    if bad.any():
-        i = _first(bad)
-        raise InputError(
-            f"'{df['cycle'].iloc[i]}' is not a survey cycle (a year such as 2022).",
-            path=path, row=i + 2, field="cycle", hint="Write the cycle's year.",
-        )  # fmt: skip
-    df["cycle"] = cyc.astype(int)
-    for i, code in enumerate(df["sdg"]):
+    df = sidefiles.read_csv(path, COLUMNS, "recommendations")
+    sidefiles.check_unique(df, path, "rec_id")
+    df["cycle"] = sidefiles.to_cycle(df, path, "cycle")
+
+    def _bad_sdg(code: str) -> bool:
         m = _SDG_RE.match(code)
-        if not m or not 1 <= int(m.group(1)) <= 17:
-            raise InputError(
-                f"'{code}' is not an SDG goal, target or indicator code.",
-                path=path, row=i + 2, field="sdg", hint="Write e.g. 5, 5.2 or 5.2.1.",
-            )  # fmt: skip
-    bad = ~df["status"].isin(STATUSES)
-    if bad.any():
-        i = _first(bad)
-        raise InputError(
-            f"'{df['status'].iloc[i]}' is not a recommendation status.",
-            path=path, row=i + 2, field="status", hint=f"Use one of: {', '.join(STATUSES)}.",
-        )  # fmt: skip
-    empty = df["text_en"].eq("")
-    if empty.any():
-        raise InputError(
-            "the recommendation has no English text.", path=path, row=_first(empty) + 2,
-            field="text_en", hint="Every recommendation needs text_en (other languages fall back to it).",
-        )  # fmt: skip
+        return not m or not 1 <= int(m.group(1)) <= 17
+
+    sidefiles.fail_first(
+        df,
+        df["sdg"].map(_bad_sdg),
+        path,
+        "sdg",
+        lambda r: f"'{r['sdg']}' is not an SDG goal, target or indicator code.",
+        "Write e.g. 5, 5.2 or 5.2.1.",
+    )
+    sidefiles.check_allowed(df, path, "status", STATUSES)
+    sidefiles.check_filled(
+        df, path, "text_en", "Every recommendation needs text_en (other languages fall back to it)."
+    )
     return df.sort_values(["cycle", "rec_id"], kind="mergesort").reset_index(drop=True)
 
 

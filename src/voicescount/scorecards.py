@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import sidefiles
 from .errors import InputError
 from .i18n import t
 
@@ -52,81 +53,35 @@ STATUSES = ("not_started", "in_progress", "done", "dropped")
 SCALE = (1.0, 5.0)
 
 
-def _read(path: str | Path, columns: Sequence[str], what: str) -> pd.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(
-            f"{what} file not found.", path=path, hint="Correct the path in cycle.yml."
-        )
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError("is not UTF-8 text.", path=path, hint="Save the CSV as UTF-8.") from None
-    df.columns = [c.strip() for c in df.columns]
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"lacks column(s) {', '.join(missing)}.",
-            path=path,
-            field=missing[0],
-            hint=f"A {what} file needs the columns: {', '.join(columns)}.",
-        )
-    for c in df.columns:
-        df[c] = df[c].str.strip()
-    return df
-
-
-def _first(mask: pd.Series) -> int:
-    return int(mask.to_numpy().nonzero()[0][0])
-
-
-def _cycle(df: pd.DataFrame, path: Path, col: str) -> pd.Series:
-    v = pd.to_numeric(df[col], errors="coerce")
-    bad = v.isna() | (v % 1 != 0) | (v < 2000) | (v > 2100)
-    if bad.any():
-        i = _first(bad)
-        raise InputError(
-            f"'{df[col].iloc[i]}' is not a survey cycle (a year such as 2022).",
-            path=path, row=i + 2, field=col, hint="Write the cycle's year.",
-        )  # fmt: skip
-    return v.astype(int)
-
-
 def read_scorecards(path: str | Path) -> pd.DataFrame:
     """Score-card rows, checked: scores on the 1-5 scale (blank = not scored), one row per
     cycle, commune, service and criterion. Row numbers in errors are spreadsheet rows."""
-    path = Path(path)
-    df = _read(path, SCORE_COLUMNS, "score card")
-    df["cycle"] = _cycle(df, path, "cycle")
+    df = sidefiles.read_csv(path, SCORE_COLUMNS, "score card")
+    df["cycle"] = sidefiles.to_cycle(df, path, "cycle")
     for col in ("community_score", "provider_score"):
-        raw = df[col]
-        v = pd.to_numeric(raw.str.replace(",", ".", regex=False), errors="coerce")
-        bad = (raw != "") & (v.isna() | (v < SCALE[0]) | (v > SCALE[1]))
-        if bad.any():
-            i = _first(bad)
-            raise InputError(
-                f"'{raw.iloc[i]}' is not a score from 1 to 5.",
-                path=path, row=i + 2, field=col,
-                hint="Score cards use a 1 (very poor) to 5 (very good) scale; leave blank if not scored.",
-            )  # fmt: skip
+        v = pd.to_numeric(df[col].str.replace(",", ".", regex=False), errors="coerce")
+        sidefiles.fail_first(
+            df,
+            (df[col] != "") & (v.isna() | (v < SCALE[0]) | (v > SCALE[1])),
+            path,
+            col,
+            lambda r, col=col: f"'{r[col]}' is not a score from 1 to 5.",
+            "Score cards use a 1 (very poor) to 5 (very good) scale; leave blank if not scored.",
+        )
         df[col] = v
     for col in ("commune", "service", "criterion"):
-        empty = df[col].eq("")
-        if empty.any():
-            raise InputError(
-                f"{col} is empty.", path=path, row=_first(empty) + 2, field=col,
-                hint=f"Every score needs its {col}.",
-            )  # fmt: skip
-    key = ["cycle", "commune", "service", "criterion"]
-    dup = df.duplicated(key)
-    if dup.any():
-        i = _first(dup)
-        raise InputError(
-            f"commune '{df['commune'].iloc[i]}' scores '{df['criterion'].iloc[i]}' of "
-            f"'{df['service'].iloc[i]}' twice in cycle {df['cycle'].iloc[i]}.",
-            path=path, row=i + 2, field="criterion",
-            hint="Keep one consensus score per commune, service and criterion.",
-        )  # fmt: skip
+        sidefiles.check_filled(df, path, col, f"Every score needs its {col}.")
+    sidefiles.fail_first(
+        df,
+        df.duplicated(["cycle", "commune", "service", "criterion"]),
+        path,
+        "criterion",
+        lambda r: (
+            f"commune '{r['commune']}' scores '{r['criterion']}' of '{r['service']}' "
+            f"twice in cycle {r['cycle']}."
+        ),
+        "Keep one consensus score per commune, service and criterion.",
+    )
     return df
 
 
@@ -193,43 +148,38 @@ def scorecard_table(summary: pd.DataFrame, lang: str = "en", decimals: int = 2) 
 
 def read_actions(path: str | Path) -> pd.DataFrame:
     """Action-plan rows, checked: known status, follow-up not before the action was raised,
-    one status per action and cycle, and the same action text wherever an action repeats."""
-    path = Path(path)
-    df = _read(path, ACTION_COLUMNS, "score-card actions")
-    df["cycle_raised"] = _cycle(df, path, "cycle_raised")
-    df["status_cycle"] = _cycle(df, path, "status_cycle")
-    bad = ~df["status"].isin(STATUSES)
-    if bad.any():
-        i = _first(bad)
-        raise InputError(
-            f"'{df['status'].iloc[i]}' is not an action status.",
-            path=path, row=i + 2, field="status", hint=f"Use one of: {', '.join(STATUSES)}.",
-        )  # fmt: skip
-    early = df["status_cycle"] < df["cycle_raised"]
-    if early.any():
-        i = _first(early)
-        raise InputError(
-            f"status_cycle {df['status_cycle'].iloc[i]} is before the action was raised "
-            f"({df['cycle_raised'].iloc[i]}).",
-            path=path, row=i + 2, field="status_cycle",
-            hint="A follow-up is recorded in the cycle it happened, on or after cycle_raised.",
-        )  # fmt: skip
-    dup = df.duplicated(["action_id", "status_cycle"])
-    if dup.any():
-        i = _first(dup)
-        raise InputError(
-            f"action '{df['action_id'].iloc[i]}' has two statuses for cycle "
-            f"{df['status_cycle'].iloc[i]}.",
-            path=path, row=i + 2, field="status_cycle", hint="Keep one status per follow-up cycle.",
-        )  # fmt: skip
-    raised = df.groupby("action_id")["cycle_raised"].transform("nunique")
-    if (raised > 1).any():
-        i = _first(raised > 1)
-        raise InputError(
-            f"action '{df['action_id'].iloc[i]}' has different cycle_raised values.",
-            path=path, row=i + 2, field="cycle_raised",
-            hint="An action is raised once; repeat the same cycle_raised on its follow-up rows.",
-        )  # fmt: skip
+    one status per action and cycle, one cycle_raised per action."""
+    df = sidefiles.read_csv(path, ACTION_COLUMNS, "score-card actions")
+    df["cycle_raised"] = sidefiles.to_cycle(df, path, "cycle_raised")
+    df["status_cycle"] = sidefiles.to_cycle(df, path, "status_cycle")
+    sidefiles.check_allowed(df, path, "status", STATUSES)
+    sidefiles.fail_first(
+        df,
+        df["status_cycle"] < df["cycle_raised"],
+        path,
+        "status_cycle",
+        lambda r: (
+            f"status_cycle {r['status_cycle']} is before the action was raised "
+            f"({r['cycle_raised']})."
+        ),
+        "A follow-up is recorded in the cycle it happened, on or after cycle_raised.",
+    )
+    sidefiles.fail_first(
+        df,
+        df.duplicated(["action_id", "status_cycle"]),
+        path,
+        "status_cycle",
+        lambda r: f"action '{r['action_id']}' has two statuses for cycle {r['status_cycle']}.",
+        "Keep one status per follow-up cycle.",
+    )
+    sidefiles.fail_first(
+        df,
+        df.groupby("action_id")["cycle_raised"].transform("nunique") > 1,
+        path,
+        "cycle_raised",
+        lambda r: f"action '{r['action_id']}' has different cycle_raised values.",
+        "An action is raised once; repeat the same cycle_raised on its follow-up rows.",
+    )
     return df
 
 
@@ -244,24 +194,28 @@ def read_actions_across(paths: Sequence[str | Path]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=[*ACTION_COLUMNS, "_file"])
     allrows = pd.concat(frames, ignore_index=True)
-    dup = allrows.duplicated(["action_id", "status_cycle"])
-    if dup.any():
-        i = _first(dup)
-        r = allrows.iloc[i]
-        raise InputError(
-            f"action '{r['action_id']}' has a status for cycle {r['status_cycle']} in another "
-            "file too.",
-            path=r["_file"], field="status_cycle",
-            hint="Record each follow-up once, in the file of the cycle it happened.",
-        )  # fmt: skip
-    raised = allrows.groupby("action_id")["cycle_raised"].transform("nunique")
-    if (raised > 1).any():
-        r = allrows.iloc[_first(raised > 1)]
-        raise InputError(
-            f"action '{r['action_id']}' has different cycle_raised values across cycles.",
-            path=r["_file"], field="cycle_raised",
-            hint="Keep an action's id and cycle_raised the same in every cycle's file.",
-        )  # fmt: skip
+    for mask, field, problem, hint in (
+        (
+            allrows.duplicated(["action_id", "status_cycle"]),
+            "status_cycle",
+            "has a status for cycle {status_cycle} in another file too",
+            "Record each follow-up once, in the file of the cycle it happened.",
+        ),
+        (
+            allrows.groupby("action_id")["cycle_raised"].transform("nunique") > 1,
+            "cycle_raised",
+            "has different cycle_raised values across cycles",
+            "Keep an action's id and cycle_raised the same in every cycle's file.",
+        ),
+    ):
+        if mask.any():
+            r = allrows[mask].iloc[0]
+            raise InputError(
+                f"action '{r['action_id']}' " + problem.format(**r) + ".",
+                path=r["_file"],
+                field=field,
+                hint=hint,
+            )
     return (
         allrows.drop(columns="_file")
         .sort_values(["action_id", "status_cycle"], kind="mergesort")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
+from . import sidefiles
 from .i18n import t
 
 ACTIVITY_TYPES = ("kii", "fgd", "dialogue")
@@ -61,133 +61,54 @@ ACTIVITY_COLUMNS = (
 # --------------------------------------------------------------------------- reading
 
 
-def _read_csv(path: str | Path, columns: Iterable[str], what: str) -> pd.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(
-            f"{what} file not found.", path=path, hint="Correct the path in cycle.yml."
-        )
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError("is not UTF-8 text.", path=path, hint="Save the CSV as UTF-8.") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(f"cannot be read as CSV ({exc}).", path=path) from None
-    df.columns = [c.strip() for c in df.columns]
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"lacks column(s) {', '.join(missing)}.",
-            path=path,
-            field=missing[0],
-            hint=f"A {what} file needs the columns: {', '.join(columns)}.",
-        )
-    return df
-
-
-def _check_values(df: pd.DataFrame, path: Path, column: str, allowed: Iterable[str]) -> None:
-    allowed = tuple(allowed)
-    bad = ~df[column].isin(allowed)
-    if bad.any():
-        i = int(bad.to_numpy().nonzero()[0][0])
-        raise InputError(
-            f"'{df[column].iloc[i]}' is not a valid {column}.",
-            path=path,
-            row=i + 2,
-            field=column,
-            hint=f"Use one of: {', '.join(allowed)}.",
-        )
-
-
-def _check_unique(df: pd.DataFrame, path: Path, column: str) -> None:
-    dup = df[column].duplicated()
-    if dup.any():
-        i = int(dup.to_numpy().nonzero()[0][0])
-        raise InputError(
-            f"{column} '{df[column].iloc[i]}' appears twice.",
-            path=path,
-            row=i + 2,
-            field=column,
-            hint=f"Give every record its own {column}.",
-        )
-
-
-def _to_int(df: pd.DataFrame, path: Path, column: str, *, lo: int = 0) -> pd.Series:
-    values = pd.to_numeric(df[column].str.strip(), errors="coerce")
-    bad = values.isna() | (values < lo) | (values % 1 != 0)
-    if bad.any():
-        i = int(bad.to_numpy().nonzero()[0][0])
-        raise InputError(
-            f"'{df[column].iloc[i]}' is not a whole number of at least {lo}.",
-            path=path,
-            row=i + 2,
-            field=column,
-            hint="Write a count such as 12.",
-        )
-    return values.astype(int)
-
-
 def read_segments(path: str | Path) -> pd.DataFrame:
     """Coded segments (qualitative.csv), checked: known type, group and story flag, unique ids."""
-    path = Path(path)
-    df = _read_csv(path, SEGMENT_COLUMNS, "coded segments")
-    for col in SEGMENT_COLUMNS:
-        df[col] = df[col].str.strip() if col != "text" else df[col]
-    _check_unique(df, path, "segment_id")
-    _check_values(df, path, "type", ACTIVITY_TYPES)
-    _check_values(df, path, "group", GROUPS)
-    _check_values(df, path, "story", ("0", "1"))
-    empty = df["theme"].eq("")
-    if empty.any():
-        i = int(empty.to_numpy().nonzero()[0][0])
-        raise InputError(
-            "the segment has no theme.", path=path, row=i + 2, field="theme",
-            hint="Code every segment with a theme from themes.csv.",
-        )  # fmt: skip
+    df = sidefiles.read_csv(path, SEGMENT_COLUMNS, "coded segments", keep_spaces=("text",))
+    sidefiles.check_unique(df, path, "segment_id")
+    sidefiles.check_allowed(df, path, "type", ACTIVITY_TYPES)
+    sidefiles.check_allowed(df, path, "group", GROUPS)
+    sidefiles.check_allowed(df, path, "story", ("0", "1"))
+    sidefiles.check_filled(df, path, "theme", "Code every segment with a theme from themes.csv.")
     df["story"] = df["story"].astype(int)
     return df
 
 
 def read_themes(path: str | Path) -> pd.DataFrame:
     """The theme list with labels per language (label_en required)."""
-    path = Path(path)
-    df = _read_csv(path, THEME_COLUMNS, "themes")
-    df["theme"] = df["theme"].str.strip()
-    _check_unique(df, path, "theme")
+    df = sidefiles.read_csv(path, THEME_COLUMNS, "themes")
+    sidefiles.check_unique(df, path, "theme")
     return df
 
 
 def read_activities(path: str | Path) -> pd.DataFrame:
     """Activities held (activities.csv), with participant counts checked for consistency."""
-    path = Path(path)
-    df = _read_csv(path, ACTIVITY_COLUMNS, "activities")
-    df["activity_id"] = df["activity_id"].str.strip()
-    df["type"] = df["type"].str.strip()
-    _check_unique(df, path, "activity_id")
-    _check_values(df, path, "type", ACTIVITY_TYPES)
+    df = sidefiles.read_csv(path, ACTIVITY_COLUMNS, "activities")
+    sidefiles.check_unique(df, path, "activity_id")
+    sidefiles.check_allowed(df, path, "type", ACTIVITY_TYPES)
     for col in ("participants", "participants_female", "participants_with_disability"):
-        df[col] = _to_int(df, path, col)
+        df[col] = sidefiles.to_count(df, path, col)
     for col in ("participants_female", "participants_with_disability"):
-        over = df[col] > df["participants"]
-        if over.any():
-            i = int(over.to_numpy().nonzero()[0][0])
-            raise InputError(
-                f"{col} ({df[col].iloc[i]}) exceeds participants ({df['participants'].iloc[i]}).",
-                path=path, row=i + 2, field=col, hint="Correct the participant counts.",
-            )  # fmt: skip
+        sidefiles.fail_first(
+            df,
+            df[col] > df["participants"],
+            path,
+            col,
+            lambda r, col=col: f"{col} ({r[col]}) exceeds participants ({r['participants']}).",
+            "Correct the participant counts.",
+        )
     return df
 
 
 def check_themes(segments: pd.DataFrame, themes: pd.DataFrame, path: str | Path) -> None:
     """Every coded theme must be declared in themes.csv (a typo would split a theme in two)."""
-    unknown = ~segments["theme"].isin(themes["theme"])
-    if unknown.any():
-        i = int(unknown.to_numpy().nonzero()[0][0])
-        raise InputError(
-            f"theme '{segments['theme'].iloc[i]}' is not in themes.csv.",
-            path=path, row=i + 2, field="theme",
-            hint="Add the theme to themes.csv or correct its code.",
-        )  # fmt: skip
+    sidefiles.fail_first(
+        segments,
+        ~segments["theme"].isin(themes["theme"]),
+        path,
+        "theme",
+        lambda r: f"theme '{r['theme']}' is not in themes.csv.",
+        "Add the theme to themes.csv or correct its code.",
+    )
 
 
 # --------------------------------------------------------------------------- labels
