@@ -7,13 +7,61 @@ Jupyter shows and Jupyter Book renders; text comes from the registry in the page
 
 from __future__ import annotations
 
+import contextlib
 import html
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
-from .provenance import page_header
-from .registry import Project, label
+import numpy as np
+import pandas as pd
 
-__all__ = ["Html", "Markdown", "overview", "page_header", "title"]
+from .book import LANGUAGE_NAMES
+from .errors import ConfigError, InputError, VoicesError
+from .figures import (
+    Chart,
+    counts_bar,
+    dot_whisker,
+    formula_safe,
+    heatmap,
+    scorecard_dumbbell,
+    trend,
+)
+from .i18n import code_label, dim_label, fmt_number, fmt_percent, split_dims, t
+from .provenance import page_header, provenance_record
+from .registry import (
+    Country,
+    Cycle,
+    DimensionSet,
+    Indicator,
+    IndicatorCatalogue,
+    Project,
+    Rules,
+    label,
+)
+from .stats import RESULT_COLUMNS, Design, estimate
+
+__all__ = [
+    "Html",
+    "Markdown",
+    "chapter_title",
+    "header",
+    "inequalities",
+    "key_findings",
+    "methods",
+    "official_chapter",
+    "overview",
+    "page_header",
+    "recommendations_chapter",
+    "scorecards_chapter",
+    "sdg_chapter",
+    "title",
+    "voices_chapter",
+    "who_heard",
+]
 
 # Overview strings per language (English fallback). The i18n catalogue may take them over.
 _TEXT: dict[str, dict[str, str]] = {
@@ -110,3 +158,1194 @@ def overview(project: Project, iso: str, cycle: int | str, lang: str) -> Html:
     text = f'<p>{esc(intro)}</p><table class="voicescount-overview"><tbody>{body}</tbody></table>'
     plain = "\n".join([intro] + [f"{k}: {html.unescape(v)}" for k, v in rows])
     return Html(text, plain)
+
+
+# =========================================================================== report chapters
+#
+# The chapters below share one estimate table per (country, cycle): every indicator of the
+# cycle's SDGs, overall and by every LNOB dimension and declared intersection its population
+# carries, weighted and design-based (stats.estimate), with disclosure control applied and each
+# group's gap to the overall tested. It is computed once (under the prepare lock, cached in
+# build/<ISO>/<cycle>/ by the prepared data's input key, which includes the package source), so
+# parallel chapter notebooks do not repeat the work and every chapter quotes the same numbers.
+
+ESTIMATES_FILE = "estimates.parquet"
+ESTIMATES_KEY = "estimates.key"
+# Columns a published estimate table carries (stats + disclosure); the rest are ours.
+PUBLIC_COLUMNS = [*RESULT_COLUMNS, "suppressed", "suppression", "caution"]
+_STATS = ["estimate", "se", "ci_low", "ci_high", "deff", "N", "cv"]
+# Who-was-heard dimensions, in the order the chapter shows them.
+HEARD_DIMENSIONS = ["region", "sex", "age_group", "disability", "ethnicity"]
+
+
+def rt(key: str, lang: str, **fmt: Any) -> str:
+    """A report message (`report.<key>` in the i18n catalogue)."""
+    return t(f"report.{key}", lang, **fmt)
+
+
+# --------------------------------------------------------------------------- disclosure
+
+
+def suppress_threshold(rules: Rules, population: str) -> int:
+    """Cells with fewer respondents than this are suppressed; children get the stricter rule."""
+    return rules.suppress_min_n_children if population == "children" else rules.suppress_min_n
+
+
+def disclose(est: pd.DataFrame, rules: Rules, population: str) -> pd.DataFrame:
+    """Apply the declared disclosure rules to a `stats.estimate` table.
+
+    Primary: a domain with 0 < n < threshold is suppressed. Secondary: when exactly one
+    domain of a grouping is suppressed, the next-smallest domain is suppressed too, otherwise
+    the hidden one could be recovered from the overall and its siblings. Suppressed rows keep
+    their place (the group was asked) but every statistic, n included, is blanked. `caution`
+    restates stats' flag as a boolean, for official.compare and the charts.
+    """
+    out = est.copy()
+    thr = suppress_threshold(rules, population)
+    n = out["n"].astype(float)
+    primary = (n > 0) & (n < thr)
+    secondary = pd.Series(False, index=out.index)
+    for _, grp in out[out["grouping"] != ""].groupby(["variable", "grouping"], sort=False):
+        hit = primary.loc[grp.index]
+        if hit.sum() == 1:
+            rest = grp[~hit & (grp["n"] > 0)]
+            if len(rest):
+                secondary.loc[rest["n"].astype(float).idxmin()] = True
+    out["suppressed"] = primary | secondary
+    out["suppression"] = np.where(primary, "primary", np.where(secondary, "secondary", ""))
+    out.loc[out["suppressed"], _STATS] = np.nan
+    out["n"] = out["n"].astype("float64")
+    out.loc[out["suppressed"], "n"] = np.nan
+    out["caution"] = out["flag"].fillna("").eq("caution") & ~out["suppressed"]
+    out.loc[out["suppressed"], "flag"] = ""
+    return out
+
+
+def check_published(est: pd.DataFrame, rules: Rules) -> None:
+    """Refuse to show a table that would leak a small cell (a guard against a bypassed rule).
+
+    Every shown value must come from at least the population's threshold of respondents.
+    """
+    pops = est["population"] if "population" in est else pd.Series("adults", index=est.index)
+    thr = np.where(pops == "children", rules.suppress_min_n_children, rules.suppress_min_n)
+    shown = est["estimate"].notna()
+    leak = shown & (est["n"].fillna(0).to_numpy() < thr)
+    if leak.any():
+        r = est[leak].iloc[0]
+        raise InputError(
+            f"estimate of '{r['variable']}' for grouping '{r['grouping']}' rests on {r['n']:g} "
+            "respondents, below the disclosure threshold, and would be published.",
+            field="n",
+            hint="Pass the table through report.disclose before showing it.",
+        )
+
+
+# --------------------------------------------------------------------------- gaps (LNOB)
+
+
+def adjust_pvalues(p: np.ndarray, method: str) -> np.ndarray:
+    """Multiple-comparison adjusted p-values (NaN kept): holm, bonferroni or fdr_bh."""
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = ~np.isnan(p)
+    vals = p[ok]
+    m = len(vals)
+    if m == 0:
+        return out
+    if method == "bonferroni":
+        out[ok] = np.minimum(1.0, vals * m)
+        return out
+    order = np.argsort(vals, kind="mergesort")
+    adj = np.empty(m)
+    if method == "holm":
+        running = 0.0
+        for rank, idx in enumerate(order):
+            running = max(running, min(1.0, (m - rank) * vals[idx]))
+            adj[idx] = running
+    elif method == "fdr_bh":
+        running = 1.0
+        for rank in range(m - 1, -1, -1):
+            idx = order[rank]
+            running = min(running, vals[idx] * m / (rank + 1))
+            adj[idx] = min(1.0, running)
+    else:
+        raise ValueError(f"unknown multiple-comparison method {method!r}")
+    out[ok] = adj
+    return out
+
+
+def gaps(est: pd.DataFrame, rules: Rules, higher_is_better: Mapping[str, bool]) -> pd.DataFrame:
+    """Each group's gap to the overall value, its test, and whether it is left behind.
+
+    The group is part of the overall, so the two estimates are correlated: with w = N_g / N
+    and the group independent of the rest, Var(g - o) = (1 - 2w) Var(g) + Var(o). p-values are
+    adjusted per indicator over every group compared (all dimensions and intersections) with
+    `rules.multiple_comparisons`; `significant` = adjusted p < alpha. `behind` = significant
+    and on the worse side given the indicator's direction. Suppressed cells are not tested.
+    """
+    from scipy.stats import norm
+
+    out = est.copy()
+    overall = out[out["grouping"] == ""].drop_duplicates("variable").set_index("variable")
+    o_est = out["variable"].map(overall["estimate"])
+    o_se = out["variable"].map(overall["se"])
+    o_n = out["variable"].map(overall["N"])
+    out["gap"] = np.where(out["grouping"] == "", np.nan, out["estimate"] - o_est)
+    w = (out["N"] / o_n).clip(0, 1)
+    var = (1 - 2 * w) * out["se"] ** 2 + o_se**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = out["gap"] / np.sqrt(var.clip(lower=1e-18))
+    p = 2 * norm.sf(np.abs(z.to_numpy(dtype=float)))
+    p[out["suppressed"].fillna(False).to_numpy(bool) | out["gap"].isna().to_numpy()] = np.nan
+    out["p_value"] = p
+    out["p_adj"] = np.nan
+    for _, idx in out.groupby("variable", sort=False).groups.items():
+        out.loc[idx, "p_adj"] = adjust_pvalues(
+            out.loc[idx, "p_value"].to_numpy(), rules.multiple_comparisons
+        )
+    out["significant"] = out["p_adj"] < rules.alpha
+    sign = out["variable"].map(lambda v: 1.0 if higher_is_better.get(v, True) else -1.0)
+    out["behind"] = out["significant"] & (out["gap"] * sign < 0)
+    return out
+
+
+def furthest_behind(est: pd.DataFrame, variable: str) -> pd.Series | None:
+    """The group significantly worst off for `variable` (largest gap on the worse side),
+    excluding caution-flagged estimates; None when no group is significantly behind."""
+    rows = est[(est["variable"] == variable) & est["behind"] & ~est["caution"]]
+    if rows.empty:
+        return None
+    order = rows["gap"].abs().sort_values(ascending=False, kind="mergesort")
+    return rows.loc[order.index[0]]
+
+
+def changes(current: pd.DataFrame, previous: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """Overall change per indicator since the previous cycle, tested and adjusted.
+
+    The two cycles are independent samples: z = (p1 - p0) / sqrt(se1^2 + se0^2); p-values are
+    adjusted over all indicators compared. Returns variable, estimate, previous, change,
+    p_value, p_adj, significant (caution-flagged or suppressed estimates are not tested).
+    """
+    from scipy.stats import norm
+
+    cols = ["variable", "estimate", "se", "caution"]
+    a = current[current["grouping"] == ""][cols]
+    b = previous[previous["grouping"] == ""][cols]
+    m = a.merge(b, on="variable", suffixes=("", "_prev"))
+    m = m[m["estimate"].notna() & m["estimate_prev"].notna()].copy()
+    m["change"] = m["estimate"] - m["estimate_prev"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = m["change"] / np.sqrt(m["se"] ** 2 + m["se_prev"] ** 2)
+    p = 2 * norm.sf(np.abs(z.to_numpy(dtype=float)))
+    p[(m["caution"] | m["caution_prev"]).to_numpy(bool)] = np.nan
+    m["p_value"] = p
+    m["p_adj"] = adjust_pvalues(p, rules.multiple_comparisons)
+    m["significant"] = m["p_adj"] < rules.alpha
+    m = m.rename(columns={"estimate_prev": "previous"})
+    return m[["variable", "estimate", "previous", "change", "p_value", "p_adj", "significant"]]
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+def groupings_for(
+    dimensions: DimensionSet, population: str, columns: Sequence[str]
+) -> list[list[str]]:
+    """Overall, every LNOB dimension the population carries, then the declared intersections
+    whose dimensions all apply (a CSO has no sex or disability; lgbt is asked of adults)."""
+    dims = [d.id for d in dimensions.dimensions if population in d.populations and d.id in columns]
+    out: list[list[str]] = [[]] + [[d] for d in dims]
+    out += [list(c) for c in dimensions.intersections if all(d in dims for d in c)]
+    return out
+
+
+def estimate_cycle(project: Project, iso: str, cycle: int | str, prepared=None) -> pd.DataFrame:
+    """The cycle's estimate table: disclosed, with gap tests, `population` and `instrument`.
+
+    Cached in build/<ISO>/<cycle>/estimates.parquet by the prepared data's input key.
+    """
+    from .prepare import _atomic_bytes, _locked, prepare_cycle, write_parquet
+
+    prepared = prepared or prepare_cycle(project, iso, cycle)
+    bdir = prepared.dir
+    key = prepared.summary["input_key"]
+    with _locked(bdir / ".estimates.lock"):
+        kpath, epath = bdir / ESTIMATES_KEY, bdir / ESTIMATES_FILE
+        if epath.exists() and kpath.exists() and kpath.read_text(encoding="utf-8") == key:
+            return pd.read_parquet(epath)
+        est = _compute_estimates(project, iso, cycle, prepared)
+        write_parquet(est, epath)
+        _atomic_bytes(kpath, key.encode("utf-8"))
+    return pd.read_parquet(epath)
+
+
+def _compute_estimates(project: Project, iso: str, cycle: int | str, prepared) -> pd.DataFrame:
+    cyc = project.cycle(iso, cycle)
+    rules = project.rules
+    frames = []
+    for name in prepared.instruments:
+        info = prepared.summary["instruments"][name]
+        pop = info["population"]
+        have = set(info["indicators"])
+        inds = [
+            i
+            for i in project.indicators.for_goals(cyc.sdgs)
+            if i.instrument == name and i.id in have
+        ]
+        if not inds:
+            continue
+        df = prepared.data(name)
+        present = [c for c in df.columns if df[c].notna().any()]
+        by = groupings_for(project.dimensions, pop, present)
+        spec = cyc.design
+        design = Design(
+            weight=spec.weight if spec.weight in df else None,
+            strata=spec.strata if spec.strata in df else None,
+            psu=spec.psu if spec.psu in df else None,
+            fpc=spec.fpc if spec.fpc and spec.fpc in df else None,
+        )
+        for kind in ("proportion", "mean"):
+            items = [i.id for i in inds if i.kind == kind]
+            if not items:
+                continue
+            est = estimate(
+                df,
+                items,
+                design,
+                by=by,
+                kind=kind,
+                caution_min_n=rules.caution_min_n,
+                caution_max_cv=rules.caution_max_cv,
+            )
+            est = disclose(est, rules, pop)
+            est.insert(2, "instrument", name)
+            est.insert(3, "population", pop)
+            frames.append(est)
+    if not frames:
+        return pd.DataFrame(
+            columns=["variable", "grouping", "instrument", "population", *PUBLIC_COLUMNS]
+        )
+    est = pd.concat(frames, ignore_index=True, sort=False)
+    hib = {i.id: i.higher_is_better for i in project.indicators.indicators}
+    est = gaps(est, rules, hib)
+    dims = [c for c in est.columns if c in {d.id for d in project.dimensions.dimensions}]
+    for d in dims:
+        est[d] = est[d].astype("object").where(est[d].notna(), None)
+    lead = ["variable", "grouping", "instrument", "population", *dims]
+    rest = [c for c in est.columns if c not in lead]
+    return est[lead + rest].reset_index(drop=True)
+
+
+def public(est: pd.DataFrame) -> pd.DataFrame:
+    """The published columns only (variable, grouping, dimensions, statistics, flags)."""
+    drop = ["instrument", "population", "gap", "p_value", "p_adj", "significant", "behind"]
+    return est.drop(columns=[c for c in drop if c in est.columns])
+
+
+def previous_cycle(project: Project, iso: str, cycle: int | str) -> int | None:
+    earlier = [c for _code, c in project.cycles(iso) if c < int(cycle)]
+    return max(earlier) if earlier else None
+
+
+def _history(project: Project, iso: str, cycle: int | str) -> tuple[pd.DataFrame, list[str]]:
+    """Estimates of this and every earlier cycle stacked with a `cycle` column, and notes on
+    earlier cycles that could not be prepared (a broken old cycle must not stop this one)."""
+    frames, notes = [], []
+    for _code, c in project.cycles(iso):
+        if c > int(cycle):
+            continue
+        try:
+            e = estimate_cycle(project, iso, c)
+        except VoicesError as err:
+            notes.append(f"{c}: {err}")
+            continue
+        frames.append(e.assign(cycle=c))
+    est = pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
+    return est, notes
+
+
+# --------------------------------------------------------------------------- page helpers
+
+
+def _fmt(x: float, unit: str, lang: str) -> str:
+    """An estimate as the page shows it: percent with one decimal, scores with two."""
+    if x is None or pd.isna(x):
+        return "–"
+    return fmt_percent(x, lang, 1) if unit == "percent" else fmt_number(x, lang, 2)
+
+
+def _fmt_gap(x: float, unit: str, lang: str) -> str:
+    """A difference: percentage points for proportions, points for scores."""
+    if unit == "percent":
+        return rt("pp", lang, value=fmt_number(100 * x, lang, 1, signed=True))
+    return fmt_number(x, lang, 2, signed=True)
+
+
+def chart_name(variable: str, grouping: str) -> str:
+    """File and anchor name of an indicator's chart ('basic_water--sex-disability')."""
+    dims = split_dims(grouping) if grouping else ["overall"]
+    return f"{variable}--{'-'.join(dims)}"
+
+
+def _chart(chart: Chart, out_dir: str | Path, name: str) -> str:
+    svg, _ = chart.save(out_dir, name)
+    return chart.html(name, svg.read_bytes())
+
+
+def _table(
+    df: pd.DataFrame,
+    out_dir: str | Path,
+    name: str,
+    lang: str,
+    caption: str,
+    decimals: Mapping[str, int] | None = None,
+) -> str:
+    """An accessible HTML table with a caption and its CSV beside it (tables/<name>.csv)."""
+    decimals = dict(decimals or {})
+    path = Path(out_dir) / "tables" / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    safe = df.map(formula_safe)
+    path.write_text(safe.to_csv(index=False, lineterminator="\n"), encoding="utf-8-sig")
+    esc = html.escape
+
+    def cell(col: str, v: Any) -> str:
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return ""
+        if col in decimals and isinstance(v, (int, float, np.number)):
+            return fmt_number(v, lang, decimals[col])
+        if isinstance(v, (int, np.integer)):
+            return fmt_number(v, lang, 0)
+        return str(v)
+
+    head = "".join(f'<th scope="col">{esc(str(c))}</th>' for c in df.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{esc(cell(c, v))}</td>" for c, v in zip(df.columns, row, strict=True))
+        + "</tr>"
+        for row in df.itertuples(index=False)
+    )
+    link = f'<a href="tables/{esc(name)}.csv" download>{esc(t("figure.download_csv", lang))}</a>'
+    return (
+        f'<table class="voicescount-table" id="tab-{esc(name)}"><caption>{esc(caption)} {link}'
+        f"</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def _h(level: int, text: str, anchor: str = "") -> str:
+    ident = f' id="{html.escape(anchor)}"' if anchor else ""
+    return f"<h{level}{ident}>{html.escape(text)}</h{level}>"
+
+
+def _p(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+def _page(parts: Sequence[str]) -> Html:
+    text = "\n".join(parts)
+    plain = re.sub(r"<[^>]+>", " ", text)
+    return Html(text, html.unescape(" ".join(plain.split()))[:2000])
+
+
+@dataclass
+class _Ctx:
+    """What every chapter of one (country, cycle, language) page needs."""
+
+    project: Project
+    iso: str
+    cycle: int
+    lang: str
+    out_dir: Path
+
+    @cached_property
+    def cyc(self) -> Cycle:
+        return self.project.cycle(self.iso, self.cycle)
+
+    @cached_property
+    def country(self) -> Country:
+        return self.project.country(self.iso)
+
+    @cached_property
+    def rules(self) -> Rules:
+        return self.project.rules
+
+    @cached_property
+    def prepared(self):
+        from .prepare import prepare_cycle
+
+        return prepare_cycle(self.project, self.iso, self.cycle)
+
+    @cached_property
+    def est(self) -> pd.DataFrame:
+        est = estimate_cycle(self.project, self.iso, self.cycle, self.prepared)
+        check_published(est, self.rules)
+        return est
+
+    def ind(self, var: str) -> Indicator:
+        return self.project.indicators.get(var)
+
+    def label(self, var: str) -> str:
+        return label(self.ind(var).label, self.lang, var)
+
+    def group(self, grouping: str, row: Mapping[str, Any]) -> str:
+        if not grouping:
+            return t("group.overall", self.lang)
+        code = "|".join(str(row[d]) for d in split_dims(grouping))
+        return code_label(self.project.dimensions, self.country, grouping, code, self.lang)
+
+    def side(self, attr: str) -> Path | None:
+        rel = getattr(self.cyc, attr)
+        return self.project.cycle_dir(self.iso, self.cycle) / rel if rel else None
+
+
+def _ctx(project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path) -> _Ctx:
+    return _Ctx(project, iso, int(cycle), lang, Path(out_dir))
+
+
+# --------------------------------------------------------------------------- titles, header
+
+CHAPTERS = {
+    "key_findings": "chapter.key_findings",
+    "who_heard": "chapter.who_was_heard",
+    "inequalities": "chapter.intersecting",
+    "official": "chapter.official",
+    "scorecards": "chapter.scorecards",
+    "voices": "chapter.voices",
+    "recommendations": "chapter.recommendations",
+    "methods": "chapter.methods",
+    "trends": "report.trends_title",
+    "synthesis": "report.synthesis_title",
+}
+
+
+def chapter_title(
+    project: Project, iso: str, cycle: int | str, lang: str, chapter: str, sdg: int | None = None
+) -> Markdown:
+    """A chapter's page title in the page's language (the runner makes it the Markdown title)."""
+    if chapter == "sdg":
+        if sdg is None:
+            raise ValueError("the sdg chapter needs its goal number")
+        return Markdown(f"# {t('chapter.sdg', lang, goal=sdg)}: {rt(f'goal.{sdg}', lang)}")
+    return Markdown(f"# {t(CHAPTERS[chapter], lang)}")
+
+
+def header(
+    project: Project,
+    iso: str,
+    cycle: int | str,
+    lang: str,
+    page: str,
+    params: Mapping | None = None,
+) -> Html:
+    """The synthetic-data notice and provenance (provenance.page_header) and a link to the
+    same page in the cycle's other languages (pages of a cycle sit in report/<ISO>/<cycle>/<lang>/)."""
+    head = page_header(project, iso, cycle, lang, params)
+    cyc = project.cycle(iso, cycle)
+    others = [lg for lg in cyc.languages if lg != lang]
+    links = " · ".join(
+        f'<a href="../{html.escape(lg)}/{html.escape(page)}.html" hreflang="{html.escape(lg)}" '
+        f'lang="{html.escape(lg)}">{html.escape(LANGUAGE_NAMES.get(lg, lg))}</a>'
+        for lg in others
+    )
+    switch = (
+        f'<p class="voicescount-languages">{html.escape(rt("other_languages", lang))}: {links}</p>'
+        if others
+        else ""
+    )
+    return Html(head.html + switch, head.plain)
+
+
+# --------------------------------------------------------------------------- 1. key findings
+
+MAX_GAP_FINDINGS = 6
+MAX_CHANGE_FINDINGS = 2
+
+
+def findings(
+    est: pd.DataFrame,
+    catalogue: IndicatorCatalogue,
+    dimensions: DimensionSet,
+    country: Country | None,
+    lang: str,
+    change: pd.DataFrame | None = None,
+    cycles: tuple[int, int] | None = None,
+) -> list[dict[str, str]]:
+    """Headline statements: each a gap or change the statistics support, with its chart link.
+
+    Gaps: groups significantly behind the overall value after correction (`gaps`), not
+    caution-flagged, one per indicator (the largest), largest first, at most
+    MAX_GAP_FINDINGS. Changes: significant overall changes since the previous cycle, largest
+    first. Nothing is padded: a cycle with fewer supported gaps gets fewer statements.
+    """
+    out: list[dict[str, str]] = []
+    cand = est[est["behind"] & ~est["caution"] & ~est["suppressed"] & (est["grouping"] != "")]
+    cand = cand.assign(_abs=cand["gap"].abs()).sort_values(
+        ["_abs", "variable", "grouping"], ascending=[False, True, True], kind="mergesort"
+    )
+    cand = cand.drop_duplicates("variable").head(MAX_GAP_FINDINGS)
+    overall = est[est["grouping"] == ""].drop_duplicates("variable").set_index("variable")
+    for _, r in cand.iterrows():
+        ind = catalogue.get(r["variable"])
+        g = r["grouping"]
+        code = "|".join(str(r[d]) for d in split_dims(g))
+        out.append(
+            {
+                "kind": "gap",
+                "variable": r["variable"],
+                "text": rt(
+                    "finding_gap",
+                    lang,
+                    indicator=label(ind.label, lang, ind.id),
+                    group=code_label(dimensions, country, g, code, lang),
+                    value=_fmt(r["estimate"], ind.unit, lang),
+                    overall=_fmt(overall.loc[r["variable"], "estimate"], ind.unit, lang),
+                    gap=_fmt_gap(r["gap"], ind.unit, lang),
+                ),
+                "href": f"sdg-{ind.sdg.goal}.html#fig-{chart_name(r['variable'], g)}",
+            }
+        )
+    if change is not None and cycles is not None:
+        sig = change[change["significant"]].assign(_abs=lambda d: d["change"].abs())
+        sig = sig.sort_values(["_abs", "variable"], ascending=[False, True], kind="mergesort")
+        for _, r in sig.head(MAX_CHANGE_FINDINGS).iterrows():
+            ind = catalogue.get(r["variable"])
+            better = (r["change"] > 0) == ind.higher_is_better
+            out.append(
+                {
+                    "kind": "change",
+                    "variable": r["variable"],
+                    "text": rt(
+                        "finding_change_better" if better else "finding_change_worse",
+                        lang,
+                        indicator=label(ind.label, lang, ind.id),
+                        value=_fmt(r["estimate"], ind.unit, lang),
+                        previous=_fmt(r["previous"], ind.unit, lang),
+                        cycle=cycles[0],
+                        prev_cycle=cycles[1],
+                        gap=_fmt_gap(r["change"], ind.unit, lang),
+                    ),
+                    "href": f"sdg-{ind.sdg.goal}.html#fig-{chart_name(r['variable'], 'trend')}",
+                }
+            )
+    return out
+
+
+def key_findings(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
+) -> Html:
+    """Chapter 1: the headline statements, each linked to the chart that shows it."""
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    prev = previous_cycle(project, iso, cycle)
+    change, notes = None, []
+    if prev is not None:
+        try:
+            change = changes(c.est, estimate_cycle(project, iso, prev), c.rules)
+        except VoicesError as err:
+            notes.append(rt("previous_unavailable", lang, cycle=prev, error=str(err)))
+    items = findings(
+        c.est, project.indicators, project.dimensions, c.country, lang, change,
+        (c.cycle, prev) if prev is not None else None,
+    )  # fmt: skip
+    parts = [_p(rt("findings_intro", lang, alpha=fmt_number(c.rules.alpha, lang, 2),
+                   method=rt(f"method.{c.rules.multiple_comparisons}", lang)))]  # fmt: skip
+    if items:
+        lis = "".join(
+            f'<li>{html.escape(f["text"])} <a href="{html.escape(f["href"])}">'
+            f"{html.escape(rt('see_chart', lang))}</a></li>"
+            for f in items
+        )
+        parts.append(f'<ol class="voicescount-findings">{lis}</ol>')
+    else:
+        parts.append(_p(rt("no_findings", lang)))
+    if prev is None:
+        parts.append(_p(rt("first_cycle", lang)))
+    elif change is not None and not change["significant"].any():
+        parts.append(_p(rt("no_changes", lang, prev_cycle=prev)))
+    parts += [_p(n) for n in notes]
+    return _page(parts)
+
+
+# --------------------------------------------------------------------------- 2. who was heard
+
+# LNOB groups a respondent counts in (one person may be in several): (group, column, code).
+LNOB_GROUPS = [
+    ("youth", "youth", "youth"),
+    ("women", "sex", "female"),
+    ("pwd", "disability", "with_disability"),
+    ("lgbt", "lgbt", "lgbt"),
+    ("ethnic_minority", "ethnicity", "minority"),
+]
+
+
+def respondent_counts(
+    df: pd.DataFrame, dim: str, dimensions: DimensionSet, country: Country | None, lang: str
+) -> pd.DataFrame:
+    """Respondents per code of `dim` (declared codes first, in declared order; a missing
+    answer is counted as 'not stated'), labelled in `lang`: columns code, label, n."""
+    if dim not in df.columns:
+        return pd.DataFrame(columns=["code", "label", "n"])
+    vals = df[dim].astype("object").where(df[dim].notna(), None)
+    counts = vals.value_counts(dropna=False)
+    declared: list[str] = []
+    if dim == "region" and country is not None:
+        declared = country.region_codes()
+    elif dim == "age_group" and country is not None:
+        declared = [
+            f"{country.child_band.min}-{country.child_band.max}",
+            *country.age_band_labels(),
+        ]
+    else:
+        with contextlib.suppress(KeyError):
+            declared = list(dimensions.get(dim).codes)
+    seen = [k for k in counts.index if k is not None]
+    order = [c for c in declared if c in seen] + sorted(str(c) for c in seen if c not in declared)
+    rows = [
+        (
+            c,
+            code_label(dimensions, country, dim, c, lang) if c in declared else str(c),
+            int(counts[c]),
+        )
+        for c in order
+    ]
+    missing = int(vals.isna().sum())
+    if missing:
+        rows.append(("", rt("not_stated", lang), missing))
+    return pd.DataFrame(rows, columns=["code", "label", "n"])
+
+
+def group_counts(
+    data: Mapping[str, pd.DataFrame], populations: Mapping[str, str], lang: str
+) -> pd.DataFrame:
+    """Respondents in each LNOB group (a person can be in several), children and CSOs."""
+    people = [d for n, d in data.items() if populations[n] in ("adults", "children")]
+    allp = pd.concat(people, ignore_index=True, sort=False) if people else pd.DataFrame()
+    rows = []
+    for group, col, code in LNOB_GROUPS:
+        n = int((allp[col] == code).sum()) if col in allp else 0
+        rows.append((group, t(f"lnob_group.{group}", lang), n))
+    for group in ("children", "cso"):
+        n = sum(len(d) for name, d in data.items() if populations[name] == group)
+        rows.append((group, t(f"lnob_group.{group}", lang), n))
+    return pd.DataFrame(rows, columns=["code", "label", "n"])
+
+
+def coverage(df: pd.DataFrame, margins: pd.DataFrame, weight: str | None) -> pd.DataFrame:
+    """Sample shares (unweighted and weighted) beside the population margins, per dimension.
+
+    `margins` is population.csv (dimension, code, population). Shares are within the
+    dimension, over respondents with a stated value; weighted shares show what weighting
+    corrects. Columns: dimension, code, n, sample_share, weighted_share, population_share.
+    """
+    rows = []
+    for dim, grp in margins.groupby("dimension", sort=False):
+        if dim not in df.columns:
+            continue
+        pop = grp.set_index("code")["population"].astype(float)
+        known = df[df[dim].isin(pop.index)]
+        w = (
+            known[weight].astype(float)
+            if weight and weight in known
+            else pd.Series(1.0, index=known.index)
+        )
+        n = known[dim].value_counts()
+        wsum = w.groupby(known[dim]).sum()
+        for code in pop.index:
+            rows.append(
+                {
+                    "dimension": dim,
+                    "code": code,
+                    "n": int(n.get(code, 0)),
+                    "sample_share": n.get(code, 0) / max(len(known), 1),
+                    "weighted_share": wsum.get(code, 0.0) / w.sum() if w.sum() else np.nan,
+                    "population_share": pop[code] / pop.sum(),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["dimension", "code", "n", "sample_share", "weighted_share", "population_share"],
+    )
+
+
+def who_heard(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
+) -> Html:
+    """Chapter 2: who took part, against the population, and what was kept."""
+    from . import voices
+
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    s = c.prepared.summary
+    parts = [_p(rt("heard_intro", lang, received=fmt_number(s["received"], lang),
+                   kept=fmt_number(s["kept"], lang), quarantined=fmt_number(s["quarantined"], lang)))]  # fmt: skip
+    rows = []
+    for name in c.prepared.instruments:
+        i = s["instruments"][name]
+        lab = label(c.cyc.instruments[name].label, lang, name)
+        rows.append((lab, i["received"], i["kept"], i["quarantined"]))
+    rows.append((t("table.total", lang), s["received"], s["kept"], s["quarantined"]))
+    tab = pd.DataFrame(rows, columns=[rt("col.instrument", lang), rt("col.received", lang),
+                                      rt("col.kept", lang), rt("col.quarantined", lang)])  # fmt: skip
+    parts.append(_table(tab, out_dir, "heard-instruments", lang, rt("cap.instruments", lang)))
+
+    data = {n: c.prepared.data(n) for n in c.prepared.instruments}
+    pops = {n: s["instruments"][n]["population"] for n in data}
+    gc = group_counts(data, pops, lang)
+    parts.append(_h(2, rt("by_group", lang)))
+    parts.append(_p(rt("groups_overlap", lang)))
+    parts.append(
+        _chart(counts_bar(gc, what=rt("what.group", lang), lang=lang), out_dir, "heard-group")
+    )
+    people = c.prepared.all_respondents()
+    for dim in HEARD_DIMENSIONS:
+        counts = respondent_counts(people, dim, project.dimensions, c.country, lang)
+        if counts.empty:
+            continue
+        what = dim_label(project.dimensions, dim, lang)
+        parts.append(_chart(counts_bar(counts, what=what, lang=lang), out_dir, f"heard-{dim}"))
+
+    pop_path = project.data_dir / iso / "population.csv"
+    adults = [d for n, d in data.items() if pops[n] == "adults"]
+    if pop_path.exists() and adults:
+        margins = pd.read_csv(pop_path, dtype={"code": "str"})
+        cov = coverage(pd.concat(adults, ignore_index=True), margins, c.cyc.design.weight)
+        cov_t = pd.DataFrame(
+            {
+                t("table.dimension", lang): [
+                    dim_label(project.dimensions, d, lang) for d in cov["dimension"]
+                ],
+                t("table.group", lang): [
+                    code_label(project.dimensions, c.country, d, k, lang)
+                    for d, k in zip(cov["dimension"], cov["code"], strict=True)
+                ],
+                t("table.n", lang): cov["n"],
+                rt("col.sample_pct", lang): (100 * cov["sample_share"]).round(1),
+                rt("col.weighted_pct", lang): (100 * cov["weighted_share"]).round(1),
+                rt("col.population_pct", lang): (100 * cov["population_share"]).round(1),
+            }
+        )
+        parts.append(_h(2, rt("coverage", lang)))
+        parts.append(_p(rt("coverage_intro", lang)))
+        pct = {col: 1 for col in cov_t.columns[3:]}
+        parts.append(_table(cov_t, out_dir, "heard-coverage", lang, rt("cap.coverage", lang), pct))
+    act = c.side("activities")
+    if act is not None:
+        parts.append(_h(2, rt("activities", lang)))
+        summary = voices.activities_summary(voices.read_activities(act), lang)
+        parts.append(_table(summary, out_dir, "heard-activities", lang, rt("cap.activities", lang)))
+    return _page(parts)
+
+
+# --------------------------------------------------------------------------- 3. SDG chapters
+
+
+def indicator_summary(c: _Ctx, var: str) -> list[str]:
+    """Definition, overall estimate with CI and the furthest-behind group, as paragraphs."""
+    lang, ind = c.lang, c.ind(var)
+    rows = c.est[(c.est["variable"] == var) & (c.est["grouping"] == "")]
+    parts = [_p(label(ind.definition, lang, ""))]
+    if not rows.empty and pd.notna(rows.iloc[0]["estimate"]):
+        o = rows.iloc[0]
+        text = rt("overall_estimate", lang, value=_fmt(o["estimate"], ind.unit, lang),
+                  low=_fmt(o["ci_low"], ind.unit, lang), high=_fmt(o["ci_high"], ind.unit, lang),
+                  n=fmt_number(o["n"], lang))  # fmt: skip
+        if o["caution"]:
+            text += " " + rt("caution_note", lang)
+        parts.append(_p(text))
+    fb = furthest_behind(c.est, var)
+    if fb is None:
+        parts.append(_p(rt("none_behind", lang)))
+    else:
+        parts.append(_p(rt("furthest_behind", lang, group=c.group(fb["grouping"], fb),
+                           value=_fmt(fb["estimate"], ind.unit, lang), gap=_fmt_gap(fb["gap"], ind.unit, lang))))  # fmt: skip
+    return parts
+
+
+def sdg_chapter(
+    project: Project, iso: str, cycle: int | str, lang: str, sdg: int, out_dir: str | Path = "."
+) -> Html:
+    """Chapter 3 (one page per SDG in focus): every indicator, overall, by every LNOB dimension
+    and declared intersection (ordered dot-and-whisker charts), furthest behind, and trend."""
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    sdg = int(sdg)
+    if sdg not in c.cyc.sdgs:
+        raise ConfigError(f"SDG {sdg} is not in focus in {iso} {cycle}.", field="sdgs",
+                          hint="Use one of the goals listed under `sdgs` in cycle.yml.")  # fmt: skip
+    variables = [
+        i.id for i in project.indicators.for_goals([sdg]) if i.id in set(c.est["variable"])
+    ]
+    parts = [_p(rt("sdg_intro", lang, n=len(variables)))]
+    if not variables:
+        parts.append(_p(rt("sdg_no_indicators", lang)))
+        return _page(parts)
+    hist, notes = _history(project, iso, cycle)
+    for var in variables:
+        ind = c.ind(var)
+        code = ind.sdg.indicator or ind.sdg.target
+        parts.append(_h(2, f"{c.label(var)} ({code})", f"ind-{var}"))
+        parts += indicator_summary(c, var)
+        rows = c.est[c.est["variable"] == var]
+        thr = suppress_threshold(c.rules, rows["population"].iloc[0])
+        groupings = [g for g in dict.fromkeys(rows["grouping"]) if g]
+        single = [g for g in groupings if len(split_dims(g)) == 1]
+        inter = [g for g in groupings if len(split_dims(g)) > 1]
+        for g in single:
+            ch = dot_whisker(rows, var, g, dimensions=project.dimensions, country=c.country,
+                             lang=lang, indicator_label=c.label(var), unit=ind.unit, suppress_n=thr)  # fmt: skip
+            parts.append(_chart(ch, out_dir, chart_name(var, g)))
+        if inter:
+            parts.append(
+                f"<details><summary>{html.escape(rt('intersections', lang, k=len(inter)))}</summary>"
+            )
+            for g in inter:
+                ch = dot_whisker(rows, var, g, dimensions=project.dimensions, country=c.country,
+                                 lang=lang, indicator_label=c.label(var), unit=ind.unit, suppress_n=thr)  # fmt: skip
+                parts.append(_chart(ch, out_dir, chart_name(var, g)))
+            parts.append("</details>")
+        past = hist[hist["variable"] == var] if not hist.empty else hist
+        if not past.empty and past["cycle"].nunique() >= 2:
+            ch = trend(public(past).assign(cycle=past["cycle"]), var, dimensions=project.dimensions,
+                       country=c.country, lang=lang, indicator_label=c.label(var), unit=ind.unit,
+                       suppress_n=thr)  # fmt: skip
+            parts.append(_chart(ch, out_dir, chart_name(var, "trend")))
+        else:
+            parts.append(_p(rt("no_trend", lang)))
+    parts += [_p(rt("previous_unavailable_short", lang, detail=n)) for n in notes]
+    return _page(parts)
+
+
+# --------------------------------------------------------------------------- 4. inequalities
+
+
+def inequalities(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
+) -> Html:
+    """Chapter 4: indicators x groups heat maps (gap to overall, significance), per population."""
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    est = c.est
+    parts = [
+        _p(rt("heatmap_intro", lang, method=rt(f"method.{c.rules.multiple_comparisons}", lang)))
+    ]
+    for pop in ("adults", "children", "cso"):
+        sub = est[est["population"] == pop]
+        if sub.empty:
+            continue
+        variables = list(dict.fromkeys(sub["variable"]))
+        groupings = [g for g in dict.fromkeys(sub["grouping"]) if g and len(split_dims(g)) == 1]
+        if not groupings:
+            continue
+        parts.append(_h(2, rt(f"population.{pop}", lang)))
+        ch = heatmap(sub, variables, groupings, dimensions=project.dimensions, country=c.country,
+                     lang=lang, labels={v: c.label(v) for v in variables},
+                     higher_is_better={v: c.ind(v).higher_is_better for v in variables},
+                     alpha=c.rules.alpha, suppress_n=suppress_threshold(c.rules, pop))  # fmt: skip
+        parts.append(_chart(ch, out_dir, f"heatmap-{pop}"))
+    prim = int((est["suppression"] == "primary").sum())
+    sec = int((est["suppression"] == "secondary").sum())
+    parts.append(_h(2, rt("suppression_title", lang)))
+    parts.append(_p(rt("suppression_explained", lang, n=c.rules.suppress_min_n,
+                       n_children=c.rules.suppress_min_n_children, primary=prim, secondary=sec,
+                       total=len(est))))  # fmt: skip
+    return _page(parts)
+
+
+# --------------------------------------------------------------------------- 5. official data
+
+STATUSES = ["agree", "differ", "official data missing", "suppressed", "not comparable"]
+
+
+def official_comparison(c: _Ctx) -> pd.DataFrame:
+    """CGD estimates (overall and single dimensions) beside the official data for the country."""
+    from .official import compare, load_official_codes, read_official_dir
+
+    codes = load_official_codes(c.project.data_dir / "official_codes.yml")
+    off = read_official_dir(c.project.data_dir / "official" / c.iso, codes=codes, country=c.country)
+    est = c.est[c.est["grouping"].map(lambda g: len(split_dims(g)) <= 1 if g else True)]
+    return compare(public(est), off, c.project.indicators)
+
+
+def official_chapter(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
+) -> Html:
+    """Chapter 5: where CGD and official data agree (CIs overlap), differ, and what official
+    data misses (groups it has no value for)."""
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    cmp = official_comparison(c)
+    parts = [_p(rt("official_intro", lang))]
+    if cmp.empty:
+        parts.append(_p(rt("official_none", lang)))
+        return _page(parts)
+    counts = cmp["status"].value_counts()
+    tab = pd.DataFrame(
+        [(rt(f"status.{s.replace(' ', '_')}", lang), int(counts.get(s, 0))) for s in STATUSES],
+        columns=[t("table.status", lang), rt("col.comparisons", lang)],
+    )
+    parts.append(_table(tab, out_dir, "official-status", lang, rt("cap.official_status", lang)))
+    shown = cmp[cmp["status"].isin(["agree", "differ"])]
+    rows = []
+    for _, r in shown.iterrows():
+        rows.append(
+            {
+                t("table.indicator", lang): f"{c.label(r['variable'])} ({r['indicator']})",
+                t("table.group", lang): c.group(r["grouping"], r),
+                rt("col.cgd", lang): round(float(r["cgd_estimate"]), 1),
+                t("table.ci_low", lang): round(float(r["cgd_ci_low"]), 1),
+                t("table.ci_high", lang): round(float(r["cgd_ci_high"]), 1),
+                rt("col.official", lang): round(float(r["official_value"]), 1),
+                rt("col.official_year", lang): r["official_year_label"] or str(r["official_year"]),
+                t("table.status", lang): rt(f"status.{r['status'].replace(' ', '_')}", lang),
+            }
+        )
+    if rows:
+        df = pd.DataFrame(rows)
+        dec = {col: 1 for col in df.columns[2:6]}
+        parts.append(_h(2, rt("official_matched", lang)))
+        parts.append(
+            _table(df, out_dir, "official-compare", lang, rt("cap.official_compare", lang), dec)
+        )
+    miss = cmp[cmp["status"] == "official data missing"]
+    parts.append(_h(2, rt("official_misses", lang)))
+    if miss.empty:
+        parts.append(_p(rt("official_misses_none", lang)))
+    else:
+        items = []
+        for var, grp in miss.groupby("variable", sort=True):
+            groups = [c.group(r["grouping"], r) for _, r in grp.iterrows()]
+            items.append(f"<li>{html.escape(c.label(var))}: {html.escape('; '.join(groups))}</li>")
+        parts.append(_p(rt("official_misses_intro", lang)))
+        parts.append(f"<ul>{''.join(items)}</ul>")
+    return _page(parts)
+
+
+# --------------------------------------------------------------------------- 6. score cards
+
+
+def scorecards_chapter(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
+) -> Html:
+    """Chapter 6: community and provider scores per service and criterion, the gap, and how
+    the agreed actions were followed up across cycles (each cycle's action file up to this one)."""
+    from . import scorecards as sc
+
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    path = c.side("scorecards")
+    parts = [_p(rt("scorecards_intro", lang))]
+    if path is None:
+        parts.append(_p(rt("scorecards_none", lang)))
+        return _page(parts)
+    scores = sc.read_scorecards(path)
+    now = scores[scores["cycle"] == c.cycle]
+    summ = sc.summarise(now, by=("service", "criterion"))
+    for service, grp in summ.groupby("service", sort=True):
+        name = sc.label("service", service, lang)
+        parts.append(_h(2, name))
+        data = grp.assign(criterion=[sc.label("criterion", x, lang) for x in grp["criterion"]])
+        ch = scorecard_dumbbell(data, service=name, lang=lang)
+        parts.append(_chart(ch, out_dir, f"scorecard-{service}"))
+    shown = summ.assign(
+        service=[sc.label("service", x, lang) for x in summ["service"]],
+        criterion=[sc.label("criterion", x, lang) for x in summ["criterion"]],
+    )
+    table = sc.scorecard_table(shown, lang)
+    parts.append(
+        _table(table, out_dir, "scorecards", lang, rt("cap.scorecards", lang),
+               {col: 2 for col in table.columns[-3:]})
+    )  # fmt: skip
+    files = []
+    for _code, cy in project.cycles(iso):
+        if cy <= c.cycle:
+            own = project.cycle(iso, cy).scorecards
+            f = project.cycle_dir(iso, cy) / own if own else None
+            if f is not None and (f.parent / "scorecard_actions.csv").exists():
+                files.append(f.parent / "scorecard_actions.csv")
+    if files:
+        actions = sc.read_actions_across(files)
+        actions = actions[actions["cycle_raised"] <= c.cycle]
+        follow = sc.action_followup(actions)
+        follow = follow[follow["cycle"] <= c.cycle]
+        parts.append(_h(2, rt("actions_title", lang)))
+        ft = sc.followup_table(follow, lang)
+        parts.append(
+            _table(
+                ft,
+                out_dir,
+                "scorecard-followup",
+                lang,
+                rt("cap.followup", lang),
+                {ft.columns[-1]: 1},
+            )
+        )
+        parts.append(
+            _table(sc.action_table(actions, c.cycle, lang), out_dir, "scorecard-actions", lang,
+                   rt("cap.actions", lang, cycle=c.cycle))
+        )  # fmt: skip
+    return _page(parts)
+
+
+# --------------------------------------------------------------------------- 7. voices
+
+
+def voices_chapter(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
+) -> Html:
+    """Chapter 7: themes by group (counted), stories counted, and anonymised quotes shown as
+    inert text (voices.as_text): respondents' words are never interpreted as markup."""
+    from . import voices as vo
+
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    path = c.side("qualitative")
+    parts = [_p(rt("voices_intro", lang, k=c.rules.min_quote_group))]
+    if path is None:
+        parts.append(_p(rt("voices_none", lang)))
+        return _page(parts)
+    seg = vo.read_segments(path)
+    themes_path = path.parent / "themes.csv"
+    themes = vo.read_themes(themes_path) if themes_path.exists() else None
+    summ = vo.theme_summary(seg, themes, lang)
+    parts.append(_p(rt("voices_counts", lang, segments=fmt_number(len(seg), lang),
+                       activities=fmt_number(seg["activity_id"].nunique(), lang),
+                       stories=fmt_number(int(seg["story"].sum()), lang))))  # fmt: skip
+    st = pd.DataFrame(
+        {
+            t("table.theme", lang): summ["theme_label"],
+            t("table.segments", lang): summ["segments"],
+            t("table.activities", lang): summ["activities"],
+            rt("col.groups", lang): summ["groups"],
+            t("table.stories", lang): summ["stories"],
+        }
+    )
+    parts.append(_table(st, out_dir, "voices-themes", lang, rt("cap.themes", lang)))
+    bg = vo.themes_by_group(seg, themes, lang)
+    pivot = bg.pivot_table(index="theme_label", columns="group_label", values="segments",
+                           aggfunc="sum", fill_value=0, sort=False)  # fmt: skip
+    pivot = pivot.reset_index().rename(columns={"theme_label": t("table.theme", lang)})
+    parts.append(
+        _table(pivot, out_dir, "voices-themes-by-group", lang, rt("cap.themes_by_group", lang))
+    )
+    quotes = vo.select_quotes(seg, min_activities=c.rules.min_quote_group, themes=themes, lang=lang)
+    parts.append(_h(2, rt("quotes_title", lang)))
+    if quotes.empty:
+        parts.append(_p(rt("quotes_none", lang, k=c.rules.min_quote_group)))
+    for theme, grp in quotes.groupby("theme_label", sort=False):
+        parts.append(_h(3, str(theme)))
+        for _, q in grp.iterrows():
+            kind = t(f"activity.{q['type']}", lang)
+            who = f"{vo.group_label(q['group'], lang)}, {kind}"
+            # as_text makes the respondent's words inert (entities for markup characters);
+            # it is the only escaping applied, so nothing is escaped twice.
+            parts.append(
+                f'<blockquote class="voicescount-quote"><p>{vo.as_text(q["text"])}</p>'
+                f"<footer>{html.escape(who)}</footer></blockquote>"
+            )
+    return _page(parts)
+
+
+# --------------------------------------------------------------------------- 8. recommendations
+
+
+def recommendations_chapter(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
+) -> Html:
+    """Chapter 8: uptake per cycle (integrated in full; partly stated apart) and each
+    recommendation made up to this cycle with its target and status."""
+    from . import recommendations as rc
+
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    path = c.side("recommendations")
+    parts = [_p(rt("recs_intro", lang))]
+    if path is None:
+        parts.append(_p(rt("recs_none", lang)))
+        return _page(parts)
+    recs = rc.read_recommendations(path)
+    recs = recs[recs["cycle"].astype(int) <= c.cycle]
+    up = rc.uptake(recs)
+    ut = rc.uptake_table(up, lang)
+    ut[ut.columns[0]] = ut[ut.columns[0]].astype(str)
+    parts.append(
+        _table(ut, out_dir, "recommendations-uptake", lang, rt("cap.uptake", lang),
+               {col: 1 for col in ut.columns[-2:]})
+    )  # fmt: skip
+    parts += [_p(x) for x in rc.uptake_sentences(up, lang)]
+    parts.append(_p(t("uptake.note", lang)))
+    rt_ = rc.recommendations_table(recs, lang)
+    rt_[rt_.columns[1]] = rt_[rt_.columns[1]].astype(str)
+    parts.append(_table(rt_, out_dir, "recommendations", lang, rt("cap.recommendations", lang)))
+    return _page(parts)
+
+
+# --------------------------------------------------------------------------- 9. methods
+
+
+def kish_deff(w: pd.Series) -> float:
+    """Kish's design effect from unequal weights: n sum(w^2) / (sum w)^2 = 1 + CV(w)^2."""
+    w = pd.to_numeric(w, errors="coerce").dropna().astype(float)
+    return float(len(w) * (w**2).sum() / w.sum() ** 2) if len(w) and w.sum() else float("nan")
+
+
+def methods(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
+) -> Html:
+    """Chapter 9: design, weights, validation and cleaning, the rules applied, limitations,
+    and provenance (every input file with its hash, parameters, versions)."""
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    d, s, r = c.cyc.design, c.prepared.summary, c.rules
+    parts = [_h(2, rt("design_title", lang))]
+    parts.append(
+        _p(
+            rt(
+                "design_text",
+                lang,
+                weight=d.weight or "–",
+                strata=d.strata or "–",
+                psu=d.psu or "–",
+            )
+        )
+    )
+    rows = []
+    for name in c.prepared.instruments:
+        df = c.prepared.data(name)
+        deff = kish_deff(df[d.weight]) if d.weight and d.weight in df else 1.0
+        rows.append((label(c.cyc.instruments[name].label, lang, name), len(df), round(deff, 2),
+                     round(len(df) / deff) if deff == deff else None))  # fmt: skip
+    wt = pd.DataFrame(rows, columns=[rt("col.instrument", lang), t("table.n", lang),
+                                     rt("col.kish_deff", lang), rt("col.effective_n", lang)])  # fmt: skip
+    parts.append(
+        _table(wt, out_dir, "methods-weights", lang, rt("cap.weights", lang), {wt.columns[2]: 2})
+    )
+    parts.append(_h(2, rt("validation_title", lang)))
+    parts.append(_p(rt("heard_intro", lang, received=fmt_number(s["received"], lang),
+                       kept=fmt_number(s["kept"], lang), quarantined=fmt_number(s["quarantined"], lang))))  # fmt: skip
+    by_rule = sorted(s.get("issues_by_rule", {}).items())
+    if by_rule:
+        lt = pd.DataFrame(
+            [
+                (k.split(":", 1)[1], rt(f"severity.{k.split(':', 1)[0]}", lang), v)
+                for k, v in by_rule
+            ],
+            columns=[rt("col.rule", lang), rt("col.severity", lang), rt("col.issues", lang)],
+        )
+        parts.append(_table(lt, out_dir, "methods-cleaning-log", lang, rt("cap.cleaning", lang)))
+    parts.append(_h(2, rt("rules_title", lang)))
+    items = [
+        rt("rule_caution", lang, n=r.caution_min_n, cv=fmt_percent(r.caution_max_cv, lang)),
+        rt("rule_suppress", lang, n=r.suppress_min_n, n_children=r.suppress_min_n_children),
+        rt("rule_secondary", lang),
+        rt("rule_quotes", lang, k=r.min_quote_group),
+        rt(
+            "rule_gaps",
+            lang,
+            alpha=fmt_number(r.alpha, lang, 2),
+            method=rt(f"method.{r.multiple_comparisons}", lang),
+        ),
+    ]
+    parts.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in items) + "</ul>")
+    parts.append(_h(2, rt("limitations_title", lang)))
+    parts.append("<ul>" + "".join(f"<li>{html.escape(rt(f'limitation.{k}', lang))}</li>"
+                                  for k in ("sample", "self_report", "official", "qualitative")) + "</ul>")  # fmt: skip
+    parts.append(_h(2, rt("provenance_title", lang)))
+    rec = provenance_record(
+        project, iso, cycle, lang, {"country": iso, "cycle": int(cycle), "lang": lang}
+    )
+    pv = pd.DataFrame(sorted(rec["inputs"].items()), columns=[rt("col.file", lang), "SHA-256"])
+    parts.append(
+        _p(rt("provenance_text", lang, version=rec["voicescount"], source=rec["source"][:12]))
+    )
+    parts.append(_table(pv, out_dir, "methods-inputs", lang, rt("cap.inputs", lang)))
+    return _page(parts)
