@@ -1,10 +1,15 @@
-"""Questionnaire wording for the synthetic example forms, in every language used.
+"""Synthetic example data: `python -m voicescount.examples` writes data/VN, KE, BD, official.
 
-Kept apart from the generator so translators can review the wording without reading code.
-The Washington Group Short Set (WG-SS) items are worded exactly as the WG publishes them in
-English; the UNICEF/WG Child Functioning Module (CFM, ages 5-17) items follow the module's
-caregiver wording with "this child" in place of "(name)". Other languages are careful
-translations (reviewed for diacritics), not official WG translations.
+The book must build from a fresh clone without real (personal) data, so a seeded generator
+writes realistic, clearly labelled SYNTHETIC exports shaped like real downloads (Kobo XLSX/CSV,
+ODK Central CSV, SPSS, Stata) with their XLSForms, cycle.yml files, side files, population
+margins and official SDG series. Output is byte-identical for a seed (fixed zip dates, pinned
+SPSS/Stata header timestamps, preformatted numbers); tests compare data/ with a fresh run.
+
+Question wording: the Washington Group Short Set (WG-SS) items are worded exactly as the WG
+publishes them in English; the UNICEF/WG Child Functioning Module (CFM, ages 5-17) items follow
+the module's caregiver wording with "this child" in place of "(name)". Other languages are
+careful translations, not official WG translations.
 """
 
 from __future__ import annotations
@@ -3009,7 +3014,6 @@ def generate(
     root = Path(registry_dir) if registry_dir else out
     if not (root / "countries.yml").is_file():
         root = Path(__file__).resolve().parents[2] / "data"
-    written_before = set()
     planted = {}
     for spec in cycle_specs():
         regions = _region_list(root, spec.iso)
@@ -3027,7 +3031,7 @@ def generate(
     files = sorted(
         p for iso in [*COUNTRIES, "official"] for p in (out / iso).rglob("*") if p.is_file()
     )
-    return [p for p in files if p not in written_before]
+    return files
 
 
 def digest(paths: list[Path], base: Path) -> dict[str, str]:
