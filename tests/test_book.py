@@ -1,0 +1,123 @@
+"""Book: toc generation from the registry, pre-build checks, table copies, the atomic build."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from voicescount.book import (
+    BookBuildError,
+    build_book,
+    copy_tables,
+    missing_pages,
+    toc,
+    write_toc,
+)
+from voicescount.errors import ConfigError
+from voicescount.registry import Project
+from voicescount.runner import execute
+
+TINY = Path(__file__).parent / "fixtures" / "tiny"
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Project:
+    shutil.copytree(TINY, tmp_path / "p")
+    return Project(tmp_path / "p")
+
+
+def test_toc_has_a_part_per_country_newest_cycle_first_with_language_titles(tiny):
+    t = toc(tiny)
+    assert t["format"] == "jb-book" and t["root"] == "intro"
+    [part] = t["parts"]
+    assert part["caption"] == "Zedland"
+    assert [c["file"] for c in part["chapters"]] == [
+        "report/ZZ/2023/en/tiny",
+        "report/ZZ/2023/vi/tiny",
+        "report/ZZ/2021/en/tiny",
+        "report/ZZ/2021/vi/tiny",
+    ]
+    assert part["chapters"][1]["title"] == "Khảo sát người dân Xứ Zed 2023 (Tiếng Việt)"
+
+
+def test_new_cycle_and_later_chapters_appear_without_editing_the_toc(tiny):
+    new = tiny.root / "data/ZZ/2025"
+    shutil.copytree(tiny.root / "data/ZZ/2023", new)
+    cyc = new / "cycle.yml"
+    cyc.write_text(cyc.read_text().replace("2023", "2025"))
+    shutil.copy(tiny.root / "analyses/tiny.ipynb", tiny.root / "analyses/gaps.ipynb")
+    (tiny.root / "analyses/chapters.yml").write_text("chapters:\n  - tiny\n  - gaps\n")
+    first = toc(Project(tiny.root))["parts"][0]["chapters"][0]
+    assert first["file"] == "report/ZZ/2025/en/tiny"
+    assert first["sections"] == [{"file": "report/ZZ/2025/en/gaps"}]
+
+
+def test_handbook_and_training_parts_are_appended_from_their_files(tiny):
+    (tiny.root / "handbook/training").mkdir(parents=True)
+    (tiny.root / "handbook/_toc_part.yml").write_text(
+        "- caption: Methodology handbook\n  chapters:\n  - file: handbook/index\n"
+    )
+    (tiny.root / "handbook/training/_toc_part.yml").write_text(
+        "- caption: Training\n  chapters:\n  - file: handbook/training/index\n"
+    )
+    captions = [p["caption"] for p in toc(tiny)["parts"]]
+    assert captions == ["Zedland", "Methodology handbook", "Training"]
+    (tiny.root / "handbook/_toc_part.yml").write_text("caption: not a list\n")
+    with pytest.raises(ConfigError, match="must be a YAML list of parts"):
+        toc(tiny)
+
+
+def test_write_toc_is_deterministic_and_valid_yaml(tiny):
+    path = write_toc(tiny)
+    first = path.read_bytes()
+    assert write_toc(tiny).read_bytes() == first
+    assert first.startswith(b"# GENERATED")
+    assert yaml.safe_load(first)["root"] == "intro"
+
+
+def test_missing_report_pages_fail_before_sphinx_with_a_remedy(tiny):
+    assert missing_pages(tiny, toc(tiny)) == [
+        "report/ZZ/2023/en/tiny",
+        "report/ZZ/2023/vi/tiny",
+        "report/ZZ/2021/en/tiny",
+        "report/ZZ/2021/vi/tiny",
+    ]
+    with pytest.raises(BookBuildError, match="voicescount run"):
+        build_book(tiny)
+
+
+def test_table_csvs_are_copied_beside_their_pages(tiny, tmp_path):
+    tables = tiny.root / "report/ZZ/2021/en/tables"
+    tables.mkdir(parents=True)
+    (tables / "gap.csv").write_text("group,estimate\nwomen,0.5\n")
+    html = tmp_path / "html"
+    assert copy_tables(tiny, html) == 1
+    assert (html / "report/ZZ/2021/en/tables/gap.csv").read_text().startswith("group,")
+
+
+@pytest.mark.slow
+def test_end_to_end_run_and_build_then_a_broken_reference_keeps_the_last_good_book(tiny):
+    summary = execute(tiny, jobs=2, progress=False, check=False, out=io.StringIO())
+    assert summary.ok and len(summary.executed) == 4
+    tables = tiny.root / "report/ZZ/2023/vi/tables"
+    tables.mkdir()
+    (tables / "t.csv").write_text("a\n1\n")
+    html = build_book(tiny)
+    assert html == tiny.root / "_build/html"
+    page = (html / "report/ZZ/2023/vi/tiny.html").read_text(encoding="utf-8")
+    assert "ZZ 2023 vi: 3 respondents" in page
+    assert "Path(data_dir)" not in page  # code inputs are hidden
+    assert (html / "intro.html").is_file() and (html / "search.html").is_file()
+    assert (html / "report/ZZ/2023/vi/tables/t.csv").is_file()
+    assert not list((tiny.root / "_build").glob(".building-*"))
+
+    intro = tiny.root / "intro.md"
+    intro.write_text(intro.read_text() + "\nSee {ref}`no-such-label`.\n")
+    with pytest.raises(BookBuildError, match="no-such-label"):
+        build_book(tiny)
+    # the failed build left the last good book in place
+    assert "ZZ 2023 vi" in (html / "report/ZZ/2023/vi/tiny.html").read_text(encoding="utf-8")
