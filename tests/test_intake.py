@@ -870,3 +870,21 @@ def test_every_example_cycle_reads(project_root):
             assert res.data["respondent_id"].notna().all(), (iso, cyc, name)
             for ident in res.removed_identifiers:
                 assert ident not in res.data.columns
+
+
+def test_calamine_and_openpyxl_read_the_same(shared_reference, lax_contract, monkeypatch):
+    """The fast reader (calamine) and the fallback (openpyxl) give identical frames."""
+    from voicescount import intake
+
+    folder = shared_reference / "kobo" / "kobo-transfer__meeting_form"
+    export = next(folder.glob("Meeting_Form_*.xlsx"))
+    inst = _inst(
+        export, identifiers=["Participant_name"], mapping={"q_rating": "Discussion_rating"}
+    )
+    fast = read_export(export, inst, contract=lax_contract)
+    monkeypatch.setattr(intake, "_calamine_sheets", lambda source: None)
+    slow = read_export(export, inst, contract=lax_contract)
+    pd.testing.assert_frame_equal(fast.data, slow.data)
+    for name in fast.repeats:
+        pd.testing.assert_frame_equal(fast.repeats[name], slow.repeats[name])
+    assert fast.removed_identifiers == slow.removed_identifiers
