@@ -300,3 +300,15 @@ def test_empty_selection_gives_no_data_chart(est, project):
         est, "nothing", "region", dimensions=project.dimensions, country=project.country("VN")
     )
     assert "No data to show" in c.alt and c.table.empty
+
+
+def test_bengali_renders_when_a_bengali_font_is_installed():
+    if figures.missing_glyphs("বাংলা"):
+        pytest.skip(
+            "no Bengali font installed (Debian fonts-noto-core or fonts-lohit-beng-bengali)"
+        )
+    with figures.style(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = Figure()
+        fig.text(0.1, 0.5, "প্রতিবন্ধী নারী: ১২,৩৪৫ — Tiếng Việt")
+        fig.savefig(io.BytesIO(), format="svg")

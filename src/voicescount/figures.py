@@ -31,6 +31,7 @@ import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import matplotlib as mpl
@@ -87,8 +88,7 @@ GAP_CMAP = LinearSegmentedColormap.from_list(
 )
 
 STYLE: dict[str, object] = {
-    "font.family": "sans-serif",
-    "font.sans-serif": FONT_FAMILY,
+    "font.family": FONT_FAMILY,  # concrete names: matplotlib falls back only along these
     "font.size": FONT_PT,
     "axes.titlesize": FONT_PT + 1,
     "axes.labelsize": FONT_PT,
@@ -112,8 +112,27 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def style() -> mpl.rc_context:
-    """The report's rcParams as a context manager (charts never change global state)."""
-    return mpl.rc_context(STYLE)
+    """The report's rcParams as a context manager (charts never change global state).
+
+    Only installed fonts are listed, so a missing optional font logs nothing.
+    """
+    return mpl.rc_context({**STYLE, "font.family": _installed_families()})
+
+
+@cache
+def _installed_families() -> tuple[str, ...]:
+    from matplotlib import font_manager
+
+    found = []
+    for family in FONT_FAMILY:
+        try:
+            font_manager.findfont(
+                font_manager.FontProperties(family=family), fallback_to_default=False
+            )
+        except ValueError:
+            continue
+        found.append(family)
+    return tuple(found) or ("DejaVu Sans",)
 
 
 def available_fonts() -> list[Path]:
@@ -121,15 +140,10 @@ def available_fonts() -> list[Path]:
     from matplotlib import font_manager
 
     out: list[Path] = []
-    for family in FONT_FAMILY:
-        try:
-            path = font_manager.findfont(
-                font_manager.FontProperties(family=family), fallback_to_default=False
-            )
-        except ValueError:
-            continue
-        if Path(path) not in out:
-            out.append(Path(path))
+    for family in _installed_families():
+        path = Path(font_manager.findfont(font_manager.FontProperties(family=family)))
+        if path not in out:
+            out.append(path)
     return out
 
 
