@@ -1,0 +1,90 @@
+"""Registry validation: every error names the file, the entry (row) and the field."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from voicescount.errors import ConfigError
+from voicescount.registry import Project
+
+TINY = Path(__file__).parent / "fixtures" / "tiny"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Project:
+    shutil.copytree(TINY, tmp_path / "p")
+    return Project(tmp_path / "p")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_fixture_and_repository_registries_load():
+    tiny = Project(TINY)
+    assert tiny.cycles() == [("ZZ", 2021), ("ZZ", 2023)]
+    assert tiny.cycle("ZZ", 2021).synthetic
+    repo = Project(REPO)
+    assert {"VN", "KE", "BD"} <= {c.iso for c in repo.countries.countries}
+    for iso, cyc in repo.cycles():
+        assert repo.cycle(iso, cyc).country == iso
+
+
+def test_bad_country_code_names_row_and_field(tiny):
+    edit(tiny.root / "data/countries.yml", "iso: ZZ", "iso: Zed")
+    with pytest.raises(ConfigError) as exc:
+        _ = tiny.countries
+    msg = str(exc.value)
+    assert "countries.yml" in msg and "field 'iso'" in msg and "row" in msg
+
+
+def test_misspelt_setting_is_named(tiny):
+    edit(tiny.root / "data/ZZ/2021/cycle.yml", "synthetic:", "synthetc:")
+    with pytest.raises(ConfigError) as exc:
+        tiny.cycle("ZZ", 2021)
+    assert exc.value.field == "synthetc" and "misspelt" in str(exc.value)
+
+
+def test_impossible_goal_and_youth_band(tiny):
+    edit(tiny.root / "data/ZZ/2023/cycle.yml", "sdgs: [1, 5]", "sdgs: [1, 18]")
+    with pytest.raises(ConfigError, match="SDG 18 does not exist") as exc:
+        tiny.cycle("ZZ", 2023)
+    assert exc.value.field.startswith("sdgs")
+    edit(tiny.root / "data/countries.yml", "youth: {min: 16, max: 30}", "youth: {min: 30, max: 16}")
+    with pytest.raises(ConfigError, match="below min"):
+        _ = Project(tiny.root).countries
+
+
+def test_cycle_in_the_wrong_folder_and_missing_export(tiny):
+    edit(tiny.root / "data/ZZ/2021/cycle.yml", "cycle: 2021", "cycle: 2022")
+    with pytest.raises(ConfigError, match="lives in ZZ/2021") as exc:
+        tiny.cycle("ZZ", 2021)
+    assert exc.value.field == "country"
+    (tiny.root / "data/ZZ/2023/exports/adults.csv").unlink()
+    with pytest.raises(ConfigError, match="exports/adults.csv, which does not exist") as exc:
+        tiny.cycle("ZZ", 2023)
+    assert exc.value.field == "instruments.adults.data"
+
+
+def test_language_not_spoken_in_the_country(tiny):
+    edit(tiny.root / "data/ZZ/2021/cycle.yml", "languages: [en, vi]", "languages: [en, sw]")
+    with pytest.raises(ConfigError, match="'sw' is not one of ZZ's languages"):
+        tiny.cycle("ZZ", 2021)
+
+
+def test_yaml_syntax_error_names_the_line(tiny):
+    (tiny.root / "data/countries.yml").write_text("countries:\n  - iso: ZZ\n   name: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML") as exc:
+        _ = tiny.countries
+    assert str(exc.value.row).startswith("line ")
+
+
+def test_missing_registry_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        _ = Project(tmp_path).countries
