@@ -888,3 +888,17 @@ def test_calamine_and_openpyxl_read_the_same(shared_reference, lax_contract, mon
     for name in fast.repeats:
         pd.testing.assert_frame_equal(fast.repeats[name], slow.repeats[name])
     assert fast.removed_identifiers == slow.removed_identifiers
+
+
+def test_review_status_labels_and_naive_times_noted(project):
+    header = ["_uuid", "start", "region", "sex", "age", "consent", "_validation_status"]
+    rows = [
+        ["a", "2022-05-01T09:00:00", "north", "1", "20", "1", "Approved"],
+        ["b", "2022-05-01T09:30:00+07:00", "north", "2", "30", "1", "Not approved"],
+        ["c", "2022-05-01T10:00:00", "south", "2", "40", "1", ""],
+    ]
+    setup_cycle(project, {"exports/adults.csv": csv_text(header, rows).encode()})
+    res = read(project)
+    assert list(res.data["validation_status"]) == ["approved", "not_approved", "none"]
+    assert res.data["started_at"][1] == pd.Timestamp("2022-05-01T02:30:00", tz="UTC")
+    assert any("2 time(s) carry no UTC offset" in n for n in res.notes)

@@ -1283,6 +1283,12 @@ class _Mapper:
                 out.append(None)
         if bad:
             raise self._type_error(col, export, bad, "dates/times")
+        naive = sum(1 for v in values if v is not None and not _has_offset(v))
+        if naive and export not in ("_submission_time", "SubmissionDate"):
+            self.notes.append(
+                f"'{export}' (-> {col}): {naive} time(s) carry no UTC offset and were read as "
+                "UTC (Kobo XLSX exports write the device's local time without one)."
+            )
         return pd.Series(
             [pd.NaT if v is None else v for v in out], dtype="datetime64[ns, UTC]"
         ).array
@@ -1475,6 +1481,12 @@ def _coarsen_geo(v: Any) -> str | None:
     except (IndexError, ValueError):
         return None
     return f"{lat:.2f} {lon:.2f}"
+
+
+def _has_offset(v: Any) -> bool:
+    if isinstance(v, datetime):
+        return v.tzinfo is not None
+    return isinstance(v, str) and bool(re.search(r"(Z|[+-]\d{2}:?\d{2})$", v.strip()))
 
 
 def to_utc(v: Any) -> pd.Timestamp | None:
