@@ -39,3 +39,242 @@ def test_overview_and_title_in_vietnamese(tiny):
     assert title == "# Khảo sát người dân Xứ Zed 2023: Tổng quan"
     # an untranslated language falls back to English labels
     assert report.title(tiny, "ZZ", 2023, "fr")._repr_markdown_().endswith(": Overview")
+
+
+# =========================================================================== report chapters
+# Small fixture data: 400 adults in 2 strata x 10 PSUs; people with disabilities are far less
+# likely to have basic water (a real gap), women and men are alike (no gap), and a tiny
+# 'intersex' group (3 people) must be suppressed.
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+
+from voicescount import figures, stats  # noqa: E402
+from voicescount.errors import InputError  # noqa: E402
+from voicescount.registry import DimensionSet, IndicatorCatalogue, Rules  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = Rules()
+CATALOGUE = {
+    "indicators": [
+        {
+            "id": "x_water",
+            "sdg": {"goal": 1, "target": "1.4", "indicator": "1.4.1"},
+            "instrument": "adults",
+            "rule": {"item": "q_water", "equals": "yes"},
+            "label": {"en": "Basic water", "vi": "Nước cơ bản"},
+            "definition": {"en": "Share with basic water.", "vi": "Tỷ lệ có nước cơ bản."},
+        },
+        {
+            "id": "x_violence",
+            "sdg": {"goal": 5, "target": "5.2", "indicator": "5.2.1"},
+            "instrument": "adults",
+            "rule": {"item": "q_viol", "equals": "yes"},
+            "higher_is_better": False,
+            "label": {"en": "Violence", "vi": "Bạo lực"},
+            "definition": {"en": "Share who experienced violence.", "vi": "Tỷ lệ bị bạo lực."},
+        },
+    ]
+}
+
+
+def _respondents(seed: int = 1, water_gap: float = 0.45) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = 400
+    sex = np.where(np.arange(n) % 2 == 0, "female", "male").astype(object)
+    sex[:3] = "intersex"
+    dis = np.where(rng.random(n) < 0.25, "with_disability", "without_disability")
+    water = rng.random(n) < np.where(dis == "with_disability", 0.85 - water_gap, 0.85)
+    viol = rng.random(n) < 0.2
+    return pd.DataFrame(
+        {
+            "sex": sex,
+            "disability": dis,
+            "region": np.where(np.arange(n) < 200, "north", "south"),
+            "stratum": np.where(np.arange(n) < 200, "s1", "s2"),
+            "psu": [f"p{i % 20}" for i in range(n)],
+            "weight": 1.0 + (np.arange(n) % 4) * 0.5,
+            "x_water": water.astype(float),
+            "x_violence": viol.astype(float),
+        }
+    )
+
+
+def _table(df: pd.DataFrame, population: str = "adults") -> pd.DataFrame:
+    """The cycle estimate table as report._compute_estimates builds it, on fixture data."""
+    dims = DimensionSet.model_validate(yaml.safe_load((ROOT / "data/dimensions.yml").read_text()))
+    by = report.groupings_for(dims, population, list(df.columns))
+    est = stats.estimate(
+        df, ["x_water", "x_violence"], stats.Design("weight", "stratum", "psu"), by=by
+    )
+    est = report.disclose(est, RULES, population)
+    est.insert(2, "instrument", "adults")
+    est.insert(3, "population", population)
+    return report.gaps(est, RULES, {"x_water": True, "x_violence": False})
+
+
+@pytest.fixture(scope="module")
+def dims() -> DimensionSet:
+    return DimensionSet.model_validate(yaml.safe_load((ROOT / "data/dimensions.yml").read_text()))
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> IndicatorCatalogue:
+    return IndicatorCatalogue.model_validate(CATALOGUE)
+
+
+@pytest.fixture(scope="module")
+def est() -> pd.DataFrame:
+    return _table(_respondents())
+
+
+def _row(est, var, grouping, **codes):
+    sel = (est["variable"] == var) & (est["grouping"] == grouping)
+    for d, c in codes.items():
+        sel &= est[d] == c
+    assert sel.sum() == 1
+    return est[sel].iloc[0]
+
+
+def test_groupings_follow_population_and_declared_intersections(dims):
+    cols = ["sex", "disability", "region", "lgbt", "child_functioning", "urban_rural"]
+    adults = report.groupings_for(dims, "adults", cols)
+    assert adults[0] == [] and ["lgbt"] in adults and ["child_functioning"] not in adults
+    assert ["sex", "disability"] in adults and ["sex", "disability", "urban_rural"] in adults
+    assert ["sex", "ethnicity"] not in adults  # ethnicity is not a column here
+    children = report.groupings_for(dims, "children", cols)
+    assert ["child_functioning"] in children and ["lgbt"] not in children
+    assert report.groupings_for(dims, "cso", cols) == [[]]
+
+
+def test_disclose_primary_secondary_and_blanking(est):
+    intersex = _row(est, "x_water", "sex", sex="intersex")
+    assert intersex["suppressed"] and intersex["suppression"] == "primary"
+    assert pd.isna(intersex["estimate"]) and pd.isna(intersex["n"]) and pd.isna(intersex["ci_low"])
+    # only one sex cell was small, so the smaller of the others is hidden too
+    sexes = est[(est["variable"] == "x_water") & (est["grouping"] == "sex")]
+    assert (sexes["suppression"] == "secondary").sum() == 1
+    assert sexes["suppressed"].sum() == 2
+    overall = _row(est, "x_water", "")
+    assert not overall["suppressed"] and overall["n"] == 400
+    report.check_published(est, RULES)  # nothing small is shown
+
+
+def test_children_get_the_stricter_threshold():
+    raw = pd.DataFrame(
+        {"variable": ["v"] * 3, "grouping": ["", "sex", "sex"], "sex": [None, "female", "male"],
+         "estimate": [0.5, 0.4, 0.6], "se": 0.1, "ci_low": 0.3, "ci_high": 0.7, "deff": 1.0,
+         "n": [40, 7, 33], "N": [40.0, 7.0, 33.0], "cv": 0.2, "flag": ["", "caution", ""]}
+    )  # fmt: skip
+    adults = report.disclose(raw, RULES, "adults")
+    assert not adults["suppressed"].any() and adults["caution"].tolist() == [False, True, False]
+    kids = report.disclose(raw, RULES, "children")
+    assert kids["suppression"].tolist() == ["", "primary", "secondary"]
+    leaky = raw.assign(population="children")
+    with pytest.raises(InputError, match="disclosure threshold"):
+        report.check_published(leaky, RULES)
+
+
+def test_adjust_pvalues_known_values():
+    p = np.array([0.01, 0.04, 0.03, np.nan])
+    np.testing.assert_allclose(report.adjust_pvalues(p, "holm")[:3], [0.03, 0.06, 0.06])
+    np.testing.assert_allclose(report.adjust_pvalues(p, "bonferroni")[:3], [0.03, 0.12, 0.09])
+    np.testing.assert_allclose(report.adjust_pvalues(p, "fdr_bh")[:3], [0.03, 0.04, 0.04])
+    assert np.isnan(report.adjust_pvalues(p, "holm")[3])
+
+
+def test_gaps_flag_the_real_gap_only(est):
+    pwd = _row(est, "x_water", "disability", disability="with_disability")
+    assert pwd["significant"] and pwd["behind"] and pwd["gap"] < -0.2
+    assert 0 <= pwd["p_adj"] < RULES.alpha and pwd["p_adj"] >= pwd["p_value"]
+    female = _row(est, "x_water", "sex", sex="female")
+    assert female["suppressed"] or not female["significant"]
+    # suppressed cells are never tested
+    assert est.loc[est["suppressed"], "p_value"].isna().all()
+    fb = report.furthest_behind(est, "x_water")
+    assert fb is not None and fb["gap"] < -0.2
+    assert set(fb["grouping"].split("×")) >= {"disability"}
+
+
+def test_gap_direction_respects_higher_is_better():
+    raw = _table(_respondents()).assign(x=0)
+    flipped = report.gaps(raw.drop(columns=["gap", "p_value", "p_adj", "significant", "behind", "x"]),
+                          RULES, {"x_water": False, "x_violence": False})  # fmt: skip
+    pwd = _row(flipped, "x_water", "disability", disability="with_disability")
+    assert pwd["significant"] and not pwd["behind"]
+
+
+def test_key_findings_state_only_significant_gaps(est, dims, catalogue):
+    items = report.findings(est, catalogue, dims, None, "en")
+    assert 1 <= len(items) <= report.MAX_GAP_FINDINGS
+    vars_ = {f["variable"] for f in items}
+    assert "x_water" in vars_ and "x_violence" not in vars_  # no real violence gap planted
+    for f in items:
+        assert f["href"].startswith("sdg-1.html#fig-x_water--")
+        assert "percentage points" in f["text"] and "With disability" in f["text"]
+    none = est.assign(behind=False)
+    assert report.findings(none, catalogue, dims, None, "en") == []
+
+
+def test_key_findings_in_vietnamese_use_vietnamese_numbers(est, dims, catalogue):
+    items = report.findings(est, catalogue, dims, None, "vi")
+    assert "Có khuyết tật" in items[0]["text"] and "điểm phần trăm" in items[0]["text"]
+    assert "," in items[0]["text"].split("%")[0]  # 12,3% decimal comma
+
+
+def test_changes_only_significant(catalogue, dims):
+    now = _table(_respondents(seed=2, water_gap=0.45))
+    before = _table(_respondents(seed=3, water_gap=0.45))
+    before.loc[before["variable"] == "x_water", "estimate"] -= 0.25  # a big planted change
+    ch = report.changes(now, before, RULES).set_index("variable")
+    assert ch.loc["x_water", "significant"] and ch.loc["x_water", "change"] > 0.2
+    assert not ch.loc["x_violence", "significant"]
+    items = report.findings(now, catalogue, dims, None, "en", ch.reset_index(), (2022, 2020))
+    changes = [f for f in items if f["kind"] == "change"]
+    assert len(changes) == 1 and "improved" in changes[0]["text"]
+    assert changes[0]["href"] == "sdg-1.html#fig-x_water--trend"
+
+
+def test_dot_whisker_charts_have_alt_text_and_matching_csv(est, dims, tmp_path):
+    for grouping in ("sex", "disability", "sex×disability"):
+        ch = figures.dot_whisker(est, "x_water", grouping, dimensions=dims, country=None, lang="en")
+        name = report.chart_name("x_water", grouping)
+        html_text = report._chart(ch, tmp_path, name)
+        assert ch.alt and f'alt="' in html_text and f'id="fig-{name}"' in html_text
+        csv = pd.read_csv(tmp_path / "tables" / f"{name}.csv", encoding="utf-8-sig")
+        assert list(csv.columns) == list(ch.table.columns) and len(csv) == len(ch.table)
+        assert (tmp_path / "figures" / f"{name}.svg").is_file()
+    sexes = pd.read_csv(tmp_path / "tables" / "x_water--sex.csv", encoding="utf-8-sig")
+    assert sexes.iloc[:, 1].isna().sum() == 2  # primary + secondary shown without a value
+
+
+def test_who_was_heard_counts_and_coverage(dims):
+    df = _respondents()
+    counts = report.respondent_counts(
+        df.assign(sex=df["sex"].where(df.index != 5)), "sex", dims, None, "en"
+    )
+    assert counts["label"].tolist()[:3] == ["Female", "Male", "Intersex"]
+    assert counts["n"].sum() == 400 and counts["label"].iloc[-1] == "Not stated"
+    margins = pd.DataFrame({"dimension": ["region", "region"], "code": ["north", "south"],
+                            "population": [300, 100]})  # fmt: skip
+    cov = report.coverage(df, margins, "weight").set_index("code")
+    assert cov.loc["north", "n"] == 200 and cov.loc["north", "sample_share"] == 0.5
+    assert cov.loc["north", "population_share"] == 0.75
+    w = df["weight"]
+    assert cov.loc["north", "weighted_share"] == pytest.approx(w[:200].sum() / w.sum())
+    groups = report.group_counts(
+        {"adults": df, "kids": df.head(7)}, {"adults": "adults", "kids": "children"}, "en"
+    )
+    g = groups.set_index("code")["n"]
+    assert (
+        g["pwd"]
+        == (df["disability"] == "with_disability").sum()
+        + (df.head(7)["disability"] == "with_disability").sum()
+    )
+    assert g["children"] == 7 and g["cso"] == 0
+
+
+def test_kish_deff():
+    assert report.kish_deff(pd.Series([1, 1, 2, 2])) == pytest.approx(4 * 10 / 36)
+    assert report.kish_deff(pd.Series([3.0] * 5)) == pytest.approx(1.0)
