@@ -1,0 +1,101 @@
+"""voicescount.disclosure: caution flags, primary and secondary suppression, the final check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from voicescount.disclosure import DisclosureError, apply, check_published
+from voicescount.errors import VoicesError
+from voicescount.registry import Rules
+from voicescount.stats import Design, estimate
+
+FIX = Path(__file__).parent / "fixtures" / "r"
+RULES = Rules()
+
+
+def table(cells: list[tuple]) -> pd.DataFrame:
+    """cells: (grouping, sex, region, n); estimates are made up, cv small."""
+    rows = []
+    for g, sex, region, n in cells:
+        rows.append(
+            dict(variable="y", grouping=g, sex=sex, region=region, estimate=0.5 if n else np.nan,
+                 se=0.01, ci_low=0.4, ci_high=0.6, deff=1.0, n=n, N=10.0 * n, cv=0.02, flag="")
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_primary_and_secondary_in_a_one_dimension_grouping():
+    t = table([("", None, None, 300), ("region", None, "a", 3), ("region", None, "b", 40),
+               ("region", None, "c", 12), ("region", None, "d", 0)])  # fmt: skip
+    out = apply(t, RULES)
+    assert list(out.suppression) == ["", "primary", "", "secondary", ""]
+    assert out.loc[1, "region"] == "a"  # still named
+    assert out.loc[[1, 3], ["estimate", "se", "ci_low", "ci_high", "N"]].isna().all().all()
+    assert out.loc[1, "n"] == 3
+    assert out.loc[4, "suppression"] == ""  # empty cell: neither suppressed nor a complement
+    check_published(out, RULES)
+    with pytest.raises(DisclosureError):
+        check_published(t, RULES)
+
+
+def test_two_dimension_grouping_reaches_a_fixed_point():
+    cells = [("", None, None, 400)]
+    cells += [("sex", s, None, 200) for s in "fm"]
+    cells += [("region", None, r, 130) for r in "abc"]
+    ns = {("f", "a"): 2, ("f", "b"): 50, ("f", "c"): 60, ("m", "a"): 30, ("m", "b"): 20,
+          ("m", "c"): 45}  # fmt: skip
+    cells += [("sex×region", s, r, ns[s, r]) for s in "fm" for r in "abc"]
+    out = apply(table(cells), RULES)
+    sup = out[out.suppressed].set_index(["sex", "region"])["suppression"].to_dict()
+    # (f,a) primary; its row line (f) adds (f,b); its column line (a) adds (m,a);
+    # then line m has one suppressed -> (m,b); column b now has two -> stable
+    assert sup == {("f", "a"): "primary", ("f", "b"): "secondary", ("m", "a"): "secondary",
+                   ("m", "b"): "secondary"}  # fmt: skip
+    check_published(out, RULES)
+
+
+def test_lone_cell_hides_its_margin():
+    t = table([("", None, None, 100), ("region", None, "a", 4), ("region", None, "b", 96),
+               ("sex", "f", None, 50), ("sex", "m", None, 50),
+               ("sex×region", "f", "a", 4), ("sex×region", "f", "b", 46),
+               ("sex×region", "m", "b", 50)])  # fmt: skip
+    out = apply(t, RULES)
+    assert out.loc[1, "suppressed"]  # region a: primary (n=4)
+    # column line a has only (f, a): its margin is region a, already suppressed; row f adds
+    # (f, b); column b then has one suppressed -> (m, b)
+    assert set(out.index[out.suppressed]) >= {1, 5, 6}
+    check_published(out, RULES)
+
+
+def test_children_rule_is_stricter():
+    t = table([("", None, None, 100), ("sex", "f", None, 8), ("sex", "m", None, 92)])
+    assert not apply(t, RULES, "adults").suppressed.any()
+    out = apply(t, RULES, "children")
+    assert list(out.suppression) == ["", "primary", "secondary"]
+
+
+def test_caution_flag_follows_rules_and_is_checked():
+    t = table([("", None, None, 25), ("sex", "f", None, 100)])
+    t.loc[1, "cv"] = 0.4
+    out = apply(t, RULES)
+    assert list(out.flag) == ["caution", "caution"]
+    assert not out.suppressed.any()  # unreliable is flagged, never dropped
+    out.loc[1, "flag"] = ""
+    with pytest.raises(DisclosureError, match="caution") as exc:
+        check_published(out, RULES)
+    assert isinstance(exc.value, VoicesError) and exc.value.row == 2
+
+
+def test_real_estimates_pass_after_apply():
+    df = pd.read_csv(FIX / "design_c.csv")
+    est = estimate(df, ["y1", "y2"], Design("weight", "stratum", "psu"),
+                   by=[[], ["region"], ["group"], ["region", "group"]])  # fmt: skip
+    out = apply(est, Rules(suppress_min_n=20))
+    assert out.suppressed.any()
+    assert (out.suppression == "secondary").any()
+    check_published(out, Rules(suppress_min_n=20))
+    assert len(out) == len(est)
