@@ -241,7 +241,7 @@ def test_dot_whisker_charts_have_alt_text_and_matching_csv(est, dims, tmp_path):
         ch = figures.dot_whisker(est, "x_water", grouping, dimensions=dims, country=None, lang="en")
         name = report.chart_name("x_water", grouping)
         html_text = report._chart(ch, tmp_path, name)
-        assert ch.alt and f'alt="' in html_text and f'id="fig-{name}"' in html_text
+        assert ch.alt and 'alt="' in html_text and f'id="fig-{name}"' in html_text
         csv = pd.read_csv(tmp_path / "tables" / f"{name}.csv", encoding="utf-8-sig")
         assert list(csv.columns) == list(ch.table.columns) and len(csv) == len(ch.table)
         assert (tmp_path / "figures" / f"{name}.svg").is_file()
@@ -278,3 +278,119 @@ def test_who_was_heard_counts_and_coverage(dims):
 def test_kish_deff():
     assert report.kish_deff(pd.Series([1, 1, 2, 2])) == pytest.approx(4 * 10 / 36)
     assert report.kish_deff(pd.Series([3.0] * 5)) == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- chapter pages
+# The tiny fixture project plus catalogue, dimensions, rules and side files; the estimate
+# table is the fixture table above (monkeypatched in: preparing raw exports is prepare's job).
+
+HOSTILE = "<script>alert(1)</script> [link](javascript:x) {eval}`x` call 0912 345 678"
+
+
+@pytest.fixture
+def chapters(tmp_path, monkeypatch):
+    shutil.copytree(TINY, tmp_path / "p")
+    data = tmp_path / "p" / "data"
+    (data / "indicators.yml").write_text(yaml.safe_dump(CATALOGUE), encoding="utf-8")
+    shutil.copy(ROOT / "data" / "dimensions.yml", data / "dimensions.yml")
+    (data / "rules.yml").write_text("suppress_min_n: 5\nmin_quote_group: 2\n", encoding="utf-8")
+    cdir = data / "ZZ" / "2023"
+    with (cdir / "cycle.yml").open("a", encoding="utf-8") as fh:
+        fh.write("qualitative: side/qualitative.csv\nactivities: side/activities.csv\n")
+        fh.write("recommendations: side/recommendations.csv\n")
+    (cdir / "side").mkdir()
+    (cdir / "side" / "qualitative.csv").write_text(
+        "segment_id,activity_id,type,region,group,theme,sdg,language,text,story\n"
+        f'S1,A1,fgd,north,pwd,water,1,en,"{HOSTILE}",1\n'
+        "S2,A2,kii,south,women,water,1,en,The well is far.,0\n"
+        "S3,A2,kii,south,women,rare,5,en,Only once.,1\n",
+        encoding="utf-8",
+    )
+    (cdir / "side" / "themes.csv").write_text(
+        "theme,sdg,label_en,label_vi\nwater,1,Water,Nước\nrare,5,Rare theme,\n", encoding="utf-8"
+    )
+    (cdir / "side" / "activities.csv").write_text(
+        "activity_id,type,date,region,group,participants,participants_female,participants_with_disability\n"
+        "A1,fgd,2023-03-02,north,pwd,8,5,8\nA2,kii,2023-03-03,south,women,1,1,0\n",
+        encoding="utf-8",
+    )
+    (cdir / "side" / "recommendations.csv").write_text(
+        "rec_id,cycle,sdg,text_en,text_vi,target,vnr_chapter,status,evidence\n"
+        "R1,2021,1,Wells,Giếng,Ministry,SDG 1,integrated,VNR\n"
+        "R2,2021,5,Shelters,,Ministry,SDG 5,not_integrated,\n"
+        "R3,2023,1,Ramps,Đường dốc,Commune,SDG 1,partly,\n",
+        encoding="utf-8",
+    )
+    tables = {2021: _table(_respondents(seed=7)), 2023: _table(_respondents())}
+    monkeypatch.setattr(
+        report, "estimate_cycle", lambda project, iso, cycle, prepared=None: tables[int(cycle)]
+    )
+    monkeypatch.setattr(report._Ctx, "prepared", None)
+    return Project(tmp_path / "p")
+
+
+def test_sdg_page_has_definition_estimate_behind_charts_and_trend(chapters, tmp_path):
+    out = tmp_path / "out"
+    page = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=out)._repr_html_()
+    assert "Share with basic water." in page and "All respondents:" in page
+    assert "Furthest behind:" in page and "With disability" in page
+    for name in (
+        "x_water--sex",
+        "x_water--disability",
+        "x_water--sex-disability",
+        "x_water--trend",
+    ):
+        assert f'id="fig-{name}"' in page
+        assert (out / "tables" / f"{name}.csv").is_file()
+    assert "x_violence" not in page  # SDG 5 has its own page
+    assert page.count('alt="') == len(list((out / "figures").glob("*.svg")))
+    with pytest.raises(Exception, match="SDG 4 is not in focus"):
+        report.sdg_chapter(chapters, "ZZ", 2023, "en", 4, out_dir=out)
+
+
+def test_key_findings_page_links_each_finding_and_reports_no_spurious_change(chapters, tmp_path):
+    page = report.key_findings(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
+    assert page.count("<li>") >= 1 and 'href="sdg-1.html#fig-x_water--' in page
+    assert "Holm correction" in page
+    assert "improved" not in page and "worsened" not in page  # same process in both cycles
+
+
+def test_voices_page_counts_everything_and_shows_quotes_inert(chapters, tmp_path):
+    page = report.voices_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
+    assert "3 coded segments from 2 activities, including 2 cases and stories" in page
+    assert "<script>" not in page and "](javascript" not in page and "{eval}`" not in page
+    assert "&#60;script&#62;" in page or "&lt;script&gt;" in page
+    assert "0912 345 678" not in page  # phone number scrubbed
+    assert "Only once." not in page  # theme raised in one activity: counted, not quoted
+    themes = pd.read_csv(tmp_path / "tables" / "voices-themes.csv", encoding="utf-8-sig")
+    assert themes.iloc[:, 1].tolist() == [2, 1]
+
+
+def test_recommendations_page_uptake_per_cycle(chapters, tmp_path):
+    page = report.recommendations_chapter(
+        chapters, "ZZ", 2023, "vi", out_dir=tmp_path
+    )._repr_html_()
+    up = pd.read_csv(tmp_path / "tables" / "recommendations-uptake.csv", encoding="utf-8-sig")
+    assert up.iloc[:, 0].tolist() == [2021, 2023]
+    assert up.iloc[:, -2].tolist() == [50.0, 0.0]  # integrated in full only
+    assert "Đường dốc" in page and "Giếng" in page
+
+
+def test_inequalities_page_heatmap_and_suppression_counts(chapters, tmp_path):
+    page = report.inequalities(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
+    assert (
+        'id="fig-heatmap-adults"' in page and (tmp_path / "tables" / "heatmap-adults.csv").is_file()
+    )
+    est = _table(_respondents())
+    prim = int((est["suppression"] == "primary").sum())
+    assert f"{prim} of {len(est)} cells were suppressed by the first rule" in page
+
+
+def test_header_has_notice_and_language_switch(chapters):
+    head = report.header(chapters, "ZZ", 2023, "vi", "sdg-1")._repr_html_()
+    assert "voicescount-synthetic" in head
+    assert 'href="../en/sdg-1.html"' in head and "Trang này bằng ngôn ngữ khác" in head
+    assert (
+        report.chapter_title(chapters, "ZZ", 2023, "vi", "sdg", 5)._repr_markdown_()
+        == "# SDG 5: Bình đẳng giới"
+    )
