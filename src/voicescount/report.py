@@ -691,6 +691,7 @@ def findings(
             {
                 "kind": "gap",
                 "variable": r["variable"],
+                "grouping": g,
                 "text": rt(
                     "finding_gap",
                     lang,
@@ -713,6 +714,7 @@ def findings(
                 {
                     "kind": "change",
                     "variable": r["variable"],
+                    "grouping": "",
                     "text": rt(
                         "finding_change_better" if better else "finding_change_worse",
                         lang,
