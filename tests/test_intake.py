@@ -902,3 +902,13 @@ def test_review_status_labels_and_naive_times_noted(project):
     assert list(res.data["validation_status"]) == ["approved", "not_approved", "none"]
     assert res.data["started_at"][1] == pd.Timestamp("2022-05-01T02:30:00", tz="UTC")
     assert any("2 time(s) carry no UTC offset" in n for n in res.notes)
+
+
+def test_semicolon_csv_with_commas_in_answers(project):
+    rows = [list(r) for r in ROWS]
+    for r in rows:
+        r[11] = "Ba Đình, Hà Nội, Việt Nam"
+    setup_cycle(project, {"exports/adults.csv": csv_text(rows=rows, sep=";").encode()})
+    df = read(project).data
+    assert set(df["province"]) == {"Ba Đình, Hà Nội, Việt Nam"}
+    assert list(df["age"]) == [34, 19, 61, 45]

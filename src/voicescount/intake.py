@@ -419,6 +419,32 @@ def decode_text(source: Path, declared: str | None) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def _sniff_delimiter(text: str) -> str:
+    """The separator that splits the header into the most fields, consistently in early rows.
+
+    Kobo writes ';' or ',', Excel "Unicode text" a tab. csv.Sniffer is easily fooled by commas
+    inside answers, so each candidate is scored on the first records it parses.
+    """
+    head = text[:65536]
+    best, best_score = ",", (-1, -1)
+    for delim in (";", ",", "\t", "|"):
+        if delim not in head.split("\n", 1)[0]:
+            continue
+        try:
+            recs = list(csv.reader(io.StringIO(head, newline=""), delimiter=delim))[:50]
+        except csv.Error:
+            continue
+        recs = [r for r in recs[:-1] if r] or recs  # the last record may be cut off
+        if not recs:
+            continue
+        width = len(recs[0])
+        consistent = sum(len(r) == width for r in recs[1:])
+        score = (consistent, width)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
 def _read_csv(source: Path, inst: Instrument) -> RawTable:
     text = decode_text(source, inst.encoding)
     if not text.strip():
@@ -427,13 +453,7 @@ def _read_csv(source: Path, inst: Instrument) -> RawTable:
             path=source,
             hint="Download the export again; the transfer may have failed.",
         )
-    sample = "\n".join(text.splitlines()[:20])
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=";,\t|")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        first = text.splitlines()[0]
-        delimiter = max(";,\t", key=first.count)
+    delimiter = _sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         records = list(reader)
@@ -1009,6 +1029,8 @@ class _Mapper:
                 try:
                     hit = self.resolve(c.name, headers)
                 except InputError:
+                    if c.required:
+                        raise
                     hit = None
                 if hit and hit not in idents:
                     plan[c.name] = hit
