@@ -112,7 +112,7 @@ def test_dot_whisker_orders_flags_and_suppresses(est, project):
     }
     texts = [tx.get_text() for tx in c.fig.axes[0].texts]
     assert "suppressed (n < 5)" in texts
-    legend = [tx.get_text() for tx in c.fig.axes[0].get_legend().get_texts()]
+    legend = [tx.get_text() for tx in c.fig.legends[0].get_texts()]
     assert "use with caution" in legend and "Overall: 40.0%" in legend
     # Alt text names extremes with values, the overall, caution and suppression.
     assert "Highest: Central & Central Highlands (55.0%)" in c.alt
@@ -208,7 +208,8 @@ def test_trend_lines_and_alt(est, project):
     assert "South 2022" in c.alt  # suppressed points named
     north = c.table[c.table["Group"] == "North"]
     assert north["Estimate (%)"].tolist() == [30.0, 25.0]
-    assert len(c.fig.axes[0].collections) == 3  # one CI band per region
+    assert len(c.fig.axes[0].collections) == 2  # one CI band per region shown (South suppressed)
+    assert "South" not in [tx.get_text() for tx in c.fig.legends[0].get_texts()]
 
 
 def test_counts_bar(project):

@@ -436,7 +436,7 @@ def dot_whisker(
             Line2D([], [], marker="o", color=colour, mfc=colour, ls="", label=t("legend.estimate", lang)),
             Line2D([], [], color=colour, lw=1.6, label=t("legend.ci", lang)),
         ]  # fmt: skip
-        if rows["_caution"].any() and (~rows["_suppressed"] & rows["_caution"]).any():
+        if (~rows["_suppressed"] & rows["_caution"]).any():
             handles.append(
                 Line2D([], [], marker="o", color=colour, mfc="white", ls="", label=t("legend.caution", lang))
             )  # fmt: skip
@@ -445,10 +445,7 @@ def dot_whisker(
             handles.append(
                 Line2D([], [], color="black", ls="--", lw=1, label=t("legend.overall", lang, value=ov))
             )  # fmt: skip
-        ax.legend(
-            handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.22 if k < 6 else -0.12),
-            ncol=2, frameon=False,
-        )  # fmt: skip
+        fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
 
     # Table alternative: the plotted numbers, rounded as shown.
     table = pd.DataFrame(
@@ -787,6 +784,8 @@ def trend(
             colour = PALETTE[i % len(PALETTE)]
             g = grp.set_index("cycle").reindex(cycles)
             ok = ~g["_suppressed"].fillna(True).astype(bool)
+            if not ok.any():
+                continue  # nothing to draw; named as suppressed in the alt text and table
             y = np.where(ok, g["estimate"] * s, np.nan)
             lo = np.where(ok, g["ci_low"] * s, np.nan)
             hi = np.where(ok, g["ci_high"] * s, np.nan)
@@ -947,6 +946,7 @@ def scorecard_dumbbell(
         ax.plot(d[provider], ys, ls="", marker="s", ms=7, color=OKABE_ITO["orange"],
                 label=t("legend.provider", lang), zorder=2)  # fmt: skip
         ax.set_yticks(ys, [wrap(x) for x in d[label].astype(str)])
+        ax.set_ylim(-0.6, k - 0.4)
         ax.set_xlim(0.8, 5.2)
         ax.set_xticks([1, 2, 3, 4, 5])
         ax.xaxis.set_major_formatter(_axis_formatter(lang))
