@@ -912,3 +912,56 @@ def test_semicolon_csv_with_commas_in_answers(project):
     df = read(project).data
     assert set(df["province"]) == {"Ba Đình, Hà Nội, Việt Nam"}
     assert list(df["age"]) == [34, 19, 61, 45]
+
+
+def test_odk_central_repeat_files_joined_by_key(project):
+    main_h = ["SubmissionDate", "demo-Sex", "demo-age", "region", "consent", "KEY"]
+    main_r = [
+        ["2022-05-01T10:00:00.000Z", "1", "22", "north", "1", "uuid:aa"],
+        ["2022-05-01T11:00:00.000Z", "2", "23", "south", "1", "uuid:bb"],
+    ]
+    hh_h = ["hh-q_member_age", "hh-member_name", "PARENT_KEY", "KEY"]
+    hh_r = [
+        ["40", "Canary One", "uuid:aa", "uuid:aa/hh[1]"],
+        ["12", "Canary Two", "uuid:aa", "uuid:aa/hh[2]"],
+        ["70", "Canary Three", "uuid:bb", "uuid:bb/hh[1]"],
+    ]
+    visit_h = ["q_visit", "PARENT_KEY", "KEY"]
+    visit_r = [["clinic", "uuid:bb/hh[1]", "uuid:bb/hh[1]/visit[1]"]]
+    setup_cycle(
+        project,
+        {
+            "exports/adults.csv": csv_text(main_h, main_r, ",").encode(),
+            "exports/adults-hh.csv": csv_text(hh_h, hh_r, ",").encode(),
+            "exports/adults-visit.csv": csv_text(visit_h, visit_r, ",").encode(),
+        },
+        identifiers=["member_name"],
+    )
+    res = read(project)
+    hh = res.repeats["hh"]
+    assert hh["respondent_id"].tolist() == ["uuid:aa", "uuid:aa", "uuid:bb"]
+    assert hh["q_member_age"].tolist() == ["40", "12", "70"]
+    assert "hh-member_name" in res.removed_identifiers and "Canary" not in hh.to_csv()
+    visit = res.repeats["visit"]
+    assert visit[["_parent_table", "_parent_index", "respondent_id"]].values.tolist() == [
+        ["hh", 3, "uuid:bb"]
+    ]
+
+
+def test_odk_repeat_with_unknown_parent_key(project):
+    main_h = ["SubmissionDate", "demo-Sex", "demo-age", "region", "consent", "KEY"]
+    main_r = [["2022-05-01T10:00:00.000Z", "1", "22", "north", "1", "uuid:aa"]]
+    cdir = setup_cycle(
+        project,
+        {
+            "exports/adults.csv": csv_text(main_h, main_r, ",").encode(),
+            "exports/adults-hh.csv": csv_text(
+                ["q_x", "PARENT_KEY", "KEY"], [["1", "uuid:zz", "uuid:zz/hh[1]"]], ","
+            ).encode(),
+        },
+    )
+    before = digest(cdir)
+    with pytest.raises(InputError, match="PARENT_KEY 'uuid:zz'") as info:
+        read(project)
+    assert "adults-hh.csv" in str(info.value) and info.value.exit_code == 2
+    assert digest(cdir) == before

@@ -254,7 +254,8 @@ def read_raw(source: Path, inst: Instrument, codebook: Codebook | None = None) -
             )
         table = _read_csv(source, inst)
         fmt = _guess_flavour(table.headers, "csv") if fmt == "csv?" else fmt
-        return RawExport(main=table, format=fmt)
+        repeats = _odk_repeats(source, inst, table) if fmt == "odk-csv" else {}
+        return RawExport(main=table, repeats=repeats, format=fmt)
     if fmt in ("xlsx?", "xlsx", "kobo-xlsx"):
         if not head.startswith(b"PK"):
             kind = "text (CSV?)" if _looks_text(source) else "not an Excel workbook"
@@ -488,6 +489,48 @@ def _read_csv(source: Path, inst: Instrument) -> RawTable:
         )
     rows = [[c if c != "" else None for c in r] for _, r in rows_with_no[1:]]
     return RawTable(header, rows, [i for i, _ in rows_with_no[1:]], name=source.stem)
+
+
+def _odk_repeats(source: Path, inst: Instrument, main: RawTable) -> dict[str, RawTable]:
+    """ODK Central's repeat CSVs beside the main one (`<form>-<repeat>.csv`), linked by KEY.
+
+    Each row's PARENT_KEY is the KEY of its parent (the submission or an outer repeat row);
+    the links are rewritten as Kobo's `_index` / `_parent_table_name` / `_parent_index`, so
+    both tools' repeats are joined the same way.
+    """
+    if "KEY" not in main.headers:
+        return {}
+    tables: dict[str, RawTable] = {}
+    for path in sorted(source.parent.glob(f"{source.stem}-*.csv")):
+        table = _read_csv(path, inst)
+        if {"KEY", "PARENT_KEY"} <= set(table.headers):
+            tables[path.stem[len(source.stem) + 1 :]] = table
+    if not tables:
+        return {}
+    where: dict[str, tuple[str, int]] = {}
+    key_col = main.headers.index("KEY")
+    for i, r in enumerate(main.rows, start=1):
+        where[str(r[key_col])] = ("main", i)
+    for name, t in tables.items():
+        k = t.headers.index("KEY")
+        for i, r in enumerate(t.rows, start=1):
+            where[str(r[k])] = (name, i)
+    for name, t in tables.items():
+        pk = t.headers.index("PARENT_KEY")
+        t.headers = [*t.headers, "_index", "_parent_table_name", "_parent_index"]
+        for i, r in enumerate(t.rows, start=1):
+            parent = where.get(str(r[pk]))
+            if parent is None:
+                raise InputError(
+                    f"row {t.row_numbers[i - 1]} has PARENT_KEY '{r[pk]}', which is not a KEY "
+                    "of the main export or another repeat file.",
+                    path=source.parent / f"{source.stem}-{name}.csv",
+                    row=t.row_numbers[i - 1],
+                    hint="Export all files of the form together from ODK Central (one zip).",
+                )
+            r.extend([i, parent[0], parent[1]])
+        t.name = name
+    return tables
 
 
 # ---------------------------------------------------------------------- XLSX
