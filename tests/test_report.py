@@ -51,7 +51,7 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
 from voicescount import figures, stats  # noqa: E402
-from voicescount.errors import InputError  # noqa: E402
+from voicescount.disclosure import DisclosureError  # noqa: E402
 from voicescount.registry import DimensionSet, IndicatorCatalogue, Rules  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,7 +151,7 @@ def test_groupings_follow_population_and_declared_intersections(dims):
 def test_disclose_primary_secondary_and_blanking(est):
     intersex = _row(est, "x_water", "sex", sex="intersex")
     assert intersex["suppressed"] and intersex["suppression"] == "primary"
-    assert pd.isna(intersex["estimate"]) and pd.isna(intersex["n"]) and pd.isna(intersex["ci_low"])
+    assert pd.isna(intersex["estimate"]) and pd.isna(intersex["ci_low"]) and intersex["n"] == 3
     # only one sex cell was small, so the smaller of the others is hidden too
     sexes = est[(est["variable"] == "x_water") & (est["grouping"] == "sex")]
     assert (sexes["suppression"] == "secondary").sum() == 1
@@ -172,7 +172,7 @@ def test_children_get_the_stricter_threshold():
     kids = report.disclose(raw, RULES, "children")
     assert kids["suppression"].tolist() == ["", "primary", "secondary"]
     leaky = raw.assign(population="children")
-    with pytest.raises(InputError, match="disclosure threshold"):
+    with pytest.raises(DisclosureError, match="n=7"):
         report.check_published(leaky, RULES)
 
 

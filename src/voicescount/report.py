@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import disclosure
 from .book import LANGUAGE_NAMES
-from .errors import ConfigError, InputError, VoicesError
+from .errors import ConfigError, VoicesError
 from .figures import (
     Chart,
     counts_bar,
@@ -173,7 +174,6 @@ ESTIMATES_FILE = "estimates.parquet"
 ESTIMATES_KEY = "estimates.key"
 # Columns a published estimate table carries (stats + disclosure); the rest are ours.
 PUBLIC_COLUMNS = [*RESULT_COLUMNS, "suppressed", "suppression", "caution"]
-_STATS = ["estimate", "se", "ci_low", "ci_high", "deff", "N", "cv"]
 # Who-was-heard dimensions, in the order the chapter shows them.
 HEARD_DIMENSIONS = ["region", "sex", "age_group", "disability", "ethnicity"]
 
@@ -188,56 +188,24 @@ def rt(key: str, lang: str, **fmt: Any) -> str:
 
 def suppress_threshold(rules: Rules, population: str) -> int:
     """Cells with fewer respondents than this are suppressed; children get the stricter rule."""
-    return rules.suppress_min_n_children if population == "children" else rules.suppress_min_n
+    return disclosure.threshold(rules, population)
 
 
 def disclose(est: pd.DataFrame, rules: Rules, population: str) -> pd.DataFrame:
-    """Apply the declared disclosure rules to a `stats.estimate` table.
-
-    Primary: a domain with 0 < n < threshold is suppressed. Secondary: when exactly one
-    domain of a grouping is suppressed, the next-smallest domain is suppressed too, otherwise
-    the hidden one could be recovered from the overall and its siblings. Suppressed rows keep
-    their place (the group was asked) but every statistic, n included, is blanked. `caution`
-    restates stats' flag as a boolean, for official.compare and the charts.
-    """
-    out = est.copy()
-    thr = suppress_threshold(rules, population)
-    n = out["n"].astype(float)
-    primary = (n > 0) & (n < thr)
-    secondary = pd.Series(False, index=out.index)
-    for _, grp in out[out["grouping"] != ""].groupby(["variable", "grouping"], sort=False):
-        hit = primary.loc[grp.index]
-        if hit.sum() == 1:
-            rest = grp[~hit & (grp["n"] > 0)]
-            if len(rest):
-                secondary.loc[rest["n"].astype(float).idxmin()] = True
-    out["suppressed"] = primary | secondary
-    out["suppression"] = np.where(primary, "primary", np.where(secondary, "secondary", ""))
-    out.loc[out["suppressed"], _STATS] = np.nan
-    out["n"] = out["n"].astype("float64")
-    out.loc[out["suppressed"], "n"] = np.nan
+    """`disclosure.apply` (caution flags, primary and secondary suppression over every line
+    of cells that adds up to a published margin) plus `caution` as a boolean column, which
+    official.compare and the chapters read; suppressed cells are never 'caution'."""
+    out = disclosure.apply(est, rules, population)  # type: ignore[arg-type]
     out["caution"] = out["flag"].fillna("").eq("caution") & ~out["suppressed"]
-    out.loc[out["suppressed"], "flag"] = ""
     return out
 
 
 def check_published(est: pd.DataFrame, rules: Rules) -> None:
-    """Refuse to show a table that would leak a small cell (a guard against a bypassed rule).
-
-    Every shown value must come from at least the population's threshold of respondents.
-    """
+    """`disclosure.check_published` per population of the cycle table (children are held to
+    their stricter threshold): a page never shows a table that breaks the declared rules."""
     pops = est["population"] if "population" in est else pd.Series("adults", index=est.index)
-    thr = np.where(pops == "children", rules.suppress_min_n_children, rules.suppress_min_n)
-    shown = est["estimate"].notna()
-    leak = shown & (est["n"].fillna(0).to_numpy() < thr)
-    if leak.any():
-        r = est[leak].iloc[0]
-        raise InputError(
-            f"estimate of '{r['variable']}' for grouping '{r['grouping']}' rests on {r['n']:g} "
-            "respondents, below the disclosure threshold, and would be published.",
-            field="n",
-            hint="Pass the table through report.disclose before showing it.",
-        )
+    for pop in sorted(set(pops)):
+        disclosure.check_published(public(est[pops == pop]), rules, pop)
 
 
 # --------------------------------------------------------------------------- gaps (LNOB)
