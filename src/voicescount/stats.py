@@ -200,7 +200,7 @@ def _item_column(df: pd.DataFrame, col: str, kind: str) -> np.ndarray:
         bad = ~np.isnan(y) & (y != 0) & (y != 1)
         if bad.any():
             raise InputError(
-                f"has the value {y[bad][0]!r}, but a proportion needs 0, 1 or missing.",
+                f"has the value {float(y[bad][0]):g}, but a proportion needs 0, 1 or missing.",
                 row=_where(df, bad),
                 field=col,
                 hint="Recode the indicator to 0/1, or estimate it with kind='mean'.",
