@@ -965,3 +965,18 @@ def test_odk_repeat_with_unknown_parent_key(project):
         read(project)
     assert "adults-hh.csv" in str(info.value) and info.value.exit_code == 2
     assert digest(cdir) == before
+
+
+def test_unknown_codes_in_repeats_are_noted_not_quarantined(shared_reference, lax_contract):
+    """Repeat rows are not respondents: their unknown codes must not point at main-table rows."""
+    path = shared_reference / "kobo" / "formpack__nested_grouped_repeatable" / "v1.json"
+    codebook = read_form(path)
+    codebook.choices["tree_type"].pop("spruce")
+    res = read_export(
+        path,
+        _inst(path, format="kobo-json", mapping={"q_tree": "What_kind_of_tree_is_this"}),
+        contract=lax_contract,
+        codebook=codebook,
+    )
+    assert res.unknown_codes.empty
+    assert any("repeat 'group_tree'" in n and "'spruce'" in n for n in res.notes)

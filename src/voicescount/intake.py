@@ -906,6 +906,7 @@ class _Mapper:
         self.unknown: list[dict[str, Any]] = []
         self.removed: list[str] = []
         self.config_path = source.parent / "cycle.yml"
+        self.repeat_table: str | None = None
 
     # ------------------------------------------------------------------ column lookup
     def resolve(self, target: str, headers: list[str]) -> str | None:
@@ -1256,6 +1257,12 @@ class _Mapper:
                 hint=f"Add them to cycle.yml under instruments.{self.name}.codes:\n"
                 f"  {col}:\n{example}",
             )
+        if self.repeat_table:  # rows of a repeat sheet: noted, not quarantined with respondents
+            self.notes.append(
+                f"Unknown code(s) in repeat '{self.repeat_table}', '{export}' (-> {col}): "
+                f"{listing}."
+            )
+            return
         for v, rows in sorted(bad.items()):
             self.unknown.append(
                 {
@@ -1439,9 +1446,11 @@ class _Mapper:
         plan = self._plan(table, idents, repeat=True)
         self._auto_items(plan, table.headers, idents)
         self._check_identifier_conflicts(plan, idents)
+        self.repeat_table = rname
         body = (
             self._build(table, plan, idents) if plan else pd.DataFrame(index=range(len(table.rows)))
         )
+        self.repeat_table = None
         h = {name: i for i, name in enumerate(table.headers)}
 
         def col(name: str) -> list[Any]:
