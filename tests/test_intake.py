@@ -980,3 +980,21 @@ def test_unknown_codes_in_repeats_are_noted_not_quarantined(shared_reference, la
     )
     assert res.unknown_codes.empty
     assert any("repeat 'group_tree'" in n and "'spruce'" in n for n in res.notes)
+
+
+@pytest.mark.parametrize(
+    "gps_headers",
+    [
+        ["location/gps", "_location/gps_latitude", "_location/gps_longitude"],  # Kobo
+        ["location-gps-Latitude", "location-gps-Longitude", "location-gps-Accuracy"],  # ODK
+    ],
+)
+def test_declared_gps_removed_in_every_spelling(project, gps_headers):
+    header = ["_uuid", "region", "sex", "age", "consent", *gps_headers]
+    rows = [["a", "north", "1", "20", "1", "21.0285", "105.8542", "4.5"]]
+    setup_cycle(
+        project, {"exports/adults.csv": csv_text(header, rows).encode()}, identifiers=["gps"]
+    )
+    res = read(project)
+    assert sorted(res.removed_identifiers) == sorted(gps_headers)
+    assert "21.0285" not in res.data.to_csv()

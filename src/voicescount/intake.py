@@ -959,27 +959,19 @@ class _Mapper:
 
     # ------------------------------------------------------------------ identifiers
     def identifier_columns(self, table: RawTable) -> dict[str, str]:
-        """Export columns holding personal data -> why."""
+        """Export columns holding personal data -> why (declared, GPS/phone type, meta)."""
         out: dict[str, str] = {}
         for ident in self.identifiers:
             for h in table.headers:
-                if (
-                    h == ident
-                    or _norm(h).rsplit("/", 1)[-1] == _norm(ident).rsplit("/", 1)[-1]
-                    or h.startswith(ident + "/")
-                    or h.startswith(f"_{ident}_")
-                ):
+                if _is_part(h, ident):
                     out[h] = "declared identifier"
+        geo = self.codebook.identifying_questions() if self.codebook is not None else []
         for h in table.headers:
             if h in PERSONAL_META:
                 out.setdefault(h, "personal meta column")
-            q = self._question(h)
-            if q is not None and q.identifying:
-                out.setdefault(h, f"{q.type} question")
-            elif h.startswith("_") and self.codebook is not None:
-                for gq in self.codebook.identifying_questions():
-                    if h.startswith(f"_{gq.name}_") or h.startswith(f"_{gq.path}_"):
-                        out.setdefault(h, f"part of {gq.type} question {gq.name}")
+            for gq in geo:
+                if _is_part(h, gq.path) or _is_part(h, gq.name):
+                    out.setdefault(h, f"{gq.type} question {gq.name}")
         return out
 
     # ------------------------------------------------------------------ main
@@ -1506,6 +1498,28 @@ class _Mapper:
                 cur_t, cur_i = links.get(cur_t, {}).get(cur_i, (None, None))
             out.append(root_ids.get(cur_i) if cur_i is not None else None)
         return pd.array(out, dtype="string")
+
+
+_GEO_PARTS = {"latitude", "longitude", "altitude", "precision", "accuracy"}
+
+
+def _is_part(header: str, name: str) -> bool:
+    """`header` is question `name` or a piece of it, in any tool's spelling.
+
+    `contact/phone` for `phone`; `q/choice` dummies; Kobo's `_location/gps_latitude`;
+    ODK's `location-gps-Latitude`.
+    """
+    h, n = _norm(header), _norm(name)
+    last = n.rsplit("/", 1)[-1]
+    if h == n or h.rsplit("/", 1)[-1] == last or h.startswith(n + "/"):
+        return True
+    segs = h.lstrip("_").split("/")
+    for i, seg in enumerate(segs):
+        if seg == last and i + 1 < len(segs) and segs[i + 1] in _GEO_PARTS:
+            return True
+        if seg.startswith(last + "_") and seg[len(last) + 1 :] in _GEO_PARTS:
+            return True
+    return False
 
 
 def _closest(name: str, headers: list[str], cutoff: float = 0.6) -> list[str]:
