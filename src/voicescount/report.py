@@ -1210,6 +1210,35 @@ def voices_chapter(
 # --------------------------------------------------------------------------- 8. recommendations
 
 
+def _recommendations_until(project: Project, iso: str, cycle: int) -> pd.DataFrame:
+    """Recommendations made up to `cycle`, from each cycle's file up to this one; a
+    recommendation listed again in a later file takes its status from the latest file (its
+    uptake is followed up there)."""
+    from . import recommendations as rc
+
+    frames = []
+    for _code, cy in project.cycles(iso):
+        if cy > cycle:
+            continue
+        rel = project.cycle(iso, cy).recommendations
+        if rel:
+            frames.append(
+                rc.read_recommendations(project.cycle_dir(iso, cy) / rel).assign(_file=cy)
+            )
+    if not frames:
+        return pd.DataFrame(columns=[*rc.COLUMNS])
+    recs = pd.concat(frames, ignore_index=True, sort=False)
+    recs = recs[recs["cycle"].astype(int) <= cycle]
+    recs = recs.sort_values(["rec_id", "_file"], kind="mergesort").drop_duplicates(
+        "rec_id", keep="last"
+    )
+    return (
+        recs.drop(columns="_file")
+        .sort_values(["cycle", "rec_id"], kind="mergesort")
+        .reset_index(drop=True)
+    )
+
+
 def recommendations_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
 ) -> Html:
@@ -1223,8 +1252,7 @@ def recommendations_chapter(
     if path is None:
         parts.append(_p(rt("recs_none", lang)))
         return _page(parts)
-    recs = rc.read_recommendations(path)
-    recs = recs[recs["cycle"].astype(int) <= c.cycle]
+    recs = _recommendations_until(project, iso, c.cycle)
     up = rc.uptake(recs)
     ut = rc.uptake_table(up, lang)
     ut[ut.columns[0]] = ut[ut.columns[0]].astype(str)
