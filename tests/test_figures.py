@@ -313,3 +313,12 @@ def test_bengali_renders_when_a_bengali_font_is_installed():
         fig = Figure()
         fig.text(0.1, 0.5, "প্রতিবন্ধী নারী: ১২,৩৪৫ — Tiếng Việt")
         fig.savefig(io.BytesIO(), format="svg")
+
+
+def test_heatmap_uses_significance_from_stats_when_given(est, project):
+    given = est.assign(significant=est["region"].eq("central"))
+    c = figures.heatmap(
+        given, ["poor"], ["region"], dimensions=project.dimensions, country=project.country("VN")
+    )
+    sig = dict(zip(c.table["Group"], c.table["Significant"], strict=True))
+    assert sig == {"North": "", "Central & Central Highlands": "yes", "South": ""}
