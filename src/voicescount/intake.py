@@ -27,6 +27,15 @@ answers), the mapping itself is incomplete, and intake stops with an `InputError
 the YAML to add. A non-numeric text left in a numeric column (after `codes:`) also stops intake:
 map it (`"don't know": null`) or fix the export.
 
+Repeat groups (`.repeats`, keyed by repeat name): Kobo XLSX repeat sheets, nested lists in
+Kobo JSON, and ODK Central's `<form>-<repeat>.csv` files (KEY / PARENT_KEY) all become tables
+with `_index`, `_parent_table`, `_parent_index` and the submission's `respondent_id`, holding
+only mapped and `q_*` columns. Their unknown codes are noted, not quarantined.
+
+Dates: Excel serial numbers and ISO text become UTC timestamps; a time without an offset is
+read as UTC and noted. SPSS/Stata value labels form the codebook when no XLSForm is given;
+the text "nan" (pandas' missing value saved by pyreadstat) is read as missing and noted.
+
 Meta columns map by default when cycle.yml does not name them: respondent_id <- `_uuid` /
 `meta/instanceID` / ODK `KEY`; submitted_at <- `_submission_time` / `SubmissionDate`;
 started_at <- `start`; ended_at <- `end`; validation_status <- `_validation_status` /
@@ -112,7 +121,11 @@ _EXCEL_EPOCH = datetime(1899, 12, 30)
 
 @dataclass
 class IntakeResult:
-    """One instrument's export, on the contract: see the module docstring."""
+    """One instrument's export, on the contract: see the module docstring.
+
+    `unknown_codes` (column, export_column, value, count, rows as space-separated
+    `_source_row` numbers) is what validation quarantines; `notes` are for the cleaning log.
+    """
 
     data: pd.DataFrame
     codebook: Codebook | None
