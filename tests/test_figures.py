@@ -183,15 +183,6 @@ def test_heatmap_gaps_significance_and_suppression(est, project):
     assert len(hatched) == 2
 
 
-def test_holm_adjustment():
-    p = np.array([0.01, 0.04, np.nan, 0.03])
-    adj = figures._holm(p)
-    assert adj[0] == pytest.approx(0.03)
-    assert adj[3] == pytest.approx(0.06)
-    assert adj[1] == pytest.approx(0.06)  # monotone: max(0.06, 0.04*1)
-    assert np.isnan(adj[2])
-
-
 def test_trend_lines_and_alt(est, project):
     both = pd.concat(
         [est.assign(cycle=2022), est.assign(cycle=2024, estimate=est["estimate"] - 0.05)]

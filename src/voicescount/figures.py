@@ -547,24 +547,6 @@ def _gap_pvalues(cells: pd.DataFrame) -> np.ndarray:
     return np.array([math.erfc(abs(v) / math.sqrt(2)) for v in z.to_numpy(dtype=float)])
 
 
-def _holm(p: np.ndarray) -> np.ndarray:
-    """Holm-adjusted p-values (NaN kept), so marking many cells does not inflate false alarms."""
-    out = np.full_like(p, np.nan, dtype=float)
-    ok = ~np.isnan(p)
-    vals = p[ok]
-    m = len(vals)
-    if m == 0:
-        return out
-    order = np.argsort(vals, kind="mergesort")
-    adj = np.empty(m)
-    running = 0.0
-    for rank, idx in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * vals[idx]))
-        adj[idx] = running
-    out[ok] = adj
-    return out
-
-
 def heatmap(
     est: pd.DataFrame,
     variables: Sequence[str],
@@ -576,14 +558,16 @@ def heatmap(
     labels: Mapping[str, str] | None = None,
     higher_is_better: Mapping[str, bool] | None = None,
     alpha: float = 0.05,
+    method: str = "holm",
     suppress_n: int = 5,
 ) -> Chart:
     """Groups (rows) × indicators (columns): gap to the overall, in percentage points.
 
     Colour shows better (blue) or worse (orange) off than overall given each indicator's
-    direction; the signed gap is written in the cell; `*` marks gaps significant after Holm
-    correction across the map (a `p_value` or `significant` column from stats wins over the
-    approximation in `_gap_pvalues`); suppressed cells are grey and hatched.
+    direction; the signed gap is written in the cell; `*` marks gaps significant after the
+    `method` correction (rules.multiple_comparisons) across the map; a `significant` or
+    `p_value` column (lnob) wins over the approximation in `_gap_pvalues`. Suppressed cells
+    are grey and hatched.
     """
     _check_columns(est, (*ESTIMATE_COLUMNS, "se"), "estimate")
     labels = dict(labels or {})
@@ -621,7 +605,9 @@ def heatmap(
     else:
         p = cells["p_value"].to_numpy(dtype=float) if "p_value" in cells else _gap_pvalues(cells)
         p = np.where(cells["_suppressed"], np.nan, p)
-        sig = _holm(p) < alpha
+        from .lnob import adjust_pvalues  # imported here: it pulls in scipy
+
+        sig = adjust_pvalues(p, method) < alpha  # rules.multiple_comparisons
     cells["_sig"] = sig & ~cells["_suppressed"].to_numpy()
 
     group_keys = list(dict.fromkeys(zip(cells["_grouping"], cells["_code"], strict=True)))
