@@ -56,6 +56,19 @@ def test_new_cycle_and_later_chapters_appear_without_editing_the_toc(tiny):
     assert first["sections"] == [{"file": "report/ZZ/2025/en/gaps"}]
 
 
+def test_foreach_sdgs_lists_one_section_per_goal_of_each_cycle(tiny):
+    shutil.copy(tiny.root / "analyses/tiny.ipynb", tiny.root / "analyses/sdg.ipynb")
+    (tiny.root / "analyses/chapters.yml").write_text(
+        "chapters:\n  - tiny\n  - {notebook: sdg, foreach: sdgs}\n"
+    )
+    first = toc(Project(tiny.root))["parts"][0]["chapters"][0]
+    assert first["file"] == "report/ZZ/2023/en/tiny"
+    assert first["sections"] == [
+        {"file": "report/ZZ/2023/en/sdg-1"},
+        {"file": "report/ZZ/2023/en/sdg-5"},
+    ]
+
+
 def test_handbook_and_training_parts_are_appended_from_their_files(tiny):
     (tiny.root / "handbook/training").mkdir(parents=True)
     (tiny.root / "handbook/_toc_part.yml").write_text(

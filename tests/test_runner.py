@@ -78,6 +78,27 @@ def test_plan_covers_cycles_languages_and_templates_with_relative_parameters(tmp
     assert [j.name for j in plan(project, cycles=[2023], langs=["vi"])] == ["ZZ/2023/vi/tiny.ipynb"]
 
 
+def test_foreach_sdgs_makes_one_page_per_goal_with_its_own_parameter_and_manifest(tmp_path):
+    project = copy_tiny(tmp_path / "p")
+    add_template(project, "sdg", ["print(sdg)"])
+    chapters = project.root / "analyses" / "chapters.yml"
+    chapters.write_text("chapters:\n  - tiny\n  - {notebook: sdg, foreach: sdgs}\n")
+    jobs = plan(project, cycles=[2023], langs=["en"])
+    assert [j.name for j in jobs] == [
+        "ZZ/2023/en/tiny.ipynb",
+        "ZZ/2023/en/sdg-1.ipynb",
+        "ZZ/2023/en/sdg-5.ipynb",
+    ]
+    assert [j.parameters.get("sdg") for j in jobs] == [None, 1, 5]
+    assert jobs[1].manifest["parameters"]["sdg"] == 1
+    assert len({j.manifest_path for j in jobs}) == 3
+    assert jobs[2].manifest_path.name == ".sdg-5.inputs.json"
+    assert templates(project)[1].name == "sdg.ipynb"
+    chapters.write_text("chapters:\n  - tiny\n  - {notebook: sdg, foreach: regions}\n")
+    with pytest.raises(ConfigError, match="foreach"):
+        plan(project)
+
+
 def test_later_cycles_depend_on_earlier_inputs_not_the_reverse(tmp_path):
     project = copy_tiny(tmp_path / "p")
     by_cycle = {j.cycle: set(j.manifest["inputs"]) for j in plan(project, langs=["en"])}

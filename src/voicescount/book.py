@@ -30,7 +30,7 @@ import yaml
 
 from .errors import ConfigError, VoicesError
 from .registry import Project, label, read_yaml
-from .runner import templates
+from .runner import chapter_outputs, chapter_specs
 
 TOC_FILE = "_toc.yml"
 HANDBOOK_PART = Path("handbook") / "_toc_part.yml"
@@ -82,7 +82,7 @@ def toc(project: Project) -> dict[str, Any]:
     """The table of contents as a dict (jupyter-book v1 `jb-book` format)."""
     parts: list[dict[str, Any]] = []
     cycles = project.cycles()
-    tmpls = templates(project) if cycles else []
+    specs = chapter_specs(project) if cycles else []
     for country in project.countries.countries:
         own = sorted((c for iso, c in cycles if iso == country.iso), reverse=True)
         if not own:
@@ -92,7 +92,11 @@ def toc(project: Project) -> dict[str, Any]:
             cycle = project.cycle(country.iso, cyc)
             for lang in cycle.languages:
                 outdir = project.report_dir(country.iso, cyc) / lang
-                docs = [_doc(outdir / t.name, project.root) for t in tmpls]
+                docs = [
+                    _doc(outdir / f"{stem}.ipynb", project.root)
+                    for t, each in specs
+                    for stem, _ in chapter_outputs(t, each, cycle)
+                ]
                 title = label(cycle.title, lang, f"{label(country.name, lang)} {cyc}")
                 entry: dict[str, Any] = {
                     "file": docs[0],

@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import nbformat
 from pydantic import Field
@@ -46,7 +46,7 @@ from pydantic import Field
 from . import __version__
 from .errors import ConfigError
 from .provenance import cycle_input_files, file_hashes, relpath, sha256_file, source_fingerprint
-from .registry import Project, Strict, load_model
+from .registry import Cycle, Project, Strict, load_model
 
 ANALYSES = "analyses"
 CHAPTERS_FILE = "chapters.yml"
@@ -56,20 +56,30 @@ CHAPTERS_FILE = "chapters.yml"
 GUARD_GRACE = 15.0
 
 
+class ChapterEntry(Strict):
+    """A template run once per item of the cycle: `{notebook: sdg, foreach: sdgs}` makes
+    sdg-1.ipynb, sdg-4.ipynb ... with the extra parameter `sdg` (one page per SDG in focus)."""
+
+    notebook: str
+    foreach: Literal["sdgs"] | None = None
+
+
 class Chapters(Strict):
     """`analyses/chapters.yml`: the template notebooks, in book order (names without .ipynb)."""
 
-    chapters: list[str] = Field(min_length=1)
+    chapters: list[str | ChapterEntry] = Field(min_length=1)
 
 
-def templates(project: Project) -> list[Path]:
-    """Template notebooks in book order; every notebook in analyses/ must be listed once."""
+def chapter_specs(project: Project) -> list[tuple[Path, str | None]]:
+    """(template, foreach) in book order; every notebook in analyses/ must be listed once."""
     adir = project.root / ANALYSES
     path = adir / CHAPTERS_FILE
     spec = load_model(Chapters, path)
     seen: set[str] = set()
     out = []
-    for i, name in enumerate(spec.chapters):
+    for i, entry in enumerate(spec.chapters):
+        name = entry if isinstance(entry, str) else entry.notebook
+        each = None if isinstance(entry, str) else entry.foreach
         stem = name.removesuffix(".ipynb")
         if stem in seen:
             raise ConfigError(
@@ -85,7 +95,7 @@ def templates(project: Project) -> list[Path]:
                 field="chapters",
                 hint="Create the notebook or remove the entry.",
             )
-        out.append(nb)
+        out.append((nb, each))
     unlisted = sorted(p.stem for p in adir.glob("*.ipynb") if p.stem not in seen)
     if unlisted:
         raise ConfigError(
@@ -95,6 +105,18 @@ def templates(project: Project) -> list[Path]:
             hint="Add each template notebook to 'chapters' in the order the book shows them.",
         )
     return out
+
+
+def templates(project: Project) -> list[Path]:
+    """Template notebooks in book order (see `chapter_specs`)."""
+    return [nb for nb, _ in chapter_specs(project)]
+
+
+def chapter_outputs(template: Path, foreach: str | None, cycle: Cycle) -> list[tuple[str, dict]]:
+    """(output stem, extra parameters) of a template for one cycle: itself, or one per SDG."""
+    if foreach == "sdgs":
+        return [(f"{template.stem}-{g}", {"sdg": g}) for g in sorted(cycle.sdgs)]
+    return [(template.stem, {})]
 
 
 @dataclass(frozen=True)
@@ -111,11 +133,11 @@ class Job:
 
     @property
     def name(self) -> str:
-        return f"{self.iso}/{self.cycle}/{self.lang}/{self.template.name}"
+        return f"{self.iso}/{self.cycle}/{self.lang}/{self.output.name}"
 
     @property
     def manifest_path(self) -> Path:
-        return self.output.parent / f".{self.template.stem}.inputs.json"
+        return self.output.parent / f".{self.output.stem}.inputs.json"
 
     def is_current(self) -> bool:
         """True when the output exists and was made from exactly these inputs."""
@@ -175,8 +197,8 @@ def plan(
             path=project.data_dir,
             hint="Each cycle needs data/<ISO>/<cycle>/cycle.yml; check the codes and years.",
         )
-    tmpls = templates(project) if pairs else []
-    tmpl_hash = {t: sha256_file(t) for t in tmpls}
+    tmpls = chapter_specs(project) if pairs else []
+    tmpl_hash = {t: sha256_file(t) for t, _ in tmpls}
     common = {"voicescount": __version__, "source": source_fingerprint()}
     jobs = []
     for iso, cyc in pairs:
@@ -192,18 +214,17 @@ def plan(
                 "data_dir": relpath(project.data_dir, outdir),
                 "project_root": relpath(project.root, outdir),
             }
-            for t in tmpls:
-                manifest = {
-                    "template": {relpath(t, project.root): tmpl_hash[t]},
-                    "parameters": params,
-                    "inputs": inputs,
-                    **common,
-                }
-                jobs.append(
-                    Job(
-                        iso, cyc, lang, t, outdir / t.name, params, json.loads(json.dumps(manifest))
-                    )
-                )
+            for t, each in tmpls:
+                for stem, extra in chapter_outputs(t, each, cycle):
+                    p = {**params, **extra}
+                    manifest = {
+                        "template": {relpath(t, project.root): tmpl_hash[t]},
+                        "parameters": p,
+                        "inputs": inputs,
+                        **common,
+                    }
+                    out = outdir / f"{stem}.ipynb"
+                    jobs.append(Job(iso, cyc, lang, t, out, p, json.loads(json.dumps(manifest))))
     return jobs
 
 
@@ -322,8 +343,8 @@ def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
     rel_out = relpath(job.output, root)
     out_dir = job.output.parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".{job.template.stem}.running.ipynb"
-    failed_copy = out_dir / f".{job.template.stem}.failed.ipynb"
+    tmp = out_dir / f".{job.output.stem}.running.ipynb"
+    failed_copy = out_dir / f".{job.output.stem}.failed.ipynb"
     rel_tmp = relpath(tmp, root)
     try:
         pm.execute_notebook(
@@ -454,7 +475,7 @@ def execute(
                             ok, msg = False, "the worker process died (out of memory?)"
                     elif now >= deadline:
                         _kill_group(proc)
-                        partial = job.output.parent / f".{job.template.stem}.running.ipynb"
+                        partial = job.output.parent / f".{job.output.stem}.running.ipynb"
                         where = _cell_report(partial, None) if partial.exists() else "start-up"
                         ok, msg = False, f"timed out after {timeout:g} s at {where} (killed)"
                     else:
