@@ -998,3 +998,15 @@ def test_declared_gps_removed_in_every_spelling(project, gps_headers):
     res = read(project)
     assert sorted(res.removed_identifiers) == sorted(gps_headers)
     assert "21.0285" not in res.data.to_csv()
+
+
+def test_codes_match_despite_case_and_float_text(project):
+    rows = [list(r) for r in ROWS]
+    rows[0][3], rows[1][3] = "1.0", "2.0"  # a CSV saved from SPSS writes floats
+    rows[2][2] = "North"  # region spelt with a capital
+    rows[3][2] = "01"  # not the same code as "1": leading zeros are kept
+    setup_cycle(project, {"exports/adults.csv": csv_text(rows=rows).encode()})
+    res = read(project)
+    assert list(res.data["sex"]) == ["male", "female", "female", "male"]
+    assert list(res.data["region"]) == ["north", "south", "north", "01"]
+    assert res.unknown_codes["value"].tolist() == ["01"]

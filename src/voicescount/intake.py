@@ -889,6 +889,16 @@ def _code_text(v: Any) -> str | None:
     return text or None
 
 
+def _code_key(v: Any) -> str | None:
+    """A cell as a code: like `_code_text`, and '1.0' (a float written as text) -> '1'."""
+    t = _code_text(v)
+    if t is not None and "." in t and _is_number(t) and "e" not in t.lower():
+        f = float(t)
+        if f.is_integer():
+            return str(int(f))
+    return t
+
+
 def _norm(path: str) -> str:
     return path.replace("-", "/").casefold()
 
@@ -1189,16 +1199,22 @@ class _Mapper:
         if col == "validation_status":
             values = [self._status(v) for v in values]
         mapping = self.inst.codes.get(col, {})
-        texts = [_code_text(v) for v in values]
+        allowed = self._allowed(col, spec, q)
+        coded = bool(mapping) or allowed is not None
+        texts = [_code_key(v) if coded else _code_text(v) for v in values]
         if mapping:
             values = [
                 mapping.get(t, v) if t is not None else None
                 for v, t in zip(values, texts, strict=True)
             ]
-            texts = [_code_text(v) for v in values]
+            texts = [_code_key(v) for v in values]
         self._formula_notes(col, export, values, table)
-        allowed = self._allowed(col, spec, q)
         if allowed is not None:
+            # "Female" is the code "female": take the declared spelling
+            canon = {a.casefold(): a for a in allowed}
+            texts = [canon.get(t.casefold(), t) if t is not None else None for t in texts]
+            if spec is None or spec.type in ("category", "string"):
+                values = texts
             self._record_unknown(col, export, texts, table, allowed)
         kind = spec.type if spec else _FORM_TYPES.get(q.type if q else "", "string")
         if kind in ("integer", "number"):
