@@ -313,3 +313,35 @@ def test_heatmap_uses_significance_from_stats_when_given(est, project):
     )
     sig = dict(zip(c.table["Group"], c.table["Significant"], strict=True))
     assert sig == {"North": "", "Central & Central Highlands": "yes", "South": ""}
+
+
+def test_every_chart_kind_has_alt_text_and_a_matching_csv(est, project, tmp_path):
+    kw = dict(dimensions=project.dimensions, country=project.country("VN"), lang="vi")
+    both = pd.concat([est.assign(cycle=2022), est.assign(cycle=2024)])
+    charts = {
+        "dot": figures.dot_whisker(est, "poor", "region", **kw),
+        "heat": figures.heatmap(est, ["poor", "school"], ["region", "sex×disability"], **kw),
+        "trend": figures.trend(both, "poor", grouping="region", **kw),
+        "counts": figures.counts_bar(
+            pd.DataFrame({"label": ["=cmd", "b"], "n": [3, 4]}), what="x", lang="vi"
+        ),
+        "card": figures.scorecard_dumbbell(
+            pd.DataFrame({"criterion": ["a"], "community": [2.0], "provider": [3.0]}),
+            service="s",
+            lang="vi",
+        ),
+    }
+    for name, chart in charts.items():
+        assert len(chart.alt) > 40 and chart.alt.startswith(chart.title)
+        _, csv_path = chart.save(tmp_path, name)
+        back = pd.read_csv(csv_path, encoding="utf-8-sig", keep_default_na=False)
+        assert list(back.columns) == list(chart.table.columns)
+        assert len(back) == len(chart.table)
+        for col in chart.table.columns:
+            for mine, theirs in zip(chart.table[col], back[col], strict=True):
+                if isinstance(mine, str):
+                    assert theirs == ("'" + mine if mine.startswith("=") else mine)
+                elif pd.isna(mine):
+                    assert theirs == ""
+                else:
+                    assert float(theirs) == pytest.approx(float(mine))
