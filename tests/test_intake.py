@@ -1010,3 +1010,54 @@ def test_codes_match_despite_case_and_float_text(project):
     assert list(res.data["sex"]) == ["male", "female", "female", "male"]
     assert list(res.data["region"]) == ["north", "south", "north", "01"]
     assert res.unknown_codes["value"].tolist() == ["01"]
+
+
+# ---------------------------------------------------------------------- property: CSV round trip
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from voicescount.intake import read_raw  # noqa: E402
+
+_CELL = st.text(alphabet="abcXYZ019 ,;\t\"'\nàộữĐ-=+@", max_size=12)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    width=st.integers(1, 5),
+    data=st.data(),
+    sep=st.sampled_from([";", ",", "\t"]),
+    bom=st.booleans(),
+)
+def test_csv_round_trip(tmp_path, width, data, sep, bom):
+    """Whatever the cells hold (separators, quotes, newlines, accents), they come back as written."""
+    header = [f"c{i}" for i in range(width)]
+    rows = data.draw(
+        st.lists(
+            st.lists(_CELL, min_size=width, max_size=width).filter(
+                lambda r: any(c.strip() for c in r)
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    buf = io.StringIO(newline="")
+    writer = __import__("csv").writer(buf, delimiter=sep, lineterminator="\r\n")
+    writer.writerows([header, *rows])
+    path = tmp_path / "rt.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode("utf-8"))
+    raw = read_raw(path, Instrument(label={"en": "x"}, population="adults", data="rt.csv"))
+    assert raw.main.headers == header
+    expected = [[unicodedata.normalize("NFC", c) or None for c in r] for r in rows]
+    assert raw.main.rows == expected
+
+
+def test_one_column_csv_keeps_separators_in_answers(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_bytes(b'comment\r\na,b;c\r\n"x\r\ny"\r\n')
+    raw = read_raw(path, Instrument(label={"en": "x"}, population="adults", data="one.csv"))
+    assert raw.main.headers == ["comment"]
+    assert raw.main.rows == [["a,b;c"], ["x\r\ny"]]
+    assert raw.main.row_numbers == [2, 3]

@@ -440,9 +440,12 @@ def _sniff_delimiter(text: str) -> str:
     inside answers, so each candidate is scored on the first records it parses.
     """
     head = text[:65536]
+    first = head.split("\n", 1)[0]
+    if not any(d in first for d in ";,\t|"):
+        return "\x1f"  # one column: a ',' or ';' further down is part of an answer
     best, best_score = ",", (-1, -1)
     for delim in (";", ",", "\t", "|"):
-        if delim not in head.split("\n", 1)[0]:
+        if delim not in first:
             continue
         try:
             recs = list(csv.reader(io.StringIO(head, newline=""), delimiter=delim))[:50]
