@@ -394,3 +394,54 @@ def test_header_has_notice_and_language_switch(chapters):
         report.chapter_title(chapters, "ZZ", 2023, "vi", "sdg", 5)._repr_markdown_()
         == "# SDG 5: Bình đẳng giới"
     )
+
+
+def test_trends_page_table_and_charts(chapters, tmp_path):
+    page = report.trends_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
+    table = pd.read_csv(tmp_path / "tables" / "trends.csv", encoding="utf-8-sig")
+    assert list(table.columns[1:3]) == ["2021", "2023"] and len(table) == 2
+    for name in (
+        "trend-x_water--overall",
+        "trend-x_water--disability",
+        "trend-x_violence--overall",
+    ):
+        assert f'id="fig-{name}"' in page
+    hist = pd.concat(
+        [_table(_respondents(seed=7)).assign(cycle=2021), _table(_respondents()).assign(cycle=2023)]
+    )
+    tt = report.trend_table(hist, RULES).set_index("variable")
+    assert tt.loc["x_water", 2023] == pytest.approx(
+        _row(_table(_respondents()), "x_water", "")["estimate"]
+    )
+    assert tt.loc["x_water", "change"] == pytest.approx(
+        tt.loc["x_water", 2023] - tt.loc["x_water", 2021]
+    )
+
+
+def test_synthesis_needs_two_countries_and_lists_shared_indicators(chapters, tmp_path, monkeypatch):
+    page = report.synthesis_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
+    assert "No other country has data" in page
+    data = chapters.data_dir
+    with (data / "countries.yml").open("a", encoding="utf-8") as fh:
+        fh.write(
+            "  - iso: YY\n    name: {en: Ypsland}\n    languages: [en]\n"
+            "    regions: [{code: north, name: {en: North}}]\n"
+            "    youth: {min: 15, max: 24}\n    age_bands: [15, 25]\n"
+        )
+    shutil.copytree(data / "ZZ" / "2021", data / "YY" / "2022")
+    cyc = data / "YY" / "2022" / "cycle.yml"
+    cyc.write_text(
+        cyc.read_text().replace("ZZ", "YY").replace("2021", "2022").replace("[en, vi]", "[en]")
+    )
+    tables = {("ZZ", 2023): _table(_respondents()), ("YY", 2022): _table(_respondents(seed=9))}
+    monkeypatch.setattr(
+        report,
+        "estimate_cycle",
+        lambda project, iso, cycle, prepared=None: tables[(iso, int(cycle))],
+    )
+    page = report.synthesis_chapter(
+        Project(chapters.root), "ZZ", 2023, "en", out_dir=tmp_path
+    )._repr_html_()
+    assert "2 indicators are shared by at least two of the 2 countries" in page
+    syn = pd.read_csv(tmp_path / "tables" / "synthesis.csv", encoding="utf-8-sig")
+    assert syn.iloc[:, 1].tolist() == ["Ypsland (2022)", "Zedland (2023)"] * 2

@@ -1347,3 +1347,139 @@ def methods(
     )
     parts.append(_table(pv, out_dir, "methods-inputs", lang, rt("cap.inputs", lang)))
     return _page(parts)
+
+
+# --------------------------------------------------------------------------- across cycles
+#
+# Design choice: the country trend page and the cross-country synthesis are chapters of every
+# cycle's report (templates `trends` and `synthesis`), showing the picture *as of that cycle*
+# (earlier cycles only; other countries' latest cycle up to that year). The latest cycle's
+# pages are therefore the country's trend page and the current synthesis. This needs no new
+# job type in the runner, and a page never quotes data from a cycle after its own.
+
+TREND_GROUPINGS = ["", "disability"]
+
+
+def trend_table(hist: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """Overall estimate per indicator and cycle, and the change from the previous cycle with
+    its adjusted significance (`changes`, per pair of consecutive cycles)."""
+    cycles = sorted(hist["cycle"].unique())
+    rows = hist[hist["grouping"] == ""].pivot_table(
+        index="variable", columns="cycle", values="estimate", aggfunc="first", sort=True
+    )
+    out = rows.reset_index()
+    if len(cycles) >= 2:
+        a, b = cycles[-1], cycles[-2]
+        ch = changes(hist[hist["cycle"] == a], hist[hist["cycle"] == b], rules).set_index(
+            "variable"
+        )
+        out["change"] = out["variable"].map(ch["change"])
+        out["significant"] = out["variable"].map(ch["significant"]).fillna(False).astype(bool)
+    return out
+
+
+def trends_chapter(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
+) -> Html:
+    """The country's trend page (as of this cycle): every indicator measured in at least two
+    cycles, overall and by disability, and which changes since the previous cycle are
+    statistically significant."""
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    hist, notes = _history(project, iso, cycle)
+    parts = [_p(rt("trends_intro", lang))]
+    repeat = hist.groupby("variable")["cycle"].nunique() if not hist.empty else pd.Series(dtype=int)
+    variables = [v for v in repeat.index if repeat[v] >= 2]
+    if not variables:
+        parts.append(_p(rt("trends_none", lang)))
+        return _page(parts + [_p(rt("previous_unavailable_short", lang, detail=n)) for n in notes])
+    sub = hist[hist["variable"].isin(variables)]
+    tt = trend_table(sub, c.rules)
+    cycles = sorted(sub["cycle"].unique())
+    ind = {v: c.ind(v) for v in variables}
+    shown = pd.DataFrame({t("table.indicator", lang): [c.label(v) for v in tt["variable"]]})
+    for cy in cycles:
+        shown[str(cy)] = [
+            _fmt(x, ind[v].unit, lang) for v, x in zip(tt["variable"], tt[cy], strict=True)
+        ]
+    shown[rt("change_col", lang)] = [
+        _fmt_gap(x, ind[v].unit, lang) if pd.notna(x) else "–"
+        for v, x in zip(tt["variable"], tt["change"], strict=True)
+    ]
+    shown[t("table.significant", lang)] = [
+        t("table.sig_yes", lang) if s else "" for s in tt["significant"]
+    ]
+    parts.append(
+        _table(
+            shown, out_dir, "trends", lang, rt("trends_cap", lang, first=cycles[0], last=cycles[-1])
+        )
+    )
+    for v in variables:
+        rows = sub[sub["variable"] == v]
+        thr = suppress_threshold(c.rules, rows["population"].iloc[0])
+        parts.append(_h(2, c.label(v), f"trend-{v}"))
+        for g in TREND_GROUPINGS:
+            if g and g not in set(rows["grouping"]):
+                continue
+            ch = trend(public(rows).assign(cycle=rows["cycle"]), v, grouping=g,
+                       dimensions=project.dimensions, country=c.country, lang=lang,
+                       indicator_label=c.label(v), unit=ind[v].unit, suppress_n=thr)  # fmt: skip
+            parts.append(_chart(ch, out_dir, f"trend-{chart_name(v, g)}"))
+    parts += [_p(rt("previous_unavailable_short", lang, detail=n)) for n in notes]
+    return _page(parts)
+
+
+def synthesis_chapter(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
+) -> Html:
+    """Across countries (as of this cycle's year): the indicators the countries share, overall,
+    from each country's latest cycle up to that year, with 95% CIs and caution flags."""
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    latest: dict[str, int] = {}
+    for code, cy in project.cycles():
+        if cy <= c.cycle:
+            latest[code] = max(cy, latest.get(code, cy))
+    frames, notes = [], []
+    for code, cy in sorted(latest.items()):
+        try:
+            e = estimate_cycle(project, code, cy)
+        except VoicesError as err:
+            notes.append(f"{code} {cy}: {err}")
+            continue
+        frames.append(e[e["grouping"] == ""].assign(country=code, cycle=cy))
+    parts = [_p(rt("synthesis_intro", lang))]
+    allc = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    countries = sorted(allc["country"].unique()) if not allc.empty else []
+    if len(countries) < 2:
+        parts.append(_p(rt("synthesis_none", lang)))
+        return _page(parts + [_p(rt("previous_unavailable_short", lang, detail=n)) for n in notes])
+    shared = allc.groupby("variable")["country"].nunique()
+    variables = sorted(v for v in shared.index if shared[v] >= 2)
+    names = {code: label(project.country(code).name, lang, code) for code in countries}
+    rows = []
+    for v in variables:
+        ind = c.ind(v)
+        for code in countries:
+            r = allc[(allc["variable"] == v) & (allc["country"] == code)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            est = "–" if pd.isna(r["estimate"]) else _fmt(r["estimate"], ind.unit, lang)
+            ci = (
+                ""
+                if pd.isna(r["ci_low"])
+                else f"{_fmt(r['ci_low'], ind.unit, lang)} – {_fmt(r['ci_high'], ind.unit, lang)}"
+            )
+            rows.append(
+                {
+                    t("table.indicator", lang): c.label(v),
+                    rt("country_col", lang): f"{names[code]} ({int(r['cycle'])})",
+                    t("table.estimate", lang): est,
+                    rt("ci_col", lang): ci,
+                    t("table.n", lang): "" if pd.isna(r["n"]) else fmt_number(r["n"], lang),
+                    t("table.note", lang): t("legend.caution", lang) if r["caution"] else "",
+                }
+            )
+    parts.append(_p(rt("synthesis_shared", lang, k=len(variables), m=len(countries))))
+    parts.append(_table(pd.DataFrame(rows), out_dir, "synthesis", lang, rt("synthesis_cap", lang)))
+    parts += [_p(rt("previous_unavailable_short", lang, detail=n)) for n in notes]
+    return _page(parts)
