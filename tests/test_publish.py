@@ -472,7 +472,7 @@ def test_citation_never_today(meta):
 
 
 def test_cli_export_all(tmp_path, catalogue, meta):
-    """`voicescount export all` on a small project writes every format from one table."""
+    """`voicescount export opensdg sdmx downloads` writes every table format from one table."""
     import shutil
 
     from voicescount.cli import main
@@ -497,7 +497,9 @@ def test_cli_export_all(tmp_path, catalogue, meta):
             "--root",
             str(tmp_path),
             "export",
-            "all",
+            "opensdg",
+            "sdmx",
+            "downloads",
             "--country",
             "VN",
             "--cycle",

@@ -232,34 +232,60 @@ def add_training(sub: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace, project: Project) -> int:
+    from .errors import ConfigError
     from .publish import EXPORT_KINDS, export
 
-    kinds = list(EXPORT_KINDS) if args.kind == "all" else [args.kind]
+    kinds = list(EXPORT_KINDS) if "all" in args.kind else list(dict.fromkeys(args.kind))
     out = args.out if args.out.is_absolute() else project.root / args.out
-    for path in export(project, args.country, args.cycle, kinds, out, args.estimates, args.lang):
-        print(f"export: {path}")
+    if args.country and args.cycle:
+        targets = [(args.country, args.cycle, out)]
+    elif args.country or args.cycle or args.estimates:
+        raise ConfigError(
+            "give both --country and --cycle (or neither, for every cycle).",
+            hint="e.g. voicescount export all --country VN --cycle 2022 --out exports/VN/2022",
+        )
+    else:  # every cycle, each into OUT/<ISO>/<cycle>/ (what `make report` does)
+        targets = [(iso, cyc, out / iso / str(cyc)) for iso, cyc in project.cycles()]
+    for iso, cyc, folder in targets:
+        for path in export(project, iso, cyc, kinds, folder, args.estimates, args.lang,
+                           base_url=args.base_url):  # fmt: skip
+            print(f"export: {path}")
     return 0
 
 
 def add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="write partner formats: Open SDG, SDMX-CSV, data downloads",
+        help="write partner formats: Open SDG, SDMX-CSV, downloads, draft VNR chapter, PDF",
         description="Write the published estimates of one (country, cycle) as Open SDG CSV + "
         "metadata, SDMX-CSV (SDG DSD codes, data/sdmx_codes.yml) or the download files (CSV, "
-        "Parquet, data dictionary, CITATION.cff). Suppressed cells stay suppressed.",
+        "Parquet, data dictionary, CITATION.cff); the draft VNR chapter (Markdown and .docx per "
+        "language); the PDF of the report (printed from the built book with headless Chromium). "
+        "Suppressed cells stay suppressed. Without --country and --cycle: every cycle, into "
+        "OUT/<ISO>/<cycle>/.",
     )
-    p.add_argument("kind", choices=["opensdg", "sdmx", "downloads", "all"])
-    p.add_argument("--country", required=True, metavar="ISO", help="country ISO code, e.g. VN")
-    p.add_argument("--cycle", required=True, type=int, metavar="YEAR", help="survey cycle")
+    p.add_argument(
+        "kind",
+        nargs="+",
+        choices=["opensdg", "sdmx", "downloads", "vnr", "pdf", "all"],
+        help="what to write (several allowed; all = every kind)",
+    )
+    p.add_argument("--country", metavar="ISO", help="country ISO code, e.g. VN")
+    p.add_argument("--cycle", type=int, metavar="YEAR", help="survey cycle")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument(
         "--estimates",
         type=Path,
         help="published estimate table, .parquet or .csv "
-        "(default: build/<ISO>/<cycle>/estimates.parquet)",
+        "(default: the cycle's table, computed and cached in build/<ISO>/<cycle>/)",
     )
     p.add_argument("--lang", default="en", help="label language for Open SDG (default: en)")
+    p.add_argument(
+        "--base-url",
+        default="",
+        metavar="URL",
+        help="address of the published book, for links in the VNR chapter, PDF and CITATION.cff",
+    )
     p.set_defaults(func=_export)
 
 

@@ -933,7 +933,9 @@ def citation_cff(meta: CycleMeta) -> str:
 
 # --------------------------------------------------------------------------- CLI support
 
-EXPORT_KINDS = ("opensdg", "sdmx", "downloads")
+EXPORT_KINDS = ("opensdg", "sdmx", "downloads", "vnr", "pdf")
+# Where each kind is written under the export folder, and the files a download page links.
+DOWNLOADS_DIR = "downloads"
 
 
 def read_estimates(path: str | Path) -> pd.DataFrame:
@@ -967,18 +969,34 @@ def export(
     out_dir: str | Path,
     estimates_path: str | Path | None = None,
     lang: str = "en",
+    *,
+    html_dir: str | Path | None = None,
+    base_url: str = "",
 ) -> list[Path]:
     """Run the chosen exporters for one (country, cycle); what `voicescount export` calls.
 
-    Default estimate table: ``build/<ISO>/<cycle>/estimates.parquet``.
+    Estimates: `estimates_path`, or else the cycle's published table from
+    `report.estimate_cycle` (cached in build/<ISO>/<cycle>/estimates.parquet, computed when
+    absent); only the published columns are exported (`report.public`). "vnr" writes the draft
+    VNR chapter (vnr/), "pdf" prints the report from the built book in `html_dir` (pdf/).
     """
-    est_path = Path(estimates_path or project.build_dir(iso, cycle) / "estimates.parquet")
-    est = read_estimates(est_path)
-    meta = cycle_meta(project, iso, cycle)
+    from .report import estimate_cycle, public
+
+    if estimates_path is not None:
+        est = read_estimates(estimates_path)
+    elif {"opensdg", "sdmx", "downloads"} & set(kinds):
+        est = estimate_cycle(project, iso, cycle)
+    else:
+        est = None
+    meta = cycle_meta(project, iso, cycle, report_url=base_url or None)
     out = Path(out_dir)
     written: list[Path] = []
+    if est is not None:
+        est = public(est)
     if "opensdg" in kinds:
-        written += export_opensdg(est, project.indicators, meta, out / "opensdg", lang=lang)
+        files = export_opensdg(est, project.indicators, meta, out / "opensdg", lang=lang)
+        written += files
+        written.append(zip_folder(out / "opensdg", out / f"opensdg_{iso}_{cycle}.zip"))
     if "sdmx" in kinds:
         written.append(
             export_sdmx(
@@ -986,5 +1004,56 @@ def export(
             )
         )
     if "downloads" in kinds:
-        written += export_downloads(est, project.indicators, meta, out / "downloads")
+        written += export_downloads(est, project.indicators, meta, out / DOWNLOADS_DIR)
+    if "vnr" in kinds:
+        from .vnr import export_vnr
+
+        written += export_vnr(project, iso, cycle, out / "vnr", base_url=base_url)
+    if "pdf" in kinds:
+        from .pdf import export_pdf
+
+        written += export_pdf(
+            project, iso, cycle, out / "pdf", html_dir=html_dir, base_url=base_url
+        )
     return written
+
+
+def zip_folder(folder: str | Path, path: str | Path) -> Path:
+    """Zip a folder (e.g. the Open SDG files) with sorted members and fixed timestamps."""
+    import zipfile
+
+    folder, path = Path(folder), Path(path)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+            zi = zipfile.ZipInfo(f.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.create_system = 0
+            zi.external_attr = 0o644 << 16
+            zf.writestr(zi, f.read_bytes(), compresslevel=9)
+    return path
+
+
+def download_files(project: Project, iso: str, cycle: int) -> list[tuple[str, str]]:
+    """(kind, file path relative to the cycle's export folder) of every published download.
+
+    The book's download page links these; `export(..., EXPORT_KINDS)` writes them all.
+    """
+    cyc = project.cycle(iso, cycle)
+    stem = f"estimates_{iso}_{cycle}"
+    d = DOWNLOADS_DIR
+    files = [
+        ("csv", f"{d}/{stem}.csv"),
+        ("parquet", f"{d}/{stem}.parquet"),
+        ("dictionary", f"{d}/data_dictionary.csv"),
+        ("dictionary_md", f"{d}/data_dictionary.md"),
+        ("citation", f"{d}/CITATION.cff"),
+        ("opensdg", f"opensdg_{iso}_{cycle}.zip"),
+        ("sdmx", f"sdmx/{iso}_{cycle}.csv"),
+    ]
+    for lg in cyc.languages:
+        files += [
+            (f"vnr_docx:{lg}", f"vnr/vnr_{iso}_{cycle}_{lg}.docx"),
+            (f"vnr_md:{lg}", f"vnr/vnr_{iso}_{cycle}_{lg}.md"),
+            (f"pdf:{lg}", f"pdf/report_{iso}_{cycle}_{lg}.pdf"),
+        ]
+    return files
