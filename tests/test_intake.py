@@ -613,6 +613,9 @@ CORPUS = {
         _csv(), {"mapping": {"sex": "Sex", "age": "age", "q_name": "respondent_name"}},
         ConfigError, ["personal data", "q_name"],
     ),
+    "labels_without_form": (
+        _csv(), {"values": "labels"}, ConfigError, ["`values: labels`", "`form:`"],
+    ),
     "mapping_unknown_contract_column": (
         _csv(), {"mapping": {"sex": "Sex", "age": "age", "gender": "Sex"}}, ConfigError,
         ["'gender'", "neither a contract column"],

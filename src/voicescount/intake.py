@@ -209,6 +209,15 @@ def read_export(
     source = Path(source)
     raw = read_raw(source, inst, codebook)
     codebook = codebook or raw.codebook
+    if inst.values == "labels" and codebook is None:
+        raise ConfigError(
+            f"says the export '{source.name}' holds labels (`values: labels`) but gives no "
+            "`form:` to translate them back to codes.",
+            path=config_path or source.parent / "cycle.yml",
+            field=f"instruments.{name}.values" if name else "values",
+            hint="Add `form:` (the XLSForm) for this instrument, or export 'XML values and "
+            "headers' and set `values: xml`.",
+        )
     _check_shape(source, raw.main, codebook)
     identifiers = list(dict.fromkeys([*(cycle.identifiers if cycle else []), *inst.identifiers]))
     mapper = _Mapper(source, inst, contract, codebook, raw, identifiers, regions, name)
