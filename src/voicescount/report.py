@@ -1346,6 +1346,9 @@ def methods(
         _p(rt("provenance_text", lang, version=rec["voicescount"], source=rec["source"][:12]))
     )
     parts.append(_table(pv, out_dir, "methods-inputs", lang, rt("cap.inputs", lang)))
+    from .publish import downloads_section  # links to the files `make report` exports
+
+    parts.append(downloads_section(project, iso, cycle, lang))
     return _page(parts)
 
 
