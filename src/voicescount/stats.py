@@ -50,7 +50,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from scipy import stats as sps
 
 from .errors import InputError
@@ -309,34 +308,31 @@ def estimate(
                 wy *= np.where(m, 0.0, y)
                 Q0[:, j] = np.bincount(cells.index, weights=wy, minlength=cells.size)
             del y, m, wy
-        has_missing = bool(miss_cell)
-        if has_missing:
+        if miss_cell:
             mcell = np.concatenate(miss_cell)
             mc = np.concatenate(miss_col)
             mw = np.concatenate(miss_w)
+        else:
+            mcell = np.zeros(0, dtype=np.intp)
+            mc = np.zeros(0, dtype=np.int64)
+            mw = np.zeros(0)
+        bounds = np.searchsorted(mc, np.arange(c + 1))  # entries are grouped by column
         mrows: list[np.ndarray] = []  # per table: table row of each missing entry
-        sums = []  # per table: A (sum w y), B (sum w, non-missing), K (count), Q (sum w y^2)
+        sums = []  # per table: A (sum w y), Q (sum w y^2)
         for ti, t in enumerate(tables):
             if ti == 0:
-                A, Q = A0, Q0
-                mrow = mcell if has_missing else None
+                A, Q, mrow = A0, Q0, mcell
             else:
-                pA, _, _, pQ = sums[t.source]
+                pA, pQ = sums[t.source]
                 A = _agg(t.index, pA, t.size)
                 Q = A if pQ is pA else _agg(t.index, pQ, t.size)
-                mrow = t.index[mrows[t.source]] if has_missing else None
-            if has_missing:
-                flat = mrow * c + mc
-                Bm = np.bincount(flat, weights=mw, minlength=t.size * c).reshape(t.size, c)
-                Km = np.bincount(flat, minlength=t.size * c).reshape(t.size, c)
-                B, K = _non_missing(t.w, Bm), _non_missing(t.n, Km)
-            else:
-                B = np.broadcast_to(t.w[:, None], (t.size, c))
-                K = np.broadcast_to(t.n[:, None], (t.size, c))
-            sums.append((A, B, K, Q))
+                mrow = t.index[mrows[t.source]]
+            sums.append((A, Q))
             mrows.append(mrow)
         for gi, gd in enumerate(gdims):
-            r = _grouping(structs[gi], *sums[table_of[frozenset(gd)]], kind)
+            ti = table_of[frozenset(gd)]
+            A, Q = sums[ti]
+            r = _grouping(structs[gi], tables[ti], A, Q, mrows[ti], mw, bounds, kind)
             for k in keys:
                 res[gi][k].append(r[k])
 
@@ -406,11 +402,6 @@ def _table(dims, codes, psu, n_psu, levels, w, parent, source) -> _Table:
     return _Table(tuple(dims), tcodes, tpsu, index, tw, tn.astype(np.float64), parent, source)
 
 
-def _non_missing(total: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """Non-missing sums per table row: the row total minus what the missing items held."""
-    return total[:, None] - missing
-
-
 def _agg(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     """Column-wise sums of `values` (rows x items) into `size` groups given by `index`."""
     out = np.empty((size, values.shape[1]), order="F")
@@ -424,12 +415,13 @@ class _GroupStruct:
     """What one grouping needs from the design, computed once for all blocks of items."""
 
     inside: np.ndarray  # table rows whose grouping codes are all non-missing
+    rowpos: np.ndarray  # table row -> position among inside rows (-1 if outside)
     dom: np.ndarray  # domain of each inside row (= one (domain, PSU) pair)
     D: int
-    to_dom: sparse.csr_matrix  # pairs -> domains
-    to_dh: sparse.csr_matrix  # pairs -> (domain, stratum)
-    dh_to_dom: sparse.csr_matrix
-    nh: np.ndarray
+    dh: np.ndarray  # (domain, stratum) index of each pair
+    ndh: int
+    dh_dom: np.ndarray  # domain of each (domain, stratum)
+    nh: np.ndarray  # PSUs in the stratum of each (domain, stratum)
     scale: np.ndarray
     tq: np.ndarray  # t quantile per domain (NaN when df <= 0)
 
@@ -442,11 +434,9 @@ def _group_struct(t: _Table, order, gd, levels, prep, level, tq_cache) -> _Group
         inside &= t.codes[o] >= 0
     D = int(np.prod([len(levels[i]) for i in gd])) if gd else 1
     dom = dcode[inside]
-    P = len(dom)
     H = len(prep.n_h)
     dh_key, dh = np.unique(dom * H + prep.psu_stratum[t.psu[inside]], return_inverse=True)
     h = dh_key % H
-    ones = np.ones(P)
     # degrees of freedom per domain: PSUs holding the domain minus their strata (R's degf)
     dfree = (np.bincount(dom, minlength=D) - np.bincount(dh_key // H, minlength=D)).astype(float)
     tq = np.full(D, np.nan)
@@ -455,43 +445,62 @@ def _group_struct(t: _Table, order, gd, levels, prep, level, tq_cache) -> _Group
             if v not in tq_cache:
                 tq_cache[v] = float(sps.t.ppf(0.5 + level / 2, v))
             tq[k] = tq_cache[v]
+    rowpos = np.where(inside, np.cumsum(inside) - 1, -1)
     return _GroupStruct(
         inside=inside,
+        rowpos=rowpos,
         dom=dom,
         D=D,
-        to_dom=sparse.csr_matrix((ones, (dom, np.arange(P))), shape=(D, P)),
-        to_dh=sparse.csr_matrix((ones, (dh, np.arange(P))), shape=(len(dh_key), P)),
-        dh_to_dom=sparse.csr_matrix(
-            (np.ones(len(dh_key)), (dh_key // H, np.arange(len(dh_key)))),
-            shape=(D, len(dh_key)),
-        ),
-        nh=prep.n_h[h][:, None],
-        scale=prep.scale_h[h][:, None],
+        dh=dh,
+        ndh=len(dh_key),
+        dh_dom=dh_key // H,
+        nh=prep.n_h[h],
+        scale=prep.scale_h[h],
         tq=tq[:, None],
     )
 
 
-def _grouping(gs: _GroupStruct, A, B, K, Q, kind) -> dict[str, np.ndarray]:
-    """Estimates for one grouping from its (domain, PSU) sums: arrays (domains, items)."""
-    if gs.inside.all():
-        Ap, Bp, Kp, Qp = A, B, K, Q
-    else:
-        Ap, Bp, Kp = A[gs.inside], B[gs.inside], K[gs.inside]
-        Qp = Ap if Q is A else Q[gs.inside]
-    Y = gs.to_dom @ Ap
-    W = gs.to_dom @ Bp
-    n = gs.to_dom @ Kp
-    Qd = Y if Qp is Ap else gs.to_dom @ Qp
+def _grouping(gs: _GroupStruct, t: _Table, A, Q, mrow, mw, bounds, kind) -> dict:
+    """Estimates for one grouping from its (domain, PSU) sums: arrays (domains, items).
+
+    Works column by column on contiguous 1-D arrays (no pairs x items temporaries); the
+    weight and count of missing item values come from the sparse list of missing entries."""
+    D, c = gs.D, A.shape[1]
+    full = gs.inside.all()
+    dom, dh, ndh = gs.dom, gs.dh, gs.ndh
+    w_in = t.w if full else t.w[gs.inside]
+    n_in = t.n if full else t.n[gs.inside]
+    W0 = np.bincount(dom, weights=w_in, minlength=D)
+    N0 = np.bincount(dom, weights=n_in, minlength=D)
+    Y, W, n, Qd, var = (np.empty((D, c)) for _ in range(5))
+    for j in range(c):
+        a = A[:, j] if full else A[gs.inside, j]
+        e0, e1 = bounds[j], bounds[j + 1]
+        ep = gs.rowpos[mrow[e0:e1]]  # pair of each missing entry (-1: outside the grouping)
+        keep = ep >= 0
+        ep, ew = ep[keep], mw[e0:e1][keep]
+        ed = dom[ep]
+        W[:, j] = W0 - np.bincount(ed, weights=ew, minlength=D)
+        n[:, j] = N0 - np.bincount(ed, minlength=D)
+        Y[:, j] = np.bincount(dom, weights=a, minlength=D)
+        if Q is not A:
+            q = Q[:, j] if full else Q[gs.inside, j]
+            Qd[:, j] = np.bincount(dom, weights=q, minlength=D)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = Y[:, j] / W[:, j]
+            # z = (a - p (w - w_missing)) / W: dense part, then the sparse missing correction
+            z = (a - p[dom] * w_in) / W[dom, j]
+            np.add.at(z, ep, p[ed] * ew / W[ed, j])
+        z[~np.isfinite(z)] = 0.0
+        S1 = np.bincount(dh, weights=z, minlength=ndh)
+        S2 = np.bincount(dh, weights=z * z, minlength=ndh)
+        contrib = gs.scale * np.where(gs.nh > 1, S2 - S1 * S1 / gs.nh, S2)
+        var[:, j] = np.bincount(gs.dh_dom, weights=contrib, minlength=D)
+    if Q is A:
+        Qd = Y
+    var = np.maximum(var, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         est = np.where(n > 0, Y / W, np.nan)
-        Z = (Ap - est[gs.dom] * Bp) / W[gs.dom]
-    Z[~np.isfinite(Z)] = 0.0
-    S1 = gs.to_dh @ Z
-    Z *= Z
-    S2 = gs.to_dh @ Z
-    del Z
-    contrib = gs.scale * np.where(gs.nh > 1, S2 - S1 * S1 / gs.nh, S2)
-    var = np.maximum(gs.dh_to_dom @ contrib, 0.0)
     se = np.where(n > 0, np.sqrt(var), np.nan)
     tq = np.broadcast_to(gs.tq, est.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
