@@ -112,7 +112,8 @@ def _v(key: str, lang: str, **fmt: object) -> str:
 # markup inside a line (emphasis, code, links, images, HTML, entities, tables, strikethrough).
 _MD_INLINE = re.compile(r"([\\`*_\[\]<>&|~!{}$])")
 # ... and these only at the start of a line (headings, lists, quotes, thematic breaks).
-_MD_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
+_MD_START = re.compile(r"^([#>+=-])")
+_MD_ORDERED = re.compile(r"^(\d+)([.)])")  # '1. ' starts a list: escape the '.', not the digit
 
 
 def md_text(value: object) -> str:
@@ -125,7 +126,8 @@ def md_text(value: object) -> str:
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\t\n\r")
     text = " ".join(text.split())
     text = _MD_INLINE.sub(r"\\\1", text)
-    return _MD_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    text = _MD_ORDERED.sub(r"\1\\\2", text)
+    return _MD_START.sub(r"\\\1", text)
 
 
 def plain_text(value: object) -> str:
