@@ -75,7 +75,7 @@ def test_md_text_keeps_respondent_words_inert():
     assert md_text("# heading").startswith("\\#")
     assert md_text("1. item").startswith("1\\.")
     assert md_text("- item").startswith("\\-")
-    assert md_text("line one\n\n# two") == "line one \\# two"
+    assert md_text("line one\n\n# two") == "line one # two"  # no line break: no heading
     assert plain_text("a\x00b\x1fc\n d") == "abc d"
 
 
