@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,8 @@ TINY = Path(__file__).parent / "fixtures" / "tiny"
 
 
 @pytest.fixture
-def tiny(tmp_path) -> Project:
-    shutil.copytree(TINY, tmp_path / "p")
-    return Project(tmp_path / "p")
+def tiny(tiny_project) -> Project:
+    return tiny_project
 
 
 def test_file_hashes_are_sha256_keyed_by_relative_posix_path_and_sorted(tmp_path):

@@ -14,9 +14,8 @@ TINY = Path(__file__).parent / "fixtures" / "tiny"
 
 
 @pytest.fixture
-def tiny(tmp_path) -> Project:
-    shutil.copytree(TINY, tmp_path / "p")
-    return Project(tmp_path / "p")
+def tiny(tiny_project) -> Project:
+    return tiny_project
 
 
 def test_overview_lists_sdgs_instruments_fieldwork_and_regions(tiny):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import make_tiny_project
 
 from voicescount import runner
 from voicescount.errors import ConfigError, ValidationFailed
@@ -22,8 +23,7 @@ TINY = Path(__file__).parent / "fixtures" / "tiny"
 
 
 def copy_tiny(dest: Path) -> Project:
-    shutil.copytree(TINY, dest)
-    return Project(dest)
+    return Project(make_tiny_project(dest))
 
 
 def add_template(project: Project, name: str, sources: list[str], only: bool = False) -> None:

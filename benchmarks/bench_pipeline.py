@@ -1,0 +1,180 @@
+"""Benchmark of the pipeline spine: `voicescount run` and `voicescount build`.
+
+Measures, on a copy of the project in a temporary folder (the repository is never touched):
+
+- cold run: every notebook executed (report/ and build/ removed first);
+- warm re-run: nothing changed, so every notebook is skipped (`executed: 0`);
+- one-cycle-changed run: a comment appended to the latest cycle's cycle.yml, so only that
+  cycle's notebooks re-execute;
+- book build: `voicescount build` (toc + Sphinx, no execution);
+- notebooks per second against --jobs 1, 2, 4 (forced runs of every notebook).
+
+Each measurement is a fresh `voicescount` subprocess, timed from outside; peak memory is the
+largest resident set of any process in that measurement's tree (getrusage RUSAGE_CHILDREN of a
+wrapper process, so earlier measurements do not leak into later ones). Times are medians over
+--repeat runs. Uses the real project when it has cycles, else the tiny test fixture.
+
+    .venv/bin/python benchmarks/bench_pipeline.py              # table
+    .venv/bin/python benchmarks/bench_pipeline.py --json       # one JSON object per line
+    .venv/bin/python benchmarks/bench_pipeline.py --tiny --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "fixtures" / "tiny"
+COPY = ["data", "analyses", "handbook", "_config.yml", "intro.md"]
+SUMMARY = re.compile(r"executed: (\d+)\s+skipped: (\d+)\s+failed: (\d+)")
+
+# Runs argv and prints the peak RSS (KiB on Linux) of all processes it waited for.
+_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "sys.stdout.write(p.stdout)\n"
+    "sys.stderr.write(p.stderr)\n"
+    "print('__maxrss__', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(p.returncode)\n"
+)
+
+
+def project_copy(tiny: bool) -> tuple[Path, str]:
+    """Copy the project (or the tiny fixture) into a temporary folder."""
+    tmp = Path(tempfile.mkdtemp(prefix="voicescount-bench-"))
+    dest = tmp / "project"
+    has_cycles = any((ROOT / "data").glob("*/*/cycle.yml"))
+    if tiny or not has_cycles:
+        shutil.copytree(TINY, dest)
+        return dest, "tiny fixture"
+    dest.mkdir()
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        elif src.is_file():
+            shutil.copy2(src, dest / name)
+    return dest, "example data"
+
+
+def voicescount(root: Path, *args: str) -> tuple[float, float, str]:
+    """Run the CLI once; return (seconds, peak MiB, stdout). Fails loudly on errors."""
+    cmd = [sys.executable, "-m", "voicescount.cli", "--root", str(root), *args]
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - start
+    out = proc.stdout
+    rss = int(out.rsplit("__maxrss__", 1)[1].split()[0])
+    if proc.returncode != 0:
+        raise SystemExit(f"`voicescount {' '.join(args)}` failed:\n{out}\n{proc.stderr[-3000:]}")
+    return seconds, rss / 1024, out.split("__maxrss__")[0]
+
+
+def counts(out: str) -> tuple[int, int, int]:
+    m = SUMMARY.search(out)
+    if not m:
+        raise SystemExit(f"no summary line in:\n{out}")
+    return int(m[1]), int(m[2]), int(m[3])
+
+
+def clean(root: Path) -> None:
+    for sub in ("report", "build", "_build"):
+        shutil.rmtree(root / sub, ignore_errors=True)
+
+
+def touch_latest_cycle(root: Path, n: int) -> str:
+    """Change the latest cycle's cycle.yml (a YAML comment: valid, but a new hash)."""
+    latest = sorted(root.glob("data/*/*/cycle.yml"), key=lambda p: (p.parent.name, str(p)))[-1]
+    with latest.open("a", encoding="utf-8") as fh:
+        fh.write(f"# benchmark edit {n}\n")
+    return latest.parent.relative_to(root / "data").as_posix()
+
+
+def measure(root: Path, repeat: int, jobs_list: list[int]) -> list[dict]:
+    rows = []
+    run = ["run", "--no-progress"]
+
+    def add(case, times, rss, note):
+        rows.append(
+            {
+                "case": case,
+                "median_s": round(statistics.median(times), 2),
+                "min_s": round(min(times), 2),
+                "repeats": len(times),
+                "peak_mib": round(max(rss)),
+                "note": note,
+            }
+        )
+
+    cold, cold_rss, warm, warm_rss, one, one_rss, book, book_rss = ([] for _ in range(8))
+    for i in range(repeat):
+        clean(root)
+        s, m, out = voicescount(root, *run)
+        n_total = counts(out)[0]
+        cold.append(s)
+        cold_rss.append(m)
+        s, m, out = voicescount(root, *run)
+        assert counts(out)[0] == 0, out
+        warm.append(s)
+        warm_rss.append(m)
+        changed = touch_latest_cycle(root, i)
+        s, m, out = voicescount(root, *run)
+        n_one = counts(out)[0]
+        one.append(s)
+        one_rss.append(m)
+        s, m, _ = voicescount(root, "build")
+        book.append(s)
+        book_rss.append(m)
+    add("cold run", cold, cold_rss, f"{n_total} notebooks, --jobs {os.cpu_count()}")
+    add("warm re-run", warm, warm_rss, "executed: 0")
+    add("one cycle changed", one, one_rss, f"{changed}: {n_one} notebooks re-executed")
+    add("book build", book, book_rss, "toc + Sphinx, no execution")
+    for jobs in jobs_list:
+        times, rss = [], []
+        for _ in range(repeat):
+            s, m, out = voicescount(root, *run, "--force", "--jobs", str(jobs))
+            times.append(s)
+            rss.append(m)
+        nps = n_total / statistics.median(times)
+        add(f"--jobs {jobs}", times, rss, f"{nps:.2f} notebooks/s ({n_total} notebooks)")
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--tiny", action="store_true", help="use the tiny fixture project")
+    ap.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    a = ap.parse_args()
+    root, what = project_copy(a.tiny)
+    try:
+        rows = measure(root, a.repeat, a.jobs)
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
+    cpus = os.cpu_count()
+    if a.json:
+        for r in rows:
+            print(json.dumps({"bench": "pipeline", "project": what, "cpus": cpus, **r}))
+        return
+    print(f"Pipeline on the {what}, {cpus} CPUs, medians of {a.repeat}:\n")
+    print("| case | median s | min s | peak MiB | note |")
+    print("|---|---:|---:|---:|---|")
+    for r in rows:
+        print(f"| {r['case']} | {r['median_s']} | {r['min_s']} | {r['peak_mib']} | {r['note']} |")
+
+
+if __name__ == "__main__":
+    main()
