@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
@@ -20,8 +19,6 @@ from voicescount.book import (
 from voicescount.errors import ConfigError
 from voicescount.registry import Project
 from voicescount.runner import execute
-
-TINY = Path(__file__).parent / "fixtures" / "tiny"
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,6 @@ from voicescount.provenance import (
     source_fingerprint,
 )
 from voicescount.registry import Project
-
-TINY = Path(__file__).parent / "fixtures" / "tiny"
 
 
 @pytest.fixture
