@@ -172,7 +172,7 @@ BY = [[], ["sex"], ["region"], ["sex", "region"]]
 COLS = ["estimate", "se", "ci_low", "ci_high", "deff", "N"]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(surveys(), st.floats(0.01, 1000))
 def test_scaling_weights_changes_nothing(df, k):
     a = estimate(df, ["y"], DESIGN, by=BY)
@@ -182,7 +182,7 @@ def test_scaling_weights_changes_nothing(df, k):
     np.testing.assert_allclose(a["N"] * k, b["N"], rtol=1e-12)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(surveys())
 def test_domain_estimate_is_weighted_mean_of_its_rows(df):
     est = estimate(df, ["y"], DESIGN, by=[["sex", "region"]])
@@ -195,7 +195,7 @@ def test_domain_estimate_is_weighted_mean_of_its_rows(df):
             assert row.n == len(sub)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(surveys())
 def test_proportion_cis_within_unit_interval(df):
     est = estimate(df, ["y"], DESIGN, by=BY).dropna(subset=["ci_low"])
@@ -203,7 +203,7 @@ def test_proportion_cis_within_unit_interval(df):
     assert ((est.ci_high <= 1) & (est.ci_high >= est.estimate)).all()
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(surveys(), st.sampled_from(BY))
 def test_single_grouping_equals_same_grouping_in_multi_call(df, g):
     one = estimate(df, ["y"], DESIGN, by=[g]).drop(columns=["sex", "region"], errors="ignore")
