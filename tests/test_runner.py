@@ -112,6 +112,8 @@ def test_unknown_country_and_empty_selection_are_config_errors(tmp_path):
         plan(project, countries=["XX"])
     with pytest.raises(ConfigError, match="no cycle matches"):
         plan(project, cycles=[1999])
+    with pytest.raises(ConfigError, match="--lang sw"):
+        plan(project, langs=["sw"])
 
 
 def test_chapters_yml_must_list_every_template_and_only_existing_ones(tmp_path):

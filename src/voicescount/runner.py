@@ -225,6 +225,12 @@ def plan(
                     }
                     out = outdir / f"{stem}.ipynb"
                     jobs.append(Job(iso, cyc, lang, t, out, p, json.loads(json.dumps(manifest))))
+    if langs and pairs and not jobs:
+        raise ConfigError(
+            f"no selected cycle is published in --lang {', '.join(langs)}.",
+            path=project.data_dir,
+            hint="Choose a language listed under 'languages' in the cycles' cycle.yml.",
+        )
     return jobs
 
 
