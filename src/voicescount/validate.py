@@ -63,7 +63,7 @@ HINTS = {
     "type": "Correct the value in the export, or map the export's codes to the contract in "
     "cycle.yml (instruments.{inst}.codes.{col}).",
     "allowed_codes": "Map this export code to a contract code in cycle.yml under "
-    "instruments.{inst}.codes.{col} (e.g. {{'{val}': <code>}}; null for refused/don't know), "
+    "instruments.{inst}.codes.{col} (e.g. {'{val}': <code>}; null for refused/don't know), "
     "or correct the export.",
     "range": "Check the value in the export; if it is a missing-value code (e.g. 98, 99), map "
     "it to null in cycle.yml under instruments.{inst}.codes.{col}.",
