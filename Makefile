@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup report chromium test lint bench examples clean help
+.PHONY: setup system-deps report test lint bench examples clean help
 
 help:
 	@echo "make report  - set up .venv from the lock, run every notebook on the example data, build _build/html,"
@@ -23,23 +23,31 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
-report: setup chromium
+report: setup system-deps
 	$(BIN)/voicescount all
 	$(BIN)/voicescount export all --out _build/html/downloads
 
-# The PDF of each report is printed by headless Chromium (Debian package `chromium`).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || test -n "$$VOICESCOUNT_CHROMIUM" || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update && apt-get install -y chromium; \
-	  else \
-	    echo "make report prints the PDF with headless Chromium, which is not installed." >&2; \
-	    echo "Install it as root: sudo apt-get update && sudo apt-get install -y chromium" >&2; \
-	    echo "(or set VOICESCOUNT_CHROMIUM to a Chromium binary), then run make report again." >&2; \
-	    exit 1; \
-	  fi; }
+# Debian packages the report and the tests need: headless Chromium prints the PDFs and runs the
+# browser tests; the Lohit font gives Bengali glyphs in charts (DejaVu Sans covers Vietnamese).
+SYSTEM_PKGS := chromium fonts-lohit-beng-bengali
 
-test: setup
+system-deps:
+	@missing=""; for p in $(SYSTEM_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ] && [ -z "$$VOICESCOUNT_CHROMIUM" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null; \
+	  else \
+	    echo "voicescount needs the Debian packages:$$missing" >&2; \
+	    echo "Install them as root: sudo apt-get update && sudo apt-get install -y$$missing" >&2; \
+	    echo "(or set VOICESCOUNT_CHROMIUM to a Chromium binary), then run make again." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+test: setup system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: setup
