@@ -255,3 +255,5 @@ def test_wall_clock_guard_kills_a_slow_notebook_and_keeps_the_last_good_output(
     assert "timed out after 3 s" in summary.failed[0].message
     assert "(killed)" in summary.failed[0].message
     assert good.read_text() == "last good notebook"
+    assert not list(good.parent.glob("*.running.ipynb"))
+    assert (good.parent / ".slow.failed.ipynb").is_file()

@@ -333,6 +333,11 @@ def _cell_report(nb_path: Path, index: int | None) -> str:
 # --------------------------------------------------------------------------- worker
 
 
+def running_path(job: Job, pid: int) -> Path:
+    """The notebook being executed; named per worker so concurrent runs never share it."""
+    return job.output.parent / f".{job.output.stem}.{pid}.running.ipynb"
+
+
 def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
     """Run one notebook in its own process group; send (ok, message) back."""
     with contextlib.suppress(OSError):
@@ -349,7 +354,7 @@ def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
     rel_out = relpath(job.output, root)
     out_dir = job.output.parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".{job.output.stem}.running.ipynb"
+    tmp = running_path(job, os.getpid())
     failed_copy = out_dir / f".{job.output.stem}.failed.ipynb"
     rel_tmp = relpath(tmp, root)
     try:
@@ -481,8 +486,12 @@ def execute(
                             ok, msg = False, "the worker process died (out of memory?)"
                     elif now >= deadline:
                         _kill_group(proc)
-                        partial = job.output.parent / f".{job.output.stem}.running.ipynb"
-                        where = _cell_report(partial, None) if partial.exists() else "start-up"
+                        partial = running_path(job, proc.pid)
+                        where = "start-up"
+                        if partial.exists():
+                            where = _cell_report(partial, None)
+                            failed = job.output.parent / f".{job.output.stem}.failed.ipynb"
+                            os.replace(partial, failed)
                         ok, msg = False, f"timed out after {timeout:g} s at {where} (killed)"
                     else:
                         continue
