@@ -55,6 +55,7 @@ from voicescount.registry import DimensionSet, IndicatorCatalogue, Rules  # noqa
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = Rules()
+HIB = {"x_water": True, "x_violence": False}
 CATALOGUE = {
     "indicators": [
         {
@@ -104,13 +105,16 @@ def _table(df: pd.DataFrame, population: str = "adults") -> pd.DataFrame:
     """The cycle estimate table as report._compute_estimates builds it, on fixture data."""
     dims = DimensionSet.model_validate(yaml.safe_load((ROOT / "data/dimensions.yml").read_text()))
     by = report.groupings_for(dims, population, list(df.columns))
-    est = stats.estimate(
-        df, ["x_water", "x_violence"], stats.Design("weight", "stratum", "psu"), by=by
-    )
+    design = stats.Design("weight", "stratum", "psu")
+    items = ["x_water", "x_violence"]
+    df = df.assign(**{"sex×disability": df["sex"] + "|" + df["disability"]})
+    est = stats.estimate(df, items, design, by=by)
     est = report.disclose(est, RULES, population)
+    tests = report.gap_tests(df, items, design, by, "proportion", RULES, HIB)
+    est = report.gaps(est, tests, RULES, HIB)
     est.insert(2, "instrument", "adults")
     est.insert(3, "population", population)
-    return report.gaps(est, RULES, {"x_water": True, "x_violence": False})
+    return est
 
 
 @pytest.fixture(scope="module")
@@ -175,18 +179,18 @@ def test_children_get_the_stricter_threshold():
         report.check_published(leaky, RULES)
 
 
-def test_adjust_pvalues_known_values():
-    p = np.array([0.01, 0.04, 0.03, np.nan])
-    np.testing.assert_allclose(report.adjust_pvalues(p, "holm")[:3], [0.03, 0.06, 0.06])
-    np.testing.assert_allclose(report.adjust_pvalues(p, "bonferroni")[:3], [0.03, 0.12, 0.09])
-    np.testing.assert_allclose(report.adjust_pvalues(p, "fdr_bh")[:3], [0.03, 0.04, 0.04])
-    assert np.isnan(report.adjust_pvalues(p, "holm")[3])
-
-
 def test_gaps_flag_the_real_gap_only(est):
     pwd = _row(est, "x_water", "disability", disability="with_disability")
     assert pwd["significant"] and pwd["behind"] and pwd["gap"] < -0.2
     assert 0 <= pwd["p_adj"] < RULES.alpha and pwd["p_adj"] >= pwd["p_value"]
+    # lnob's group-versus-rest test, adjusted over every group of the indicator
+    df = _respondents().assign(sex=lambda d: d["sex"].replace("intersex", "female"))
+    df["sex×disability"] = df["sex"] + "|" + df["disability"]
+    by = [[], ["sex"], ["sex", "disability"]]
+    tests = report.gap_tests(df, ["x_water"], stats.Design("weight", "stratum", "psu"), by,
+                             "proportion", RULES, HIB)  # fmt: skip
+    assert set(tests["dimension"]) == {"sex", "sex×disability"} and len(tests) == 2 + 4
+    assert (tests["p_adjusted"] >= tests["p_value"]).all()
     female = _row(est, "x_water", "sex", sex="female")
     assert female["suppressed"] or not female["significant"]
     # suppressed cells are never tested
@@ -197,9 +201,14 @@ def test_gaps_flag_the_real_gap_only(est):
 
 
 def test_gap_direction_respects_higher_is_better():
-    raw = _table(_respondents()).assign(x=0)
-    flipped = report.gaps(raw.drop(columns=["gap", "p_value", "p_adj", "significant", "behind", "x"]),
-                          RULES, {"x_water": False, "x_violence": False})  # fmt: skip
+    df = _respondents()
+    est = _table(df)
+    by = [[], ["disability"]]
+    design = stats.Design("weight", "stratum", "psu")
+    flip = {"x_water": False, "x_violence": False}
+    tests = report.gap_tests(df, ["x_water"], design, by, "proportion", RULES, flip)
+    flipped = report.gaps(est.drop(columns=["gap", "p_value", "p_adj", "significant", "behind"]),
+                          tests, RULES, flip)  # fmt: skip
     pwd = _row(flipped, "x_water", "disability", disability="with_disability")
     assert pwd["significant"] and not pwd["behind"]
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import disclosure
+from . import disclosure, lnob
 from .book import LANGUAGE_NAMES
 from .errors import ConfigError, VoicesError
 from .figures import (
@@ -43,7 +43,7 @@ from .registry import (
     Rules,
     label,
 )
-from .stats import RESULT_COLUMNS, Design, estimate
+from .stats import RESULT_COLUMNS, SEP, Design, estimate
 
 __all__ = [
     "Html",
@@ -211,66 +211,56 @@ def check_published(est: pd.DataFrame, rules: Rules) -> None:
 # --------------------------------------------------------------------------- gaps (LNOB)
 
 
-def adjust_pvalues(p: np.ndarray, method: str) -> np.ndarray:
-    """Multiple-comparison adjusted p-values (NaN kept): holm, bonferroni or fdr_bh."""
-    p = np.asarray(p, dtype=float)
-    out = np.full_like(p, np.nan)
-    ok = ~np.isnan(p)
-    vals = p[ok]
-    m = len(vals)
-    if m == 0:
-        return out
-    if method == "bonferroni":
-        out[ok] = np.minimum(1.0, vals * m)
-        return out
-    order = np.argsort(vals, kind="mergesort")
-    adj = np.empty(m)
-    if method == "holm":
-        running = 0.0
-        for rank, idx in enumerate(order):
-            running = max(running, min(1.0, (m - rank) * vals[idx]))
-            adj[idx] = running
-    elif method == "fdr_bh":
-        running = 1.0
-        for rank in range(m - 1, -1, -1):
-            idx = order[rank]
-            running = min(running, vals[idx] * m / (rank + 1))
-            adj[idx] = min(1.0, running)
-    else:
-        raise ValueError(f"unknown multiple-comparison method {method!r}")
-    out[ok] = adj
-    return out
+def gap_tests(
+    df: pd.DataFrame,
+    items: Sequence[str],
+    design: Design,
+    by: Sequence[Sequence[str]],
+    kind: str,
+    rules: Rules,
+    higher_is_better: Mapping[str, bool],
+) -> pd.DataFrame:
+    """`lnob.gaps` for every grouping of `by` (single dimensions and the intersection key
+    columns derive made, e.g. 'sex×disability'): each group against the rest of the
+    population, linearised jointly on the design, adjusted per indicator over every group
+    compared with `rules.multiple_comparisons`."""
+    cols = [SEP.join(g) for g in by if g and SEP.join(g) in df.columns]
+    if not cols:
+        return pd.DataFrame(columns=["variable", "dimension", "code", "p_value", "p_adjusted"])
+    return lnob.gaps(df, items, design, cols, kind=kind, higher_is_better=dict(higher_is_better),
+                     alpha=rules.alpha, method=rules.multiple_comparisons)  # fmt: skip
 
 
-def gaps(est: pd.DataFrame, rules: Rules, higher_is_better: Mapping[str, bool]) -> pd.DataFrame:
-    """Each group's gap to the overall value, its test, and whether it is left behind.
+def gaps(
+    est: pd.DataFrame, tests: pd.DataFrame, rules: Rules, higher_is_better: Mapping[str, bool]
+) -> pd.DataFrame:
+    """Each group's gap to the overall value and whether it is significantly left behind.
 
-    The group is part of the overall, so the two estimates are correlated: with w = N_g / N
-    and the group independent of the rest, Var(g - o) = (1 - 2w) Var(g) + Var(o). p-values are
-    adjusted per indicator over every group compared (all dimensions and intersections) with
-    `rules.multiple_comparisons`; `significant` = adjusted p < alpha. `behind` = significant
-    and on the worse side given the indicator's direction. Suppressed cells are not tested.
+    `gap` (shown on pages) is estimate - overall; the test is `lnob.gaps`' group-versus-rest
+    test (`gap_tests`), which is the same hypothesis (a group equals the overall exactly when
+    it equals the rest) with the correlation through shared PSUs taken into account.
+    `significant` = adjusted p < alpha; `behind` = significant and on the worse side given the
+    indicator's direction. Suppressed cells are never called significant.
     """
-    from scipy.stats import norm
-
     out = est.copy()
     overall = out[out["grouping"] == ""].drop_duplicates("variable").set_index("variable")
-    o_est = out["variable"].map(overall["estimate"])
-    o_se = out["variable"].map(overall["se"])
-    o_n = out["variable"].map(overall["N"])
-    out["gap"] = np.where(out["grouping"] == "", np.nan, out["estimate"] - o_est)
-    w = (out["N"] / o_n).clip(0, 1)
-    var = (1 - 2 * w) * out["se"] ** 2 + o_se**2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = out["gap"] / np.sqrt(var.clip(lower=1e-18))
-    p = 2 * norm.sf(np.abs(z.to_numpy(dtype=float)))
-    p[out["suppressed"].fillna(False).to_numpy(bool) | out["gap"].isna().to_numpy()] = np.nan
-    out["p_value"] = p
-    out["p_adj"] = np.nan
-    for _, idx in out.groupby("variable", sort=False).groups.items():
-        out.loc[idx, "p_adj"] = adjust_pvalues(
-            out.loc[idx, "p_value"].to_numpy(), rules.multiple_comparisons
-        )
+    out["gap"] = np.where(
+        out["grouping"] == "", np.nan, out["estimate"] - out["variable"].map(overall["estimate"])
+    )
+    keyed = {
+        (r.variable, r.dimension, str(r.code)): (r.p_value, r.p_adjusted)
+        for r in tests.itertuples(index=False)
+    }
+
+    def key(row) -> tuple:
+        g = row["grouping"]
+        return (row["variable"], g, "|".join(str(row[d]) for d in split_dims(g)) if g else "")
+
+    found = [keyed.get(key(r), (np.nan, np.nan)) for _, r in out.iterrows()]
+    out["p_value"] = [f[0] for f in found]
+    out["p_adj"] = [f[1] for f in found]
+    hidden = out["suppressed"].fillna(False).astype(bool) | out["gap"].isna()
+    out.loc[hidden, ["p_value", "p_adj"]] = np.nan
     out["significant"] = out["p_adj"] < rules.alpha
     sign = out["variable"].map(lambda v: 1.0 if higher_is_better.get(v, True) else -1.0)
     out["behind"] = out["significant"] & (out["gap"] * sign < 0)
@@ -307,7 +297,7 @@ def changes(current: pd.DataFrame, previous: pd.DataFrame, rules: Rules) -> pd.D
     p = 2 * norm.sf(np.abs(z.to_numpy(dtype=float)))
     p[(m["caution"] | m["caution_prev"]).to_numpy(bool)] = np.nan
     m["p_value"] = p
-    m["p_adj"] = adjust_pvalues(p, rules.multiple_comparisons)
+    m["p_adj"] = lnob.adjust_pvalues(p, rules.multiple_comparisons)
     m["significant"] = m["p_adj"] < rules.alpha
     m = m.rename(columns={"estimate_prev": "previous"})
     return m[["variable", "estimate", "previous", "change", "p_value", "p_adj", "significant"]]
@@ -350,6 +340,7 @@ def estimate_cycle(project: Project, iso: str, cycle: int | str, prepared=None) 
 def _compute_estimates(project: Project, iso: str, cycle: int | str, prepared) -> pd.DataFrame:
     cyc = project.cycle(iso, cycle)
     rules = project.rules
+    hib = {i.id: i.higher_is_better for i in project.indicators.indicators}
     frames = []
     for name in prepared.instruments:
         info = prepared.summary["instruments"][name]
@@ -386,6 +377,7 @@ def _compute_estimates(project: Project, iso: str, cycle: int | str, prepared) -
                 caution_max_cv=rules.caution_max_cv,
             )
             est = disclose(est, rules, pop)
+            est = gaps(est, gap_tests(df, items, design, by, kind, rules, hib), rules, hib)
             est.insert(2, "instrument", name)
             est.insert(3, "population", pop)
             frames.append(est)
@@ -394,8 +386,6 @@ def _compute_estimates(project: Project, iso: str, cycle: int | str, prepared) -
             columns=["variable", "grouping", "instrument", "population", *PUBLIC_COLUMNS]
         )
     est = pd.concat(frames, ignore_index=True, sort=False)
-    hib = {i.id: i.higher_is_better for i in project.indicators.indicators}
-    est = gaps(est, rules, hib)
     dims = [c for c in est.columns if c in {d.id for d in project.dimensions.dimensions}]
     for d in dims:
         est[d] = est[d].astype("object").where(est[d].notna(), None)
