@@ -3,6 +3,15 @@
 Notebooks stay thin (a call or two per cell) so the logic lives here, where it is tested once
 and shared by every country, cycle and language. Each builder returns a display object that
 Jupyter shows and Jupyter Book renders; text comes from the registry in the page's language.
+
+Chapters per (country, cycle, language), in analyses/chapters.yml order: overview,
+key_findings, who_heard, sdg (one page per SDG in focus, `foreach: sdgs`), inequalities,
+trends, official, scorecards, voices, recommendations, synthesis, methods. All estimate
+chapters read one table (`estimate_cycle`): weighted, design-based (stats.estimate with the
+cycle's design), disclosed (disclosure.apply with the instrument population's rule, children
+stricter), gaps tested (lnob.gaps, adjusted per indicator), checked with
+disclosure.check_published before anything is shown. Charts go through figures (alt text,
+table alternative, CSV in tables/); respondents' words only through voices.as_text.
 """
 
 from __future__ import annotations
