@@ -213,3 +213,12 @@ def test_single_grouping_equals_same_grouping_in_multi_call(df, g):
     np.testing.assert_array_equal(one["n"].to_numpy(), part["n"].to_numpy())
     for c in COLS:
         np.testing.assert_allclose(one[c].to_numpy(), part[c].to_numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_missing_dimension_value_is_in_no_domain_but_in_the_total():
+    df = pd.read_csv(FIX / "design_a.csv")
+    df.loc[:9, "sex"] = None
+    est = estimate(df, ["y1"], DESIGN, by=[[], ["sex"]])
+    assert est.loc[0, "n"] == len(df)
+    assert est.loc[1:, "n"].sum() == len(df) - 10
+    assert list(est.loc[1:, "sex"]) == ["female", "male"]
