@@ -143,3 +143,43 @@ def test_missing_built_page_says_build_first(tmp_path):
     project = _tiny_project(tmp_path / "p")
     with pytest.raises(InputError, match="voicescount all"):
         pdf.report_chapters(project, "ZZ", 2023, "en", tmp_path / "nothing")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_export_all_writes_all_five_formats_for_the_example_cycle(tmp_path):
+    """`export(..., EXPORT_KINDS)` on the example VN 2022 cycle, with stand-in built pages."""
+    try:
+        pdf.find_chromium()
+    except Exception as err:  # noqa: BLE001
+        pytest.skip(str(err))
+    from voicescount.publish import EXPORT_KINDS, download_files, downloads_section, export
+
+    root = tmp_path / "p"
+    root.mkdir()
+    for name in ("data", "analyses"):
+        shutil.copytree(ROOT / name, root / name)
+    for cyc in ("2020", "2022"):
+        if (ROOT / "build" / "VN" / cyc).is_dir():
+            shutil.copytree(ROOT / "build" / "VN" / cyc, root / "build" / "VN" / cyc)
+    project = Project(root)
+    html = tmp_path / "html"
+    for lang in project.cycle("VN", 2022).languages:
+        for f in pdf.report_pages(project, "VN", 2022, lang):
+            page = html / f"{f}.html"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(
+                f'<html><body><article class="bd-article"><h1>{Path(f).name} ({lang})</h1>'
+                "<p>Chapter text.</p></article></body></html>",
+                encoding="utf-8",
+            )
+    out = tmp_path / "out"
+    written = export(project, "VN", 2022, list(EXPORT_KINDS), out, html_dir=html)
+    assert all(p.is_file() for p in written)
+    for _kind, rel in download_files(project, "VN", 2022):
+        assert (out / rel).is_file(), rel  # every file the download page links exists
+    assert any(p.match("opensdg/data/indicator_*.csv") for p in written)
+    assert (out / "sdmx" / "VN_2022.csv").is_file()
+    section = downloads_section(project, "VN", 2022, "vi")
+    for _kind, rel in download_files(project, "VN", 2022):
+        assert f"../../../../downloads/VN/2022/{rel}" in section
