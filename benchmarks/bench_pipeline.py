@@ -35,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "fixtures" / "tiny"
+BORROWED = ("contract.yml", "dimensions.yml", "indicators.yml", "rules.yml")
 COPY = ["data", "analyses", "handbook", "_config.yml", "intro.md"]
 SUMMARY = re.compile(r"executed: (\d+)\s+skipped: (\d+)\s+failed: (\d+)")
 
@@ -56,6 +57,8 @@ def project_copy(tiny: bool) -> tuple[Path, str]:
     has_cycles = any((ROOT / "data").glob("*/*/cycle.yml"))
     if tiny or not has_cycles:
         shutil.copytree(TINY, dest)
+        for name in BORROWED:  # as tests/conftest.py's tiny_project does
+            shutil.copy(ROOT / "data" / name, dest / "data" / name)
         return dest, "tiny fixture"
     dest.mkdir()
     for name in COPY:
