@@ -97,6 +97,7 @@ def test_categorical_levels_keep_declared_order_and_unused():
     assert est.iloc[3]["n"] == 0
 
 
+@pytest.mark.slow  # importing svy (polars, its engine) takes ~10 s on a busy CI machine
 def test_agrees_with_svy():
     """The maintained library, as a second opinion (design A, estimates and SEs)."""
     pl = pytest.importorskip("polars")
