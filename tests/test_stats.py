@@ -223,3 +223,9 @@ def test_missing_dimension_value_is_in_no_domain_but_in_the_total():
     assert est.loc[0, "n"] == len(df)
     assert est.loc[1:, "n"].sum() == len(df) - 10
     assert list(est.loc[1:, "sex"]) == ["female", "male"]
+
+
+def test_no_items_gives_an_empty_table():
+    df = pd.read_csv(FIX / "design_a.csv")
+    est = estimate(df, [], DESIGN, by=[["sex"]])
+    assert len(est) == 0 and "sex" in est.columns and "flag" in est.columns

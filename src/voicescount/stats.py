@@ -252,6 +252,8 @@ def estimate(
                 hint="Derive the LNOB dimensions first, or correct the grouping.",
             )
     prep = _prepare(df, design)
+    if not items or not groupings:
+        return pd.DataFrame(columns=["variable", "grouping", *dims, *RESULT_COLUMNS])
 
     # ---- tables: per-(dimension codes, PSU) rows; the first ("cells") is built from the data
     # rows, each grouping's table from the smallest earlier table holding its dimensions.
