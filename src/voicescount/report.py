@@ -859,9 +859,10 @@ def who_heard(
     gc = group_counts(data, pops, lang)
     parts.append(_h(2, rt("by_group", lang)))
     parts.append(_p(rt("groups_overlap", lang)))
-    parts.append(
-        _chart(counts_bar(gc, what=rt("what.group", lang), lang=lang), out_dir, "heard-group")
-    )
+    chart = counts_bar(gc, what=rt("what.group", lang), lang=lang)
+    # Groups overlap, so a share of their sum means nothing: the table keeps the counts only.
+    chart.table = chart.table.drop(columns=[t("table.share_pct", lang)])
+    parts.append(_chart(chart, out_dir, "heard-group"))
     people = c.prepared.all_respondents()
     for dim in HEARD_DIMENSIONS:
         counts = respondent_counts(people, dim, project.dimensions, c.country, lang)
