@@ -2745,7 +2745,11 @@ def write_export(
         df = pd.DataFrame(rows, columns=header)
         for c in df.columns:
             if df[c].map(lambda v: isinstance(v, str)).any():
-                df[c] = df[c].map(lambda v: "" if v is None else str(v))
+                # Missing answers are blank strings, as SPSS/Stata exports hold them (str()
+                # of a float NaN would write the literal text "nan").
+                df[c] = df[c].map(
+                    lambda v: v if isinstance(v, str) else "" if pd.isna(v) else str(v)
+                )
             elif df[c].map(lambda v: isinstance(v, pd.Timestamp)).any():
                 df[c] = pd.to_datetime(df[c])
             else:
@@ -2896,6 +2900,20 @@ def instrument_entry(plan: Plan, cs: CountrySpec, regions, ext: str) -> dict:
 EXT = {"kobo-xlsx": "xlsx", "kobo-csv": "csv", "odk-csv": "csv", "spss": "sav", "stata": "dta"}
 
 
+# Adults are raked to the adult margins in population.csv; children and CSOs have no margins
+# and keep their design weights. Intersex respondents keep their sample share (a census
+# counts them within female and male). Refusals are the non-respondents, by stratum.
+WEIGHTING = {
+    "instrument": "adults",
+    "margins": ["sex", "age_group", "region", "urban_rural"],
+    "keep_sample_share": {"sex": ["intersex"]},
+    "nonresponse": {"classes": ["stratum"]},
+    "trim": {"lower": 0.2, "upper": 5.0},
+    "max_iter": 100,
+    "tolerance": 1.0e-8,
+}
+
+
 def _dump_yaml(path: Path, data: dict, header: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(
@@ -2936,6 +2954,7 @@ def generate_cycle(out: Path, spec: CycleSpec, seed: int, scale: float, regions)
         "fieldwork": {"start": spec.start.isoformat(), "end": spec.end.isoformat()},
         "instruments": instruments,
         "design": {"weight": "weight", "strata": "stratum", "psu": "psu"},
+        "weighting": WEIGHTING,
         "identifiers": [],
     }
     if spec.side_files:

@@ -10,6 +10,36 @@ give byte-identical outputs.
 Written per cycle: `<instrument>.parquet` (kept rows with derived and indicator columns, no
 identifiers), `quarantine.csv`, `issues.csv`, `cleaning_log.csv`, and `summary.json` (written
 last: its presence with a matching `input_key` marks a complete, current build).
+
+Weighting (declared per cycle in `cycle.yml` under `weighting:`, applied after derivation so
+derived dimensions such as `age_group` can be margins). Every instrument's parquet gets a
+`weight_final` column, and estimates use it through `design_for(cycle, instrument)` (the
+cycle's `design:` keeps naming the export's design weight, which stays in the data):
+
+1. design weight: the export's weight column (`design.weight`; 1 when it is null);
+2. non-response adjustment, if `weighting.nonresponse` is declared: respondents who refused
+   consent (quarantined with rule `consent`) are the non-respondents; within each class of
+   `nonresponse.classes` the kept respondents carry their weight (`weights.nonresponse_adjust`);
+3. raking to the declared `margins` of `data/<ISO>/population.csv` (`weights.load_margins`,
+   `weights.rake`; IPF, matches R's `survey::rake`) until every margin is within `tolerance`;
+4. trimming, if `weighting.trim` is declared: bounds are multiples of the mean final weight
+   (population total / respondents), e.g. `{lower: 0.3, upper: 3.0}`, so one setting suits
+   any country. Trimming keeps the total but moves the margins, so raking and trimming
+   alternate (at most `TRIM_ROUNDS` rounds) until the trimmed weights also fit the margins;
+   the bounds always hold and the fit reached is reported, never hidden.
+
+Only the declared instrument is raked (the example population.csv holds adult margins);
+other instruments (children, CSOs) keep their design weights as `weight_final`, and
+summary.json says so. Per instrument summary.json records under `weighting`: the method,
+margins, Kish's deff of the design and of the final weights, the margin fit (largest
+relative deviation from a population margin), raking iterations (sweeps of the first raking), rake/trim rounds and trimmed respondents.
+
+Variance: standard errors treat the final weights as fixed, i.e. the design is
+`svydesign(ids, strata, weights = ~weight_final)`, not R's raked design object (whose
+linearisation also uses the calibration residuals). With no replicate weights this is the
+usual, conservative practice: for items related to the margins the calibrated-design SE is
+smaller; the point estimates are identical. `tests/fixtures/r/weighting/` holds R's numbers
+for both on an example cycle and the test states how far apart they are.
 """
 
 from __future__ import annotations
@@ -24,18 +54,22 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import __version__, derive
-from .errors import ValidationFailed
+from . import __version__, derive, weights
+from .errors import ConfigError, InputError, ValidationFailed
 from .provenance import file_hashes, source_fingerprint
-from .registry import Project
+from .registry import Cycle, Project, Weighting
+from .stats import Design
 from .validate import ISSUE_COLUMNS, CycleValidation, validate_cycle
 
 SUMMARY = "summary.json"
 LOCK = ".prepare.lock"
+WEIGHT_FINAL = "weight_final"
+TRIM_ROUNDS = 50
 
 
 def input_key(project: Project, iso: str, cycle: int | str) -> str:
@@ -97,9 +131,267 @@ def write_parquet(df: pd.DataFrame, path: Path) -> None:
     _atomic_bytes(path, sink.getvalue().to_pybytes())
 
 
+def _rel(path: Path, root: Path) -> str:
+    """A path relative to the project root when it lies under it (summary.json is portable)."""
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
 def _identifier_columns(cyc, name: str) -> set[str]:
     inst = cyc.instruments[name]
     return set(cyc.identifiers) | set(inst.identifiers)
+
+
+# --------------------------------------------------------------------------- weighting
+
+
+def design_for(cycle: Cycle, instrument: str) -> Design:
+    """The design estimates of a prepared instrument use: the cycle's strata, PSU and fpc
+    with the final (calibrated, or design when not calibrated) weight `weight_final`."""
+    if instrument not in cycle.instruments:
+        known = ", ".join(sorted(cycle.instruments))
+        raise KeyError(f"no instrument '{instrument}' in {cycle.key} (have: {known})")
+    spec = cycle.design
+    return Design(weight=WEIGHT_FINAL, strata=spec.strata, psu=spec.psu, fpc=spec.fpc)
+
+
+def _fmt(x: float) -> float:
+    """Fixed precision for summary.json, so rebuilds are byte-identical across machines."""
+    return float(f"{x:.10g}")
+
+
+def margin_fit(df: pd.DataFrame, w: np.ndarray, margins: weights.Margins) -> float:
+    """Largest relative deviation of a weighted category total from its population margin."""
+    worst = 0.0
+    for dim, targets in margins.items():
+        sums = pd.Series(w, index=df.index).groupby(df[dim].astype(str).to_numpy()).sum()
+        for code, target in targets.items():
+            worst = max(worst, abs(float(sums.get(code, 0.0)) / target - 1))
+    return worst
+
+
+def _rake_sweeps(
+    df: pd.DataFrame, col: str, margins: weights.Margins, spec: Weighting, source: Path
+) -> int:
+    """How many sweeps `weights.rake` needs from the weights in `col` (it converges).
+
+    weights.rake (the stats engineer's, checked against R) does not report its sweeps, so
+    they are found by bisection on `max_iter`: deterministic (the fewest sweeps that
+    converge) and a few extra calls, milliseconds at survey sizes.
+    """
+    lo, hi = 0, spec.max_iter  # fails with lo sweeps, converges with hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            weights.rake(df, col, margins, max_iter=mid, tol=spec.tolerance, source=source)
+            hi = mid
+        except InputError:
+            lo = mid
+    return hi
+
+
+def _weighting_spec(project: Project, cyc: Cycle, iso: str) -> tuple[Weighting | None, dict]:
+    """The declared weighting, checked against the instruments and population.csv."""
+    spec = cyc.weighting
+    if spec is None:
+        return None, {}
+    path = project.cycle_dir(iso, cyc.cycle) / "cycle.yml"
+    if spec.instrument not in cyc.instruments:
+        raise ConfigError(
+            f"names instrument '{spec.instrument}', which the cycle does not have "
+            f"(have: {', '.join(sorted(cyc.instruments))}).",
+            path=path,
+            field="weighting.instrument",
+            hint="Use one of the instrument keys under `instruments:`.",
+        )
+    if len(set(spec.margins)) != len(spec.margins):
+        raise ConfigError(
+            "lists a margin twice.", path=path, field="weighting.margins", hint="Keep one."
+        )
+    pop_path = project.data_dir / iso / "population.csv"
+    allm = weights.load_margins(pop_path)
+    unknown = [m for m in spec.margins if m not in allm]
+    if unknown:
+        raise ConfigError(
+            f"names margin '{unknown[0]}', which {pop_path.name} does not have "
+            f"(it has: {', '.join(sorted(allm))}).",
+            path=path,
+            field="weighting.margins",
+            hint=f"Add the dimension's rows to {pop_path} or remove it from the margins.",
+        )
+    return spec, {m: allm[m] for m in spec.margins}
+
+
+def calibrate(
+    df: pd.DataFrame,
+    design_weight: str | None,
+    spec: Weighting,
+    margins: weights.Margins,
+    source: Path,
+    refused: pd.DataFrame | None = None,
+    config: Path | None = None,
+) -> tuple[pd.Series, dict]:
+    """Final weights of one instrument (design -> non-response -> raking -> trimming) and
+    what summary.json records about them. `refused`: rows that declined consent; `source`
+    (population.csv) and `config` (cycle.yml) are named in errors."""
+    base = _design_weight(df, design_weight)
+    info: dict = {"method": "raking", "margins": list(spec.margins)}
+    info["deff_design"] = _fmt(weights.kish_deff(base))
+    w = base
+    if spec.nonresponse is not None:
+        w, n_refused = _nonresponse(df, w, spec, refused, design_weight, config)
+        info["nonresponse_classes"] = list(spec.nonresponse.classes)
+        info["nonrespondents"] = n_refused
+    for dim in margins:
+        miss = df[dim].isna().to_numpy()
+        if miss.any():
+            row = (
+                df["_source_row"].iloc[int(np.flatnonzero(miss)[0])]
+                if "_source_row" in df
+                else None
+            )
+            raise InputError(
+                f"{int(miss.sum())} respondent(s) have no {dim}, so they cannot be raked to "
+                f"the {dim} margins of {source}.",
+                row=row,
+                field=dim,
+                hint=f"Fill in {dim} or remove it from `weighting.margins` in cycle.yml.",
+            )
+    work = df[list(margins)].copy()
+    work["_w"] = w.to_numpy()
+    margins, kept_share = _make_room(work, margins, spec, source)
+    if kept_share:
+        info["kept_sample_share"] = kept_share
+    rounds = trimmed = 0
+    final = None
+    for rounds in range(1, TRIM_ROUNDS + 1):  # noqa: B007 - the count is reported
+        raked = weights.rake(
+            work, "_w", margins, max_iter=spec.max_iter, tol=spec.tolerance, source=source
+        )
+        if rounds == 1:
+            sweeps = _rake_sweeps(work, "_w", margins, spec, source)
+        final = raked
+        if spec.trim is None:
+            break
+        mean = float(raked.sum()) / len(raked)
+        lo = None if spec.trim.lower is None else spec.trim.lower * mean
+        hi = None if spec.trim.upper is None else spec.trim.upper * mean
+        final = weights.trim(raked.rename("_w"), lo, hi)
+        out = (raked.to_numpy() > (hi or np.inf) * (1 + 1e-12)) | (
+            raked.to_numpy() < (lo or 0) * (1 - 1e-12)
+        )
+        trimmed = max(trimmed, int(out.sum()))
+        if margin_fit(work, final.to_numpy(), margins) <= spec.tolerance:
+            break
+        work["_w"] = final.to_numpy()
+    assert final is not None
+    fw = final.to_numpy()
+    info.update(
+        {
+            "iterations": sweeps,
+            "rounds": rounds,
+            "margin_fit": _fmt(margin_fit(work, fw, margins)),
+            "deff_final": _fmt(weights.kish_deff(fw)),
+            "total": _fmt(float(fw.sum())),
+        }
+    )
+    if spec.trim is not None:
+        info["trim"] = {"lower": spec.trim.lower, "upper": spec.trim.upper, "relative_to": "mean"}
+        info["trimmed"] = trimmed
+    return pd.Series(fw, index=df.index, name=WEIGHT_FINAL), info
+
+
+def _make_room(
+    work: pd.DataFrame, margins: weights.Margins, spec: Weighting, source: Path
+) -> tuple[weights.Margins, dict]:
+    """Margins with the declared `keep_sample_share` categories added.
+
+    A census counts intersex people within female and male, so population.csv has no
+    margin for them; dropping or recoding them would be wrong. Their target is their
+    weighted share of the sample times the population total, and the dimension's other
+    targets shrink by the same share, so every dimension still adds up to the total.
+    """
+    out = {d: dict(t) for d, t in margins.items()}
+    kept: dict = {}
+    w = work["_w"].to_numpy()
+    for dim, codes in sorted(spec.keep_sample_share.items()):
+        if dim not in margins:
+            raise ConfigError(
+                f"names '{dim}', which is not one of the margins.",
+                field="weighting.keep_sample_share",
+                hint="List categories of a dimension named under `weighting.margins`.",
+            )
+        total = sum(margins[dim].values())
+        values = work[dim].astype(str).to_numpy()
+        for code in codes:
+            if code in margins[dim]:
+                raise ConfigError(
+                    f"{dim}={code} has a margin in {source}, so its sample share is not needed.",
+                    field="weighting.keep_sample_share",
+                    hint="Remove it from `keep_sample_share`.",
+                )
+        share = {c: float(w[values == c].sum() / w.sum()) for c in codes}
+        room = 1 - sum(share.values())
+        out[dim] = {c: t * room for c, t in margins[dim].items()}
+        for c in codes:
+            if share[c] > 0:
+                out[dim][c] = share[c] * total
+        kept[dim] = {
+            c: {"respondents": int((values == c).sum()), "share": _fmt(share[c])} for c in codes
+        }
+    return out, kept
+
+
+def _design_weight(df: pd.DataFrame, col: str | None) -> pd.Series:
+    if col is None:
+        return pd.Series(1.0, index=df.index, name="_w")
+    if col not in df.columns:
+        raise InputError(
+            f"the design names weight column '{col}', which the data do not have.",
+            field=col,
+            hint="Correct `design.weight` in cycle.yml or map the column in the instrument.",
+        )
+    w = pd.to_numeric(df[col], errors="coerce").astype(float)
+    bad = ~np.isfinite(w.to_numpy()) | (w.to_numpy() <= 0)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            "has a missing or non-positive design weight.",
+            row=df["_source_row"].iloc[first] if "_source_row" in df else first,
+            field=col,
+            hint="Every kept respondent needs a weight > 0; check the sampling records.",
+        )
+    return w.rename("_w")
+
+
+def _nonresponse(
+    df: pd.DataFrame,
+    w: pd.Series,
+    spec: Weighting,
+    refused: pd.DataFrame | None,
+    design_weight: str | None,
+    config: Path | None,
+) -> tuple[pd.Series, int]:
+    """Weighting-class adjustment with consent refusals as the non-respondents."""
+    assert spec.nonresponse is not None
+    classes = list(spec.nonresponse.classes)
+    refused = refused if refused is not None else pd.DataFrame(columns=df.columns)
+    for c in classes:
+        if c not in df.columns or (len(refused) and c not in refused.columns):
+            raise ConfigError(
+                f"names class column '{c}', which the instrument's data do not have.",
+                path=config,
+                field="weighting.nonresponse.classes",
+                hint="Use contract columns recorded for refusals too, e.g. stratum or region.",
+            )
+    rw = _design_weight(refused, design_weight) if len(refused) else pd.Series(dtype=float)
+    keys = pd.concat([df[classes], refused.reindex(columns=classes)], ignore_index=True)
+    both = pd.concat([w, rw], ignore_index=True).rename("_w")
+    responded = pd.Series([True] * len(df) + [False] * len(refused))
+    adj = weights.nonresponse_adjust(both, responded, keys)
+    return pd.Series(adj.to_numpy()[: len(df)], index=df.index, name="_w"), len(refused)
 
 
 @dataclass
@@ -201,12 +493,38 @@ def prepare_cycle(
         country = project.country(iso)
         combos = project.dimensions.intersections
         catalogue = project.indicators
+        spec, margins = _weighting_spec(project, cyc, iso)
+        pop_path = project.data_dir / iso / "population.csv"
         instruments: dict[str, dict] = {}
         for name in sorted(cv.results):
             vr = cv.results[name]
             df = derive.derive(vr.kept, country, vr.population, combos)
             ind = derive.indicators(df, catalogue, name)
             df = pd.concat([df.drop(columns=list(ind.columns), errors="ignore"), ind], axis=1)
+            if spec is not None and spec.instrument == name:
+                q = vr.quarantine
+                refused = q[q["reason"].astype(str).str.split(" ").str[0] == "consent"]
+                final, winfo = calibrate(
+                    df,
+                    cyc.design.weight,
+                    spec,
+                    margins,
+                    source=pop_path,
+                    refused=refused,
+                    config=project.cycle_dir(iso, cycle) / "cycle.yml",
+                )
+                winfo["source"] = _rel(pop_path, project.data_dir.parent)
+            else:
+                final = _design_weight(df, cyc.design.weight).rename(WEIGHT_FINAL)
+                d = _fmt(weights.kish_deff(final)) if len(final) else None
+                winfo = {
+                    "method": "design",
+                    "note": "no population margins declared for this instrument: design "
+                    "weights are the final weights",
+                    "deff_design": d,
+                    "deff_final": d,
+                }
+            df[WEIGHT_FINAL] = final.to_numpy()
             df = df.drop(columns=sorted(_identifier_columns(cyc, name) & set(df.columns)))
             df = df.drop(columns=["instrument"], errors="ignore")
             df.insert(0, "instrument", name)
@@ -219,6 +537,7 @@ def prepare_cycle(
                 **cv.counts[name],
                 "indicators": sorted(ind.columns),
                 "indicators_without_items": {k: gaps[k] for k in sorted(gaps)},
+                "weighting": winfo,
             }
         summary = {
             "country": iso,
@@ -254,10 +573,14 @@ def check_cycle(project: Project, iso: str, cycle: int | str) -> CycleValidation
 
 
 __all__ = [
+    "WEIGHT_FINAL",
     "PreparedCycle",
     "ValidationFailed",
+    "calibrate",
     "check_cycle",
+    "design_for",
     "input_key",
+    "margin_fit",
     "prepare_cycle",
     "write_parquet",
 ]

@@ -166,6 +166,42 @@ class DesignSpec(Strict):
     fpc: str | None = None
 
 
+class Trim(Strict):
+    """Weight trimming bounds, as multiples of the mean final weight (so one setting suits
+    countries of any population size); the trimmed weight is spread over the others."""
+
+    lower: float | None = Field(None, gt=0, le=1, description="lowest weight / mean weight")
+    upper: float | None = Field(None, ge=1, description="highest weight / mean weight")
+
+
+class NonResponse(Strict):
+    classes: list[str] = Field(
+        min_length=1,
+        description="contract columns forming the weighting classes; respondents who refused "
+        "consent are the non-respondents whose weight the class's respondents carry",
+    )
+
+
+class Weighting(Strict):
+    """Calibration of one instrument's design weights to data/<ISO>/population.csv."""
+
+    instrument: str = Field(description="instrument key whose weights are raked")
+    margins: list[str] = Field(
+        min_length=1, description="population.csv dimensions to rake to, e.g. sex, age_group"
+    )
+    keep_sample_share: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="categories with no population margin, e.g. {sex: [intersex]}: they keep "
+        "their weighted sample share and the dimension's other margins shrink to make room",
+    )
+    nonresponse: NonResponse | None = Field(None, description="non-response adjustment first")
+    trim: Trim | None = Field(None, description="trimming bounds (relative to the mean)")
+    max_iter: int = Field(100, ge=1, le=10000, description="raking sweeps at most")
+    tolerance: float = Field(
+        1e-8, gt=0, le=0.01, description="raking stops when every margin is this close (relative)"
+    )
+
+
 class Fieldwork(Strict):
     start: str
     end: str
@@ -181,6 +217,9 @@ class Cycle(Strict):
     fieldwork: Fieldwork | None = None
     instruments: dict[str, Instrument] = Field(min_length=1)
     design: DesignSpec = DesignSpec()
+    weighting: Weighting | None = Field(
+        None, description="raking to population margins; design weights only when omitted"
+    )
     identifiers: list[str] = Field(
         default_factory=list, description="export columns with personal data, in every instrument"
     )

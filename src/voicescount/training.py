@@ -26,7 +26,16 @@ from pathlib import Path
 import pandas as pd
 
 from .contract import contract_table, load_contract
-from .registry import Cycle, DesignSpec, Fieldwork, Instrument, Project
+from .registry import (
+    Cycle,
+    DesignSpec,
+    Fieldwork,
+    Instrument,
+    NonResponse,
+    Project,
+    Trim,
+    Weighting,
+)
 
 HANDBOOK = "handbook"
 GENERATED = "_generated"
@@ -104,7 +113,8 @@ FIELD_NOTES: dict[tuple[str, str], str] = {
 }
 
 CYCLE_MODELS = (("", Cycle), ("instruments.<key>.", Instrument), ("design.", DesignSpec))
-CYCLE_MODELS += (("fieldwork.", Fieldwork),)
+CYCLE_MODELS += (("fieldwork.", Fieldwork), ("weighting.", Weighting))
+CYCLE_MODELS += (("weighting.trim.", Trim), ("weighting.nonresponse.", NonResponse))
 
 
 def _type_name(annotation: object) -> str:
@@ -310,31 +320,24 @@ def write_reference_tables(project: Project) -> list[Path]:
 def load_example(
     project: Project, iso: str = "VN", cycle: int = 2022, instrument: str = "adults"
 ) -> pd.DataFrame:
-    """One instrument of a cycle, read, validated, derived and with its indicator columns.
+    """One instrument of a cycle: clean rows with derived, indicator and `weight_final` columns.
 
-    The worked examples and exercises start here so that a notebook cell is one call; it
-    chains the same functions the report uses (intake, validate, derive).
+    The worked examples and exercises start here so that a notebook cell is one call. It is
+    the report's own prepared data (`prepare.prepare_cycle`: intake, validation, derivation,
+    weighting), cached in build/, so a notebook sees exactly the report's numbers and a
+    second call costs a parquet read instead of a full intake.
     """
-    from . import derive, intake, validate
+    from .prepare import prepare_cycle
 
-    cyc = project.cycle(iso, cycle)
-    country = project.country(iso)
-    raw = intake.read_instrument(project, cyc, instrument)
-    rules = validate.ValidationRules(country=country)
-    checked = validate.validate_instrument(
-        raw.data, load_contract(project.data_dir), cyc, instrument, rules, source=raw.source
-    )
-    population = cyc.instruments[instrument].population
-    df = derive.derive(checked.kept, country, population, project.dimensions.intersections)
-    ind = derive.indicators(df, project.indicators, instrument)
-    return pd.concat([df, ind], axis=1)
+    return prepare_cycle(project, iso, cycle).data(instrument)
 
 
-def design_of(project: Project, iso: str = "VN", cycle: int = 2022):
-    """The `stats.Design` declared in a cycle's `cycle.yml`."""
-    from .stats import Design
+def design_of(project: Project, iso: str = "VN", cycle: int = 2022, instrument: str = "adults"):
+    """The `stats.Design` the report uses for an instrument: the strata and PSUs declared in
+    `cycle.yml`, with the final (raked and trimmed) weight `weight_final`."""
+    from .prepare import design_for
 
-    return Design.from_spec(project.cycle(iso, cycle).design)
+    return design_for(project.cycle(iso, cycle), instrument)
 
 
 # --------------------------------------------------------------------------- execution
