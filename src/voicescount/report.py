@@ -41,6 +41,7 @@ from .figures import (
     trend,
 )
 from .i18n import code_label, dim_label, fmt_number, fmt_percent, split_dims, t
+from .prepare import WEIGHT_FINAL
 from .provenance import page_header, provenance_record
 from .registry import (
     Country,
@@ -347,6 +348,8 @@ def estimate_cycle(project: Project, iso: str, cycle: int | str, prepared=None) 
 
 
 def _compute_estimates(project: Project, iso: str, cycle: int | str, prepared) -> pd.DataFrame:
+    from .prepare import design_for
+
     cyc = project.cycle(iso, cycle)
     rules = project.rules
     hib = {i.id: i.higher_is_better for i in project.indicators.indicators}
@@ -365,13 +368,7 @@ def _compute_estimates(project: Project, iso: str, cycle: int | str, prepared) -
         df = prepared.data(name)
         present = [c for c in df.columns if df[c].notna().any()]
         by = groupings_for(project.dimensions, pop, present)
-        spec = cyc.design
-        design = Design(
-            weight=spec.weight if spec.weight in df else None,
-            strata=spec.strata if spec.strata in df else None,
-            psu=spec.psu if spec.psu in df else None,
-            fpc=spec.fpc if spec.fpc and spec.fpc in df else None,
-        )
+        design = design_for(cyc, name)  # final (calibrated) weight, the cycle's strata and PSUs
         for kind in ("proportion", "mean"):
             items = [i.id for i in inds if i.kind == kind]
             if not items:
@@ -875,7 +872,7 @@ def who_heard(
     adults = [d for n, d in data.items() if pops[n] == "adults"]
     if pop_path.exists() and adults:
         margins = pd.read_csv(pop_path, dtype={"code": "str"})
-        cov = coverage(pd.concat(adults, ignore_index=True), margins, c.cyc.design.weight)
+        cov = coverage(pd.concat(adults, ignore_index=True), margins, WEIGHT_FINAL)
         cov_t = pd.DataFrame(
             {
                 t("table.dimension", lang): [
@@ -1290,7 +1287,7 @@ def methods(
             rt(
                 "design_text",
                 lang,
-                weight=d.weight or "–",
+                weight=f"{WEIGHT_FINAL} ({d.weight or 1})",
                 strata=d.strata or "–",
                 psu=d.psu or "–",
             )
@@ -1299,14 +1296,25 @@ def methods(
     rows = []
     for name in c.prepared.instruments:
         df = c.prepared.data(name)
-        deff = kish_deff(df[d.weight]) if d.weight and d.weight in df else 1.0
-        rows.append((label(c.cyc.instruments[name].label, lang, name), len(df), round(deff, 2),
-                     round(len(df) / deff) if deff == deff else None))  # fmt: skip
-    wt = pd.DataFrame(rows, columns=[rt("col.instrument", lang), t("table.n", lang),
-                                     rt("col.kish_deff", lang), rt("col.effective_n", lang)])  # fmt: skip
+        info = s["instruments"][name].get("weighting") or {}
+        final = kish_deff(df[WEIGHT_FINAL]) if WEIGHT_FINAL in df else float("nan")
+        design_deff = info.get("deff_design", final)
+        fit = info.get("margin_fit")
+        rows.append(
+            (label(c.cyc.instruments[name].label, lang, name),
+             rt(f"weighting.{'raked' if info.get('margins') else 'design'}", lang),
+             len(df), round(float(design_deff), 2), round(final, 2),
+             round(len(df) / final) if final == final else None,
+             round(100 * float(fit), 2) if fit is not None else None)
+        )  # fmt: skip
+    cols = [rt("col.instrument", lang), rt("col.weights", lang), t("table.n", lang),
+            rt("col.deff_design", lang), rt("col.kish_deff", lang), rt("col.effective_n", lang),
+            rt("col.margin_fit", lang)]  # fmt: skip
+    wt = pd.DataFrame(rows, columns=cols)
     parts.append(
-        _table(wt, out_dir, "methods-weights", lang, rt("cap.weights", lang), {wt.columns[2]: 2})
-    )
+        _table(wt, out_dir, "methods-weights", lang, rt("cap.weights", lang),
+               {cols[3]: 2, cols[4]: 2, cols[6]: 2})
+    )  # fmt: skip
     parts.append(_h(2, rt("validation_title", lang)))
     parts.append(_p(rt("heard_intro", lang, received=fmt_number(s["received"], lang),
                        kept=fmt_number(s["kept"], lang), quarantined=fmt_number(s["quarantined"], lang))))  # fmt: skip
