@@ -505,9 +505,11 @@ def execute(
                         bar.write(f"FAILED {job.name}: {msg}", file=err)
                     bar.update(1)
         finally:
-            for conn, (_, proc, _) in running.items():  # Ctrl-C: leave no kernel behind
+            for conn, (job, proc, _) in running.items():  # Ctrl-C: leave no kernel behind
                 _kill_group(proc)
                 conn.close()
+                proc.join(5)
+                running_path(job, proc.pid).unlink(missing_ok=True)
             bar.close()
     print(summary.line(), file=out, flush=True)
     return summary
