@@ -423,6 +423,7 @@ def _history(project: Project, iso: str, cycle: int | str) -> tuple[pd.DataFrame
         except VoicesError as err:
             notes.append(f"{c}: {err}")
             continue
+        check_published(e, project.rules)
         frames.append(e.assign(cycle=c))
     est = pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
     return est, notes
@@ -1456,6 +1457,7 @@ def synthesis_chapter(
         except VoicesError as err:
             notes.append(f"{code} {cy}: {err}")
             continue
+        check_published(e, project.rules)
         frames.append(e[e["grouping"] == ""].assign(country=code, cycle=cy))
     parts = [_p(rt("synthesis_intro", lang))]
     allc = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
