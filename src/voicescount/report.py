@@ -411,20 +411,29 @@ def previous_cycle(project: Project, iso: str, cycle: int | str) -> int | None:
     return max(earlier) if earlier else None
 
 
+def _published_tables(
+    project: Project, pairs: Sequence[tuple[str, int]]
+) -> tuple[dict[tuple[str, int], pd.DataFrame], list[str]]:
+    """Estimate tables of several (country, cycle) pairs, each checked for publication; a
+    cycle that cannot be prepared becomes a note (a broken old cycle must not stop a page)."""
+    tables, notes = {}, []
+    for code, cy in pairs:
+        try:
+            e = estimate_cycle(project, code, cy)
+        except VoicesError as err:
+            notes.append(f"{code} {cy}: {err}")
+            continue
+        check_published(e, project.rules)
+        tables[(code, cy)] = e
+    return tables, notes
+
+
 def _history(project: Project, iso: str, cycle: int | str) -> tuple[pd.DataFrame, list[str]]:
     """Estimates of this and every earlier cycle stacked with a `cycle` column, and notes on
     earlier cycles that could not be prepared (a broken old cycle must not stop this one)."""
-    frames, notes = [], []
-    for _code, c in project.cycles(iso):
-        if c > int(cycle):
-            continue
-        try:
-            e = estimate_cycle(project, iso, c)
-        except VoicesError as err:
-            notes.append(f"{c}: {err}")
-            continue
-        check_published(e, project.rules)
-        frames.append(e.assign(cycle=c))
+    pairs = [(code, c) for code, c in project.cycles(iso) if c <= int(cycle)]
+    tables, notes = _published_tables(project, pairs)
+    frames = [e.assign(cycle=c) for (_code, c), e in tables.items()]
     est = pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
     return est, notes
 
@@ -1450,15 +1459,10 @@ def synthesis_chapter(
     for code, cy in project.cycles():
         if cy <= c.cycle:
             latest[code] = max(cy, latest.get(code, cy))
-    frames, notes = [], []
-    for code, cy in sorted(latest.items()):
-        try:
-            e = estimate_cycle(project, code, cy)
-        except VoicesError as err:
-            notes.append(f"{code} {cy}: {err}")
-            continue
-        check_published(e, project.rules)
-        frames.append(e[e["grouping"] == ""].assign(country=code, cycle=cy))
+    tables, notes = _published_tables(project, sorted(latest.items()))
+    frames = [
+        e[e["grouping"] == ""].assign(country=code, cycle=cy) for (code, cy), e in tables.items()
+    ]
     parts = [_p(rt("synthesis_intro", lang))]
     allc = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     countries = sorted(allc["country"].unique()) if not allc.empty else []
