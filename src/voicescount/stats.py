@@ -46,12 +46,15 @@ Method (Taylor linearisation, as `survey::svymean` / `svyby` / `svyciprop`):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy import stats as sps
 
 from .errors import InputError
@@ -151,7 +154,9 @@ def _prepare(df: pd.DataFrame, design: Design) -> _Prepared:
             )
         pcode, _ = pd.factorize(df[design.psu], sort=True)
         key = strat.astype(np.int64) * (int(pcode.max(initial=0)) + 1) + pcode
-        uniq, psu = np.unique(key, return_inverse=True)
+        psu = _unique_inverse(key, int(strat.max(initial=0) + 1) * (int(pcode.max(initial=0)) + 1))[
+            1
+        ]
     else:
         psu = np.arange(n)
     n_psu = int(psu.max(initial=-1)) + 1
@@ -183,8 +188,27 @@ def _prepare(df: pd.DataFrame, design: Design) -> _Prepared:
     return _Prepared(w=w, psu=psu, psu_stratum=psu_stratum, n_h=n_h, scale_h=scale_h)
 
 
-def _item_column(df: pd.DataFrame, col: str, kind: str) -> np.ndarray:
-    """One item as float64 (NaN = missing), checking that proportions are 0/1."""
+def _item(ser: pd.Series, col: str, kind: str, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """One item as float64 (NaN = missing) and its missing rows, checking proportions are 0/1."""
+    y = ser.to_numpy(dtype=np.float64, na_value=np.nan)
+    m = np.isnan(y)
+    rows = np.flatnonzero(m) if m.any() else np.zeros(0, dtype=np.intp)
+    if kind == "proportion":
+        bad = (y != 0) & (y != 1)  # also true for NaN: compare the counts
+        if np.count_nonzero(bad) > len(rows):
+            bad &= ~m
+            raise InputError(
+                f"has the value {float(y[bad][0]):g}, but a proportion needs 0, 1 or missing.",
+                row=_where(df, bad),
+                field=col,
+                hint="Recode the indicator to 0/1, or estimate it with kind='mean'.",
+            )
+    elif np.isinf(y).any():
+        raise InputError("has an infinite value.", row=_where(df, np.isinf(y)), field=col)
+    return y, rows
+
+
+def _series(df: pd.DataFrame, col: str) -> pd.Series:
     if col not in df.columns:
         raise InputError(
             f"item '{col}' is not a column of the data.",
@@ -196,19 +220,44 @@ def _item_column(df: pd.DataFrame, col: str, kind: str) -> np.ndarray:
         raise InputError(
             "is not numeric.", field=col, hint="Estimate numeric items only (0/1 for proportions)."
         )
-    y = ser.to_numpy(dtype=np.float64, na_value=np.nan)
-    if kind == "proportion":
-        bad = ~np.isnan(y) & (y != 0) & (y != 1)
-        if bad.any():
-            raise InputError(
-                f"has the value {float(y[bad][0]):g}, but a proportion needs 0, 1 or missing.",
-                row=_where(df, bad),
-                field=col,
-                hint="Recode the indicator to 0/1, or estimate it with kind='mean'.",
-            )
-    elif np.isinf(y).any():
-        raise InputError("has an infinite value.", row=_where(df, np.isinf(y)), field=col)
-    return y
+    return ser
+
+
+def _item_column(df: pd.DataFrame, col: str, kind: str) -> np.ndarray:
+    """One item as float64 (NaN = missing), checking that proportions are 0/1."""
+    return _item(_series(df, col), col, kind, df)[0]
+
+
+def _unique_inverse(key: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(key, return_inverse=True)` for non-negative keys below `space`: without a
+    sort (a presence mask and its running count) when the key space is not much larger than
+    the data, so O(n) instead of O(n log n)."""
+    n = len(key)
+    if space > 4 * n + (1 << 22):
+        uniq, inv = np.unique(key, return_inverse=True)
+        return uniq, inv.astype(np.intp, copy=False)
+    present = np.zeros(space, dtype=bool)
+    present[key] = True
+    rank = np.cumsum(present, dtype=np.int32 if n < 2**31 - 1 else np.int64)
+    rank -= 1
+    return np.flatnonzero(present), rank[key].astype(np.intp)
+
+
+def _threads(work: int) -> int:
+    """Worker threads for the heavy kernels (bincount and sparse products release the GIL)."""
+    if work < 2_000_000:
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _map(fn, args: Sequence, nthreads: int) -> list:
+    """`[fn(a) for a in args]`, on a thread pool when nthreads > 1; each result is computed by
+    exactly one thread in a fixed order, so results do not depend on scheduling."""
+    if nthreads <= 1 or len(args) <= 1:
+        return [fn(a) for a in args]
+    with ThreadPoolExecutor(max_workers=nthreads) as ex:
+        futures = [ex.submit(fn, a) for a in args]
+        return [f.result() for f in futures]
 
 
 def estimate(
@@ -255,256 +304,309 @@ def estimate(
     if not items or not groupings:
         return pd.DataFrame(columns=["variable", "grouping", *dims, *RESULT_COLUMNS])
 
-    # ---- tables: per-(dimension codes, PSU) rows; the first ("cells") is built from the data
-    # rows, each grouping's table from the smallest earlier table holding its dimensions.
+    # ---- tables of per-(dimension codes, PSU) sums. A dimension constant within every PSU
+    # (region or urban/rural when they define the strata) is read off the PSU instead, so it
+    # never splits a table. The first table ("cells") is built from the data rows, each
+    # grouping's table from the smallest earlier table holding its dimensions.
     codes, levels = [], []
     for d in dims:
         c, lv = _levels(df[d])
         codes.append(c)
         levels.append(lv)
     n_psu = len(prep.psu_stratum)
-    all_dims = tuple(range(len(dims)))
-    tables = [_table(all_dims, codes, prep.psu, n_psu, levels, prep.w, None, 0)]
+    psu_codes: dict[int, np.ndarray] = {}  # dimension -> code of each PSU, if PSU-level
+    for i, c in enumerate(codes):
+        pc = np.full(n_psu, -1, dtype=np.int64)
+        pc[prep.psu] = c
+        if np.array_equal(pc[prep.psu], c):
+            psu_codes[i] = pc
+    split = tuple(i for i in range(len(dims)) if i not in psu_codes)
+    cells = _cells([codes[i] for i in split], levels, split, prep)
+    tables = [cells]
     gdims = [tuple(dims.index(d) for d in g) for g in groupings]
-    table_of: dict[frozenset, int] = {frozenset(all_dims): 0}
-    for gd in sorted(set(gdims), key=len, reverse=True):
-        if frozenset(gd) in table_of:
-            continue
-        src = min(
-            (i for i, t in enumerate(tables) if set(gd) <= set(t.dims)),
-            key=lambda i: tables[i].size,
-        )
-        t = tables[src]
-        tables.append(
-            _table(gd, [t.codes[t.dims.index(i)] for i in gd], t.psu, n_psu, levels, t.w, t, src)
-        )
-        table_of[frozenset(gd)] = len(tables) - 1
-
-    J = len(items)
-    keys = ["estimate", "se", "ci_low", "ci_high", "deff", "n", "N", "cv"]
-    res = [{k: [] for k in keys} for _ in groupings]
+    tdims = [tuple(i for i in split if i in gd) for gd in gdims]
+    table_of = {split: 0}
+    for sd in sorted(set(tdims), key=len, reverse=True):
+        if sd not in table_of:
+            src = min(
+                (k for k, t in enumerate(tables) if set(sd) <= set(t.dims)),
+                key=lambda k: tables[k].size,
+            )
+            tables.append(_subtable(tables[src], src, sd, levels, n_psu))
+            table_of[sd] = len(tables) - 1
     tq_cache: dict[float, float] = {}
-    structs = []
-    for gd in gdims:
-        t = tables[table_of[frozenset(gd)]]
-        order = [t.dims.index(i) for i in gd]
-        structs.append(_group_struct(t, order, gd, levels, prep, level, tq_cache))
-    chunk = 20  # bounds memory: one block of items as float64 at a time
+    structs = [
+        _group_struct(
+            tables[table_of[sd]], table_of[sd], gd, levels, psu_codes, prep, level, tq_cache
+        )
+        for gd, sd in zip(gdims, tdims, strict=True)
+    ]
+    depth = [0] * len(tables)
+    for k, t in enumerate(tables[1:], 1):
+        depth[k] = depth[t.source] + 1
+    J, nrow = len(items), len(df)
+    nthreads = _threads(nrow * J)
+    nvec = 3 if kind == "proportion" else 4  # per item: sum w y, sum w, n, (sum w y^2)
+    # items in blocks: bounds the cell matrices to ~64 MB and the tables' to a few times that
+    chunk = max(1, min(J, 8_000_000 // max(cells.size * nvec, 1)))
+    keys = ["estimate", "se", "ci_low", "ci_high", "deff", "n", "N", "cv"]
+    blocks: list[list[dict]] = []  # per item block: per grouping, (domains x items) arrays
     for s in range(0, J, chunk):
         block = items[s : s + chunk]
         c = len(block)
-        cells = tables[0]
-        A0 = np.empty((cells.size, c), order="F")
-        Q0 = A0 if kind == "proportion" else np.empty((cells.size, c), order="F")
-        miss_cell, miss_col, miss_w = [], [], []
-        for j, item in enumerate(block):  # column by column: no rows x items temporaries
-            y = _item_column(df, item, kind)
-            m = np.isnan(y)
-            wy = y * prep.w
-            if m.any():
-                rows = np.flatnonzero(m)
-                wy[rows] = 0.0
-                miss_cell.append(cells.index[rows])
-                miss_col.append(np.full(len(rows), j))
-                miss_w.append(prep.w[rows])
-            A0[:, j] = np.bincount(cells.index, weights=wy, minlength=cells.size)
-            if kind == "mean":
-                wy *= np.where(m, 0.0, y)
-                Q0[:, j] = np.bincount(cells.index, weights=wy, minlength=cells.size)
-            del y, m, wy
-        if miss_cell:
-            mcell = np.concatenate(miss_cell)
-            mc = np.concatenate(miss_col)
-            mw = np.concatenate(miss_w)
-        else:
-            mcell = np.zeros(0, dtype=np.intp)
-            mc = np.zeros(0, dtype=np.int64)
-            mw = np.zeros(0)
-        bounds = np.searchsorted(mc, np.arange(c + 1))  # entries are grouped by column
-        mrows: list[np.ndarray] = []  # per table: table row of each missing entry
-        sums = []  # per table: A (sum w y), Q (sum w y^2)
-        for ti, t in enumerate(tables):
-            if ti == 0:
-                A, Q, mrow = A0, Q0, mcell
-            else:
-                pA, pQ = sums[t.source]
-                A = _agg(t.index, pA, t.size)
-                Q = A if pQ is pA else _agg(t.index, pQ, t.size)
-                mrow = t.index[mrows[t.source]]
-            sums.append((A, Q))
-            mrows.append(mrow)
-        for gi, gd in enumerate(gdims):
-            ti = table_of[frozenset(gd)]
-            A, Q = sums[ti]
-            r = _grouping(structs[gi], tables[ti], A, Q, mrows[ti], mw, bounds, kind)
-            for k in keys:
-                res[gi][k].append(r[k])
+        series = [_series(df, it) for it in block]
+        M = np.empty((nvec, cells.size, c))  # [A, W, n, Q] by cell, each contiguous
 
-    # ---- assemble: variable, then grouping (as given), then domains in level order
-    parts: dict[str, list] = {k: [] for k in ["variable", "grouping", *dims, *keys]}
-    labels = []
-    for gd in gdims:
-        D = int(np.prod([len(levels[i]) for i in gd])) if gd else 1
-        lab, rem = {}, np.arange(D)
-        for i in reversed(gd):
-            L = len(levels[i])
-            lab[dims[i]] = np.asarray(levels[i], dtype=object)[rem % L] if L else rem
-            rem = rem // L
-        labels.append((D, lab))
-    full = [{k: np.hstack(v) for k, v in r.items()} for r in res]
-    for j, item in enumerate(items):
-        for gi, g in enumerate(groupings):
-            D, lab = labels[gi]
-            parts["variable"].append(np.full(D, item, dtype=object))
-            parts["grouping"].append(np.full(D, SEP.join(g), dtype=object))
-            for d in dims:
-                parts[d].append(lab[d] if d in lab else np.full(D, None, dtype=object))
-            for k in keys:
-                parts[k].append(full[gi][k][:, j])
-    out = pd.DataFrame({k: np.concatenate(v) if v else [] for k, v in parts.items()})
-    out["n"] = out["n"].astype(np.int64)
-    caution = (out["n"] < caution_min_n) | (out["cv"].abs() > caution_max_cv)
-    out["flag"] = np.where(caution, "caution", "")
-    return out[["variable", "grouping", *dims, *RESULT_COLUMNS]]
+        def fill(js, block=block, series=series, M=M, c=c):
+            for j in js:
+                _cell_sums(series[j], block[j], kind, df, prep.w, cells, M, j)
+
+        parts = np.array_split(np.arange(c), min(nthreads, c))
+        _map(fill, parts, nthreads)
+        sums = [M] + [None] * (len(tables) - 1)
+
+        def aggregate(k, sums=sums):
+            sums[k] = [tables[k].agg @ v for v in sums[tables[k].source]]
+
+        for lev in range(1, max(depth) + 1):  # a table after its source
+            _map(aggregate, [k for k in range(len(tables)) if depth[k] == lev], nthreads)
+        blocks.append(
+            _map(
+                lambda gs, sums=sums, c=c: _grouping(gs, sums[gs.table], c, kind), structs, nthreads
+            )
+        )
+        del M, sums
+
+    # ---- assemble once: variable, then grouping (as given), then domains in level order
+    Ds = [gs.D for gs in structs]
+    total = int(sum(Ds))
+    out: dict[str, np.ndarray] = {
+        "variable": np.repeat(np.asarray(items, dtype=object), total),
+        "grouping": np.tile(
+            np.concatenate(
+                [np.full(D, SEP.join(g), dtype=object) for D, g in zip(Ds, groupings, strict=True)]
+            ),
+            J,
+        ),
+    }
+    for i, d in enumerate(dims):
+        col = []
+        for gd, D in zip(gdims, Ds, strict=True):
+            if i in gd:
+                rem = np.arange(D)
+                for k in reversed(gd[gd.index(i) + 1 :]):
+                    rem = rem // len(levels[k])
+                L = len(levels[i])
+                col.append(np.asarray(levels[i], dtype=object)[rem % L] if L else rem)
+            else:
+                col.append(np.full(D, None, dtype=object))
+        out[d] = np.tile(np.concatenate(col), J)
+    for k in keys:
+        # (domains of all groupings) x (items), then item-major
+        mat = np.hstack([np.vstack([r[k] for r in blk]) for blk in blocks])
+        out[k] = mat.T.ravel()
+    res = pd.DataFrame(out)
+    res["n"] = res["n"].astype(np.int64)
+    caution = (res["n"] < caution_min_n) | (res["cv"].abs() > caution_max_cv)
+    res["flag"] = np.where(caution, "caution", "")
+    return res[["variable", "grouping", *dims, *RESULT_COLUMNS]]
 
 
 @dataclass
 class _Table:
-    """Rows = distinct (codes of `dims`, PSU); `index` maps each source row to a table row."""
+    """Rows = distinct (codes of `dims`, PSU); for the first table ("cells") `index` maps each
+    data row to a cell, for the others `agg` sums the source table's rows into this one's."""
 
     dims: tuple
-    codes: list  # per dim: code of each table row (-1 = missing)
+    codes: dict  # dimension -> code of each table row (-1 = missing)
     psu: np.ndarray
-    index: np.ndarray
-    w: np.ndarray  # weight sum per table row (all rows, before item missingness)
-    n: np.ndarray  # row count per table row
-    parent: object
-    source: int
+    source: int = -1
+    agg: sp.csr_matrix | None = None
+    index: np.ndarray | None = None
+    index3: np.ndarray | None = None  # cells: 3 * index
+    w: np.ndarray | None = None  # cells: weight sum (all rows, before item missingness)
+    n: np.ndarray | None = None  # cells: row count
 
     @property
     def size(self) -> int:
         return len(self.psu)
 
 
-def _table(dims, codes, psu, n_psu, levels, w, parent, source) -> _Table:
+def _key(codes, dims, levels, psu, n_psu) -> tuple[np.ndarray, int]:
     key = np.zeros(len(psu), dtype=np.int64)
+    space = 1
     for i, c in zip(dims, codes, strict=True):
-        key = key * (len(levels[i]) + 1) + (c + 1)
-    key = key * n_psu + psu
-    uniq, index = np.unique(key, return_inverse=True)
-    index = index.astype(np.intp)
-    size = len(uniq)
-    tpsu = uniq % n_psu
+        key *= len(levels[i]) + 1
+        key += c + 1
+        space *= len(levels[i]) + 1
+    key *= n_psu
+    key += psu
+    return key, space * n_psu
+
+
+def _decode(uniq, dims, levels, n_psu) -> tuple[dict, np.ndarray]:
     rest = uniq // n_psu
-    tcodes = []
+    codes = {}
     for i in reversed(dims):
-        tcodes.append(rest % (len(levels[i]) + 1) - 1)
+        codes[i] = rest % (len(levels[i]) + 1) - 1
         rest = rest // (len(levels[i]) + 1)
-    tcodes.reverse()
-    tw = np.bincount(index, weights=w, minlength=size)
-    tn = np.bincount(index, weights=None if parent is None else parent.n, minlength=size)
-    return _Table(tuple(dims), tcodes, tpsu, index, tw, tn.astype(np.float64), parent, source)
+    return codes, uniq % n_psu
 
 
-def _agg(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """Column-wise sums of `values` (rows x items) into `size` groups given by `index`."""
-    out = np.empty((size, values.shape[1]), order="F")
-    for j in range(values.shape[1]):
-        out[:, j] = np.bincount(index, weights=values[:, j], minlength=size)
-    return out
+def _cells(codes, levels, dims, prep: _Prepared) -> _Table:
+    n_psu = len(prep.psu_stratum)
+    key, space = _key(codes, dims, levels, prep.psu, n_psu)
+    uniq, index = _unique_inverse(key, space)
+    del key
+    size = len(uniq)
+    tcodes, tpsu = _decode(uniq, dims, levels, n_psu)
+    cw = np.bincount(index, weights=prep.w, minlength=size)
+    cn = np.bincount(index, minlength=size).astype(np.float64)
+    return _Table(dims, tcodes, tpsu, index=index, index3=3 * index, w=cw, n=cn)
+
+
+def _subtable(t: _Table, source: int, dims, levels, n_psu) -> _Table:
+    key, space = _key([t.codes[i] for i in dims], dims, levels, t.psu, n_psu)
+    uniq, index = _unique_inverse(key, space)
+    tcodes, tpsu = _decode(uniq, dims, levels, n_psu)
+    return _Table(dims, tcodes, tpsu, source=source, agg=_indicator(index, len(uniq), t.size))
+
+
+def _cell_sums(ser, col, kind, df, w, cells: _Table, M: np.ndarray, j: int) -> None:
+    """Column j of each M[v]: per cell, sum of w y, sum of w and count over the rows where
+    the item is present (and sum of w y^2 for means).
+
+    For a proportion one bincount over (cell, y in {0, 1, missing}) gives the weight of the
+    0s and of the 1s; the weight of present rows is their sum, so a domain whose rows are all
+    1 has exactly Y == W (estimate exactly 1, zero residuals) whatever the weights."""
+    y, rows = _item(ser, col, kind, df)
+    size = cells.size
+    if kind == "proportion":
+        with np.errstate(invalid="ignore"):
+            key = y.astype(np.intp)  # 0 or 1; missing rows are overwritten next
+        if len(rows):
+            key[rows] = 2
+        key += cells.index3
+        s3 = np.bincount(key, weights=w, minlength=3 * size).reshape(size, 3)
+        del key
+        M[0, :, j] = s3[:, 1]
+        np.add(s3[:, 0], s3[:, 1], out=M[1, :, j])
+    else:
+        wy = y * w
+        if len(rows):
+            wy[rows] = 0.0
+            wn = w.copy()
+            wn[rows] = 0.0
+            M[1, :, j] = np.bincount(cells.index, weights=wn, minlength=size)
+            del wn
+        else:
+            M[1, :, j] = cells.w
+        M[0, :, j] = np.bincount(cells.index, weights=wy, minlength=size)
+        y = np.where(np.isnan(y), 0.0, y) if len(rows) else y
+        wy *= y
+        M[3, :, j] = np.bincount(cells.index, weights=wy, minlength=size)
+    if len(rows):
+        M[2, :, j] = cells.n - np.bincount(cells.index[rows], minlength=size)
+    else:
+        M[2, :, j] = cells.n
+
+
+def _indicator(rows: np.ndarray, nrows: int, ncols: int) -> sp.csr_matrix:
+    """Sparse 0/1 matrix with a 1 at (rows[i], i): sums columns i into groups rows[i]."""
+    return sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(nrows, ncols))
 
 
 @dataclass
 class _GroupStruct:
-    """What one grouping needs from the design, computed once for all blocks of items."""
+    """What one grouping needs from the design, computed once for all items. Each row of its
+    table inside the grouping (no missing code) is one (domain, PSU) pair."""
 
-    inside: np.ndarray  # table rows whose grouping codes are all non-missing
-    rowpos: np.ndarray  # table row -> position among inside rows (-1 if outside)
-    dom: np.ndarray  # domain of each inside row (= one (domain, PSU) pair)
+    table: int
+    rows: np.ndarray | None  # table rows inside the grouping (None: all)
+    Dm: sp.csr_matrix  # domains x pairs
+    Hm: sp.csr_matrix  # (domain, stratum) x pairs
+    DHm: sp.csr_matrix  # domains x (domain, stratum)
+    dom: np.ndarray  # domain of each pair
+    dh: np.ndarray  # (domain, stratum) of each pair
     D: int
-    dh: np.ndarray  # (domain, stratum) index of each pair
-    ndh: int
-    dh_dom: np.ndarray  # domain of each (domain, stratum)
     nh: np.ndarray  # PSUs in the stratum of each (domain, stratum)
+    absent: np.ndarray  # PSUs of that stratum outside the domain (their residual is 0)
     scale: np.ndarray
     tq: np.ndarray  # t quantile per domain (NaN when df <= 0)
 
 
-def _group_struct(t: _Table, order, gd, levels, prep, level, tq_cache) -> _GroupStruct:
+def _group_struct(t: _Table, ti, gd, levels, psu_codes, prep, level, tq_cache) -> _GroupStruct:
     inside = np.ones(t.size, dtype=bool)
     dcode = np.zeros(t.size, dtype=np.int64)
-    for o, i in zip(order, gd, strict=True):
-        dcode = dcode * len(levels[i]) + np.maximum(t.codes[o], 0)
-        inside &= t.codes[o] >= 0
+    for i in gd:
+        ci = t.codes[i] if i in t.codes else psu_codes[i][t.psu]
+        dcode = dcode * len(levels[i]) + np.maximum(ci, 0)
+        inside &= ci >= 0
     D = int(np.prod([len(levels[i]) for i in gd])) if gd else 1
-    dom = dcode[inside]
+    rows = None if inside.all() else np.flatnonzero(inside)
+    dom = dcode if rows is None else dcode[rows]
+    psu = t.psu if rows is None else t.psu[rows]
+    npair = len(dom)
     H = len(prep.n_h)
-    dh_key, dh = np.unique(dom * H + prep.psu_stratum[t.psu[inside]], return_inverse=True)
+    dh_key, dh = np.unique(dom * H + prep.psu_stratum[psu], return_inverse=True)
+    dh = dh.ravel()
     h = dh_key % H
+    dh_dom = dh_key // H
     # degrees of freedom per domain: PSUs holding the domain minus their strata (R's degf)
-    dfree = (np.bincount(dom, minlength=D) - np.bincount(dh_key // H, minlength=D)).astype(float)
+    dfree = (np.bincount(dom, minlength=D) - np.bincount(dh_dom, minlength=D)).astype(float)
     tq = np.full(D, np.nan)
     for k, v in enumerate(dfree):
         if v > 0:
             if v not in tq_cache:
                 tq_cache[v] = float(sps.t.ppf(0.5 + level / 2, v))
             tq[k] = tq_cache[v]
-    rowpos = np.where(inside, np.cumsum(inside) - 1, -1)
+    nh = prep.n_h[h]
     return _GroupStruct(
-        inside=inside,
-        rowpos=rowpos,
+        table=ti,
+        rows=rows,
+        Dm=_indicator(dom, D, npair),
+        Hm=_indicator(dh, len(dh_key), npair),
+        DHm=_indicator(dh_dom, D, len(dh_key)),
         dom=dom,
-        D=D,
         dh=dh,
-        ndh=len(dh_key),
-        dh_dom=dh_key // H,
-        nh=prep.n_h[h],
-        scale=prep.scale_h[h],
+        D=D,
+        nh=nh[:, None],
+        absent=(nh - np.bincount(dh, minlength=len(dh_key)))[:, None],
+        scale=prep.scale_h[h][:, None],
         tq=tq[:, None],
     )
 
 
-def _grouping(gs: _GroupStruct, t: _Table, A, Q, mrow, mw, bounds, kind) -> dict:
-    """Estimates for one grouping from its (domain, PSU) sums: arrays (domains, items).
+def _grouping(gs: _GroupStruct, S: list, c: int, kind: str) -> dict:
+    """Estimates for one grouping, all items of a block at once: arrays (domains, items).
 
-    Works column by column on contiguous 1-D arrays (no pairs x items temporaries); the
-    weight and count of missing item values come from the sparse list of missing entries."""
-    D, c = gs.D, A.shape[1]
-    full = gs.inside.all()
-    dom, dh, ndh = gs.dom, gs.dh, gs.ndh
-    w_in = t.w if full else t.w[gs.inside]
-    n_in = t.n if full else t.n[gs.inside]
-    W0 = np.bincount(dom, weights=w_in, minlength=D)
-    N0 = np.bincount(dom, weights=n_in, minlength=D)
-    Y, W, n, Qd, var = (np.empty((D, c)) for _ in range(5))
-    for j in range(c):
-        a = A[:, j] if full else A[gs.inside, j]
-        e0, e1 = bounds[j], bounds[j + 1]
-        ep = gs.rowpos[mrow[e0:e1]]  # pair of each missing entry (-1: outside the grouping)
-        keep = ep >= 0
-        ep, ew = ep[keep], mw[e0:e1][keep]
-        ed = dom[ep]
-        W[:, j] = W0 - np.bincount(ed, weights=ew, minlength=D)
-        n[:, j] = N0 - np.bincount(ed, minlength=D)
-        Y[:, j] = np.bincount(dom, weights=a, minlength=D)
-        if Q is not A:
-            q = Q[:, j] if full else Q[gs.inside, j]
-            Qd[:, j] = np.bincount(dom, weights=q, minlength=D)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = Y[:, j] / W[:, j]
-            # z = (a - p (w - w_missing)) / W: dense part, then the sparse missing correction
-            z = (a - p[dom] * w_in) / W[dom, j]
-            np.add.at(z, ep, p[ed] * ew / W[ed, j])
-        z[~np.isfinite(z)] = 0.0
-        S1 = np.bincount(dh, weights=z, minlength=ndh)
-        S2 = np.bincount(dh, weights=z * z, minlength=ndh)
-        contrib = gs.scale * np.where(gs.nh > 1, S2 - S1 * S1 / gs.nh, S2)
-        var[:, j] = np.bincount(gs.dh_dom, weights=contrib, minlength=D)
-    if Q is A:
-        Qd = Y
-    var = np.maximum(var, 0.0)
+    S holds the grouping's table sums [sum w y, sum w, n, (sum w y^2)] of the items present,
+    each (table rows, items); sparse products sum them to domains and (domain, stratum)."""
+    if gs.rows is not None:
+        S = [np.take(v, gs.rows, axis=0) for v in S]
+    a, wp = S[0], S[1]  # per (domain, PSU) pair
+    Y, W, n = (gs.Dm @ v for v in S[:3])
+    Qd = Y if kind == "proportion" else gs.Dm @ S[3]
     with np.errstate(divide="ignore", invalid="ignore"):
-        est = np.where(n > 0, Y / W, np.nan)
+        p = np.where(W > 0, Y / W, 0.0)
+        Winv = np.where(W > 0, 1 / W, 0.0)
+    # linearised residual of each (domain, PSU) total, (a - p w) / W; PSUs outside give 0
+    z = np.take(p, gs.dom, axis=0)
+    z *= wp
+    np.subtract(a, z, out=z)
+    z *= np.take(Winv, gs.dom, axis=0)
+    # between-PSU variance within (domain, stratum), centred in two passes; a stratum with a
+    # single PSU ("adjust") contributes its total squared
+    S1 = gs.Hm @ z
+    zbar = S1 / gs.nh
+    z -= np.take(zbar, gs.dh, axis=0)
+    z *= z
+    S2 = gs.Hm @ z
+    S2 += gs.absent * zbar * zbar
+    del z
+    contrib = gs.scale * np.where(gs.nh > 1, S2, S1 * S1)
+    var = np.maximum(gs.DHm @ contrib, 0.0)
+    est = np.where(n > 0, p, np.nan)
     se = np.where(n > 0, np.sqrt(var), np.nan)
     tq = np.broadcast_to(gs.tq, est.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
