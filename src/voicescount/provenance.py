@@ -199,7 +199,9 @@ def page_header(
         )
         plain.append(f"{title}: {body}")
     rows = "".join(
-        f"<tr><td><code>{html.escape(path)}</code></td><td><code>{digest[:12]}</code></td></tr>"
+        # the full digest, so a reader can check a file with `sha256sum`
+        f"<tr><td><code>{html.escape(path)}</code></td>"
+        f'<td><code style="word-break:break-all">{digest}</code></td></tr>'
         for path, digest in rec["inputs"].items()
     )
     param_text = ", ".join(f"{k}={v!r}" for k, v in rec["parameters"].items())
@@ -212,7 +214,7 @@ def page_header(
         f"(source <code>{rec['source'][:12]}</code>); "
         f"parameters: <code>{html.escape(param_text)}</code></p>"
         f"<p>{html.escape(pkg_text)}</p>"
-        "<table><thead><tr><th>input file</th><th>SHA-256 (first 12)</th></tr></thead>"
+        "<table><thead><tr><th>input file</th><th>SHA-256</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></details>"
     )
     plain.append(f"{summary}: {len(rec['inputs'])} input files, parameters {param_text}")
