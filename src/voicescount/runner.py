@@ -276,6 +276,8 @@ def finalize_notebook(nb: Any) -> Any:
     _title_to_markdown(nb)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "id" in cell:
+            cell["id"] = "injected-parameters"  # papermill draws a random id each run
         if "parameters" in tags or "injected-parameters" in tags:
             _tag(cell, "remove-cell")
         elif cell.cell_type == "code":
