@@ -62,6 +62,7 @@ from .registry import DesignSpec
 
 SEP = "×"
 RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "deff", "n", "N", "cv", "flag"]
+_BLOCK = 8_000_000  # elements of the per-cell item matrices held at once (64 MB)
 
 
 @dataclass(frozen=True)
@@ -348,7 +349,7 @@ def estimate(
     nthreads = _threads(nrow * J)
     nvec = 3 if kind == "proportion" else 4  # per item: sum w y, sum w, n, (sum w y^2)
     # items in blocks: bounds the cell matrices to ~64 MB and the tables' to a few times that
-    chunk = max(1, min(J, 8_000_000 // max(cells.size * nvec, 1)))
+    chunk = max(1, min(J, _BLOCK // max(cells.size * nvec, 1)))
     keys = ["estimate", "se", "ci_low", "ci_high", "deff", "n", "N", "cv"]
     blocks: list[list[dict]] = []  # per item block: per grouping, (domains x items) arrays
     for s in range(0, J, chunk):
@@ -548,8 +549,7 @@ def _group_struct(t: _Table, ti, gd, levels, psu_codes, prep, level, tq_cache) -
     psu = t.psu if rows is None else t.psu[rows]
     npair = len(dom)
     H = len(prep.n_h)
-    dh_key, dh = np.unique(dom * H + prep.psu_stratum[psu], return_inverse=True)
-    dh = dh.ravel()
+    dh_key, dh = _unique_inverse(dom * H + prep.psu_stratum[psu], max(D * H, 1))
     h = dh_key % H
     dh_dom = dh_key // H
     # degrees of freedom per domain: PSUs holding the domain minus their strata (R's degf)
