@@ -9,9 +9,12 @@ Each measurement runs in a fresh subprocess so peak memory (getrusage maxrss, in
 data frame itself) is not polluted by earlier runs; times are medians over --repeat runs of
 `estimate` on data already in memory (generation is not timed).
 
-    .venv/bin/python benchmarks/bench_stats.py               # 10^4 and 10^6 rows, R if present
-    .venv/bin/python benchmarks/bench_stats.py --rows 10000000 --repeat 1
+    .venv/bin/python benchmarks/bench_stats.py               # 10^4, 10^6 (60 indicators), 10^7 (6)
+    .venv/bin/python benchmarks/bench_stats.py --big-rows 0  # skip the 10^7-row run
     .venv/bin/python benchmarks/bench_stats.py --svy          # also time svy on one indicator
+
+The 10^7-row run uses 6 indicators (`--big-items`) so the data fit in memory (~3.6 GiB while
+generating); it is the same 6 x 10^7 row-items as the 10^6-row run, on 10x the design.
 
 R is timed on the cheaper half of the work, `svymean` and `svyby(..., svymean, deff = TRUE)`
 (estimate, SE, deff; no logit CIs) over all 16 groupings, on `--r-items` indicators; its time
@@ -76,23 +79,23 @@ def groupings() -> list[list[str]]:
     return [[]] + [[d] for d in dims] + [list(c) for c in itertools.combinations(dims, 2)]
 
 
-def worker(n: int, repeat: int, engine: str) -> dict:
+def worker(n: int, repeat: int, engine: str, n_items: int = N_ITEMS) -> dict:
     """Runs inside the subprocess: times one engine, reports median seconds and peak RSS."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from voicescount.stats import Design, estimate
 
-    df = make_data(n, N_ITEMS if engine == "voicescount" else 1)
+    df = make_data(n, n_items if engine == "voicescount" else 1)
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     times, cpu = [], []
     if engine == "voicescount":
-        items = [f"y{j:02d}" for j in range(N_ITEMS)]
+        items = [f"y{j:02d}" for j in range(n_items)]
         design = Design(weight="weight", strata="stratum", psu="psu")
         for _ in range(repeat):
             t0, c0 = time.perf_counter(), time.process_time()
             est = estimate(df, items, design, by=groupings())
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
-        assert len(est) == N_ITEMS * 191, len(est)
+        assert len(est) == n_items * 191, len(est)
     else:  # svy: one indicator, one single-dimension grouping (region), extrapolated below
         import polars as pl
         import svy
@@ -110,6 +113,7 @@ def worker(n: int, repeat: int, engine: str) -> dict:
             cpu.append(time.process_time() - c0)
     return {
         "rows": n,
+        "items": n_items,
         "engine": engine,
         "median_s": statistics.median(times),
         "median_cpu_s": statistics.median(cpu),
@@ -158,9 +162,10 @@ def time_r(n: int, r_items: int) -> float | None:
         return float(out.stdout.split()[-1])
 
 
-def run_sub(n: int, repeat: int, engine: str) -> dict:
+def run_sub(n: int, repeat: int, engine: str, n_items: int = N_ITEMS) -> dict:
+    cmd = [sys.executable, __file__, "--worker", str(n), "--repeat", str(repeat)]
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", str(n), "--repeat", str(repeat), "--engine", engine],
+        [*cmd, "--engine", engine, "--items", str(n_items)],
         capture_output=True,
         text=True,
         check=True,
@@ -173,6 +178,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, nargs="*", default=[10_000, 1_000_000])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--items", type=int, default=N_ITEMS, help="indicators for --rows")
+    ap.add_argument("--big-rows", type=int, default=10_000_000, help="0 skips the big run")
+    ap.add_argument("--big-items", type=int, default=6, help="indicators for --big-rows")
     ap.add_argument("--svy", action="store_true", help="also time svy (one indicator)")
     ap.add_argument("--no-r", action="store_true")
     ap.add_argument("--r-items", type=int, default=1, help="indicators R is timed on")
@@ -183,17 +191,19 @@ def main() -> None:
     ap.add_argument("--engine", default="voicescount", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        print(json.dumps(worker(a.worker, a.repeat, a.engine)))
+        print(json.dumps(worker(a.worker, a.repeat, a.engine, a.items)))
         return
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(
-        "| rows | engine | median wall s (60 indicators, 16 groupings) | CPU s | peak MiB | note |"
-    )
-    print("|---:|---|---:|---:|---:|---|")
-    for n in a.rows:
-        res = run_sub(n, a.repeat, "voicescount")
+    print("| rows | indicators | engine | median wall s (16 groupings) | CPU s | peak MiB | note |")
+    print("|---:|---:|---|---:|---:|---:|---|")
+    runs = [(n, a.items, a.repeat) for n in a.rows]
+    if a.big_rows:
+        runs.append((a.big_rows, a.big_items, min(a.repeat, 3)))
+    for n, n_items, repeat in runs:
+        res = run_sub(n, repeat, "voicescount", n_items)
         print(
-            f"| {n:,} | voicescount | {res['median_s']:.2f} | {res['median_cpu_s']:.2f} "
+            f"| {n:,} | {n_items} | voicescount | {res['median_s']:.2f} "
+            f"| {res['median_cpu_s']:.2f} "
             f"| {res['peak_mib']:.0f} "
             f"| median of {res['runs']}; data alone {res['data_mib']:.0f} MiB |",
             flush=True,
@@ -201,17 +211,17 @@ def main() -> None:
         if a.svy:
             s = run_sub(n, max(1, a.repeat // 2), "svy")
             print(
-                f"| {n:,} | svy 0.35 | {s['median_s'] * 60 * 15:.1f} "
+                f"| {n:,} | 1 | svy 0.35 | {s['median_s'] * 60 * 15:.1f} "
                 f"| {s['median_cpu_s'] * 60 * 15:.1f} | {s['peak_mib']:.0f} "
                 f"| 1 indicator x 1 grouping took {s['median_s']:.3f} s; x 60 x 15 |",
                 flush=True,
             )
-        if not a.no_r and n <= a.r_max_rows:
+        if not a.no_r and n <= a.r_max_rows and n_items == N_ITEMS:
             per_item = time_r(n, a.r_items)
             if per_item is not None:
                 total = per_item * N_ITEMS
                 print(
-                    f"| {n:,} | R survey | {total:.1f} | – | – | svymean + svyby(deff) on "
+                    f"| {n:,} | {N_ITEMS} | R survey | {total:.1f} | – | – | svymean + svyby(deff) on "
                     f"{a.r_items} indicator(s), x {N_ITEMS}; ratio R / voicescount = "
                     f"{total / res['median_s']:.0f}x |",
                     flush=True,
