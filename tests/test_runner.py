@@ -205,6 +205,55 @@ def test_parallel_run_skip_unchanged_and_one_cycle_changed(tmp_path):
     assert not any(j.is_current() for j in plan(project, langs=["en"]))
 
 
+def add_country(project: Project, iso: str = "YY", cycle: int = 2021) -> Path:
+    """Register a second country with one English cycle (a copy of ZZ's 2021 data)."""
+    root = project.root
+    with (root / "data/countries.yml").open("a") as f:
+        f.write(
+            f"  - iso: {iso}\n    name: {{en: Whyland}}\n    languages: [en]\n"
+            "    regions:\n      - {code: north, name: {en: North}}\n"
+            "      - {code: south, name: {en: South}}\n"
+            "    youth: {min: 16, max: 30}\n    age_bands: [16, 25, 60]\n"
+        )
+    dest = root / "data" / iso / str(cycle)
+    shutil.copytree(root / "data/ZZ/2021", dest)
+    yml = dest / "cycle.yml"
+    yml.write_text(
+        yml.read_text().replace("country: ZZ", f"country: {iso}").replace("[en, vi]", "[en]")
+    )
+    return dest
+
+
+def test_synthesis_with_all_inputs_reruns_when_another_country_changes(tmp_path):
+    project = copy_tiny(tmp_path / "p")
+    add_template(project, "synth", ["print(country, cycle)"])
+    chapters = project.root / "analyses" / "chapters.yml"
+    chapters.write_text("chapters:\n  - tiny\n  - {notebook: synth, inputs: all}\n")
+    other = add_country(project)
+    project = Project(project.root)
+    jobs = {j.name: j for j in plan(project, langs=["en"])}
+    assert "data/YY/2021/exports/adults.csv" in jobs["ZZ/2023/en/synth.ipynb"].manifest["inputs"]
+    assert "data/YY/2021/exports/adults.csv" not in jobs["ZZ/2023/en/tiny.ipynb"].manifest["inputs"]
+    # The synthesis of 2021 never reads a later cycle of any country.
+    assert "data/ZZ/2023/cycle.yml" not in jobs["YY/2021/en/synth.ipynb"].manifest["inputs"]
+
+    summary, out, _ = run(project, langs=["en"])
+    assert out.strip() == "executed: 6  skipped: 0  failed: 0"
+
+    # Touching country YY's data re-executes ZZ's synthesis pages and nothing else of ZZ.
+    csv = other / "exports/adults.csv"
+    csv.write_text(csv.read_text() + "r4,south,female,30\n")
+    summary, out, _ = run(project, langs=["en"])
+    executed = sorted(j.name for j in summary.executed)
+    assert executed == [
+        "YY/2021/en/synth.ipynb",
+        "YY/2021/en/tiny.ipynb",
+        "ZZ/2021/en/synth.ipynb",
+        "ZZ/2023/en/synth.ipynb",
+    ]
+    assert out.strip() == "executed: 4  skipped: 2  failed: 0"
+
+
 @pytest.mark.slow
 def test_failing_notebook_is_named_with_its_cell_and_others_finish(tmp_path):
     project = copy_tiny(tmp_path / "p")

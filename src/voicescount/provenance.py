@@ -110,6 +110,19 @@ def cycle_input_files(project: Project, iso: str, cycle: int | str) -> list[Path
     return unique
 
 
+def all_cycle_input_files(project: Project, cycle: int | str) -> list[Path]:
+    """Files a cross-country page (the synthesis) depends on: `cycle_input_files` of every
+    country's cycles up to this cycle's year, the cycles such a page can read.
+
+    A change to another country's data must re-execute the page; a later cycle never affects it.
+    """
+    files: list[Path] = []
+    for code, cyc in project.cycles():
+        if cyc <= int(cycle):
+            files += project.cycle_inputs(code, cyc)
+    return list(dict.fromkeys(files))
+
+
 def provenance_record(
     project: Project, iso: str, cycle: int | str, lang: str, params: Mapping[str, Any]
 ) -> dict[str, Any]:

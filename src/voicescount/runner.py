@@ -10,7 +10,9 @@ papermill's own `execute_notebook`). It
    what the job would record now: the template's hash, the parameters, the hashes of the
    cycle's input files (`Project.cycle_inputs`) *and of the country's earlier cycles* (trend
    chapters read them: editing 2020's data re-executes 2020, 2022 and 2024; editing 2024's
-   re-executes only 2024), the package version and a hash of the package's source files;
+   re-executes only 2024), the package version and a hash of the package's source files. A
+   chapter declared `{notebook: synthesis, inputs: all}` in chapters.yml hashes every
+   country's cycles up to its year instead, since it reads them all;
 3. runs the rest in parallel worker processes (processes, not threads: each notebook runs with
    its own working directory, its output folder, so relative outputs such as `tables/x.csv`
    land beside it). Each worker is its own process group, so the wall-clock guard kills the
@@ -45,7 +47,14 @@ from pydantic import Field
 
 from . import __version__
 from .errors import ConfigError
-from .provenance import cycle_input_files, file_hashes, relpath, sha256_file, source_fingerprint
+from .provenance import (
+    all_cycle_input_files,
+    cycle_input_files,
+    file_hashes,
+    relpath,
+    sha256_file,
+    source_fingerprint,
+)
 from .registry import Cycle, Project, Strict, load_model
 
 ANALYSES = "analyses"
@@ -57,11 +66,18 @@ GUARD_GRACE = 15.0
 
 
 class ChapterEntry(Strict):
-    """A template run once per item of the cycle: `{notebook: sdg, foreach: sdgs}` makes
-    sdg-1.ipynb, sdg-4.ipynb ... with the extra parameter `sdg` (one page per SDG in focus)."""
+    """A template with options. `foreach: sdgs` runs it once per item of the cycle:
+    `{notebook: sdg, foreach: sdgs}` makes sdg-1.ipynb, sdg-4.ipynb ... with the extra
+    parameter `sdg` (one page per SDG in focus).
+
+    `inputs` is the data the page reads, hashed into its skip-unchanged manifest: `cycle` (the
+    default) is the country's own cycle and its earlier cycles; `all` is every country's cycles
+    up to this cycle's year, for cross-country pages such as the synthesis, so that editing
+    another country's data re-executes them."""
 
     notebook: str
     foreach: Literal["sdgs"] | None = None
+    inputs: Literal["cycle", "all"] = "cycle"
 
 
 class Chapters(Strict):
@@ -72,6 +88,11 @@ class Chapters(Strict):
 
 def chapter_specs(project: Project) -> list[tuple[Path, str | None]]:
     """(template, foreach) in book order; every notebook in analyses/ must be listed once."""
+    return [(nb, each) for nb, each, _ in chapter_entries(project)]
+
+
+def chapter_entries(project: Project) -> list[tuple[Path, str | None, str]]:
+    """(template, foreach, inputs scope) in book order, validated (see `chapter_specs`)."""
     adir = project.root / ANALYSES
     path = adir / CHAPTERS_FILE
     spec = load_model(Chapters, path)
@@ -80,6 +101,7 @@ def chapter_specs(project: Project) -> list[tuple[Path, str | None]]:
     for i, entry in enumerate(spec.chapters):
         name = entry if isinstance(entry, str) else entry.notebook
         each = None if isinstance(entry, str) else entry.foreach
+        scope = "cycle" if isinstance(entry, str) else entry.inputs
         stem = name.removesuffix(".ipynb")
         if stem in seen:
             raise ConfigError(
@@ -95,7 +117,7 @@ def chapter_specs(project: Project) -> list[tuple[Path, str | None]]:
                 field="chapters",
                 hint="Create the notebook or remove the entry.",
             )
-        out.append((nb, each))
+        out.append((nb, each, scope))
     unlisted = sorted(p.stem for p in adir.glob("*.ipynb") if p.stem not in seen)
     if unlisted:
         raise ConfigError(
@@ -197,13 +219,19 @@ def plan(
             path=project.data_dir,
             hint="Each cycle needs data/<ISO>/<cycle>/cycle.yml; check the codes and years.",
         )
-    tmpls = chapter_specs(project) if pairs else []
-    tmpl_hash = {t: sha256_file(t) for t, _ in tmpls}
+    tmpls = chapter_entries(project) if pairs else []
+    tmpl_hash = {t: sha256_file(t) for t, _, _ in tmpls}
     common = {"voicescount": __version__, "source": source_fingerprint()}
     jobs = []
+    every: dict[int, dict[str, str]] = {}  # inputs of every country, per cycle year
     for iso, cyc in pairs:
         cycle = project.cycle(iso, cyc)  # validates cycle.yml and the files it names
-        inputs = file_hashes(cycle_input_files(project, iso, cyc), root=project.root)
+        inputs = {"cycle": file_hashes(cycle_input_files(project, iso, cyc), root=project.root)}
+        if any(scope == "all" for _, _, scope in tmpls):
+            if cyc not in every:
+                files = all_cycle_input_files(project, cyc)
+                every[cyc] = file_hashes(files, root=project.root)
+            inputs["all"] = every[cyc]
         for lang in _select(langs, cycle.languages):
             outdir = project.report_dir(iso, cyc) / lang
             params = {
@@ -214,13 +242,13 @@ def plan(
                 "data_dir": relpath(project.data_dir, outdir),
                 "project_root": relpath(project.root, outdir),
             }
-            for t, each in tmpls:
+            for t, each, scope in tmpls:
                 for stem, extra in chapter_outputs(t, each, cycle):
                     p = {**params, **extra}
                     manifest = {
                         "template": {relpath(t, project.root): tmpl_hash[t]},
                         "parameters": p,
-                        "inputs": inputs,
+                        "inputs": inputs[scope],
                         **common,
                     }
                     out = outdir / f"{stem}.ipynb"
