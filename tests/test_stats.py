@@ -229,3 +229,17 @@ def test_no_items_gives_an_empty_table():
     df = pd.read_csv(FIX / "design_a.csv")
     est = estimate(df, [], DESIGN, by=[["sex"]])
     assert len(est) == 0 and "sex" in est.columns and "flag" in est.columns
+
+
+def test_threads_and_item_blocks_change_nothing(monkeypatch):
+    """The benchmark-scale path (thread pool, items in several blocks) gives the same table."""
+    from voicescount import stats
+
+    df = pd.read_csv(FIX / "design_c.csv")
+    df["y3"] = df["y1"][::-1].to_numpy()
+    items = ["y1", "y2", "y3"]
+    plain = estimate(df, items, DESIGN, by=GROUPINGS)
+    monkeypatch.setattr(stats, "_threads", lambda work: 2)
+    monkeypatch.setattr(stats, "_BLOCK", 1)  # one item per block
+    pooled = estimate(df, items, DESIGN, by=GROUPINGS)
+    pd.testing.assert_frame_equal(plain, pooled, check_exact=False, rtol=1e-12)

@@ -20,9 +20,19 @@ Method (Taylor linearisation, as `survey::svymean` / `svyby` / `svyciprop`):
   design, so every PSU of every stratum is counted (as R's `subset.survey.design`, which pads
   the missing PSUs with zeros). The variance is the with-replacement between-PSU variance
   within strata: sum_h (1 - f_h) n_h / (n_h - 1) sum_j (Z_hj - Zbar_h)^2.
-* Because Z_hj only needs per-(domain, PSU) sums of w*y and w, the data are first collapsed
-  once to cells (full cross of all dimensions used x PSU) with one sparse matrix product;
-  each grouping then works on those cells, never on the rows again.
+* Because Z_hj only needs per-(domain, PSU) sums, the rows are collapsed once to cells
+  (codes of the dimensions used x PSU): per item one bincount over (cell, y in {0, 1,
+  missing}) gives the weight of the 0s and of the 1s, so the weight of present rows is their
+  sum and a domain whose rows are all 1 has Y == W exactly (estimate 1, SE 0, whatever the
+  weights). Each grouping's table of (codes, PSU) sums comes from the smallest earlier table
+  holding its dimensions (one sparse product); a dimension constant within every PSU (region
+  or urban/rural when they define the strata) is read off the PSU and never splits a table.
+  Each table row is one (domain, PSU) pair: residuals, variances, CIs and deff are computed
+  for a block of items at once as contiguous (pairs x items) arrays with sparse domain and
+  (domain, stratum) sums, centred in two passes (no sum-of-squares cancellation). Items are
+  processed in blocks that bound the cell matrices to ~64 MB; bincounts, sparse products and
+  ufuncs release the GIL, so items (rows stage) and groupings run on a small thread pool,
+  each result computed by one thread in a fixed order (results do not depend on threads).
 * Missing item values (`na.rm = TRUE`): R's `svymean(na.rm = TRUE)` subsets the design to the
   non-missing rows, which (since `[.survey.design2` keeps each stratum's PSU count) is
   identical to treating those rows as outside the domain. n and N count non-missing rows.
