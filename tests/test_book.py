@@ -11,6 +11,7 @@ import yaml
 from voicescount.book import (
     BookBuildError,
     build_book,
+    copy_assets,
     copy_tables,
     missing_pages,
     toc,
@@ -99,13 +100,20 @@ def test_missing_report_pages_fail_before_sphinx_with_a_remedy(tiny):
         build_book(tiny)
 
 
-def test_table_csvs_are_copied_beside_their_pages(tiny, tmp_path):
+def test_table_csvs_and_chart_svgs_are_copied_beside_their_pages(tiny, tmp_path):
     tables = tiny.root / "report/ZZ/2021/en/tables"
     tables.mkdir(parents=True)
     (tables / "gap.csv").write_text("group,estimate\nwomen,0.5\n")
+    figs = tiny.root / "report/ZZ/2021/en/figures"
+    figs.mkdir(parents=True)
+    (figs / "gap.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (figs / "notes.txt").write_text("not a page asset")
     html = tmp_path / "html"
-    assert copy_tables(tiny, html) == 1
+    assert copy_assets(tiny, html) == 2
     assert (html / "report/ZZ/2021/en/tables/gap.csv").read_text().startswith("group,")
+    assert (html / "report/ZZ/2021/en/figures/gap.svg").read_text().startswith("<svg")
+    assert not (html / "report/ZZ/2021/en/figures/notes.txt").exists()
+    assert copy_tables is copy_assets  # the earlier name still works
 
 
 @pytest.mark.slow
@@ -115,6 +123,9 @@ def test_end_to_end_run_and_build_then_a_broken_reference_keeps_the_last_good_bo
     tables = tiny.root / "report/ZZ/2023/vi/tables"
     tables.mkdir()
     (tables / "t.csv").write_text("a\n1\n")
+    figs = tiny.root / "report/ZZ/2023/vi/figures"
+    figs.mkdir()
+    (figs / "f.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
     html = build_book(tiny)
     assert html == tiny.root / "_build/html"
     page = (html / "report/ZZ/2023/vi/tiny.html").read_text(encoding="utf-8")
@@ -122,6 +133,7 @@ def test_end_to_end_run_and_build_then_a_broken_reference_keeps_the_last_good_bo
     assert "Path(data_dir)" not in page  # code inputs are hidden
     assert (html / "intro.html").is_file() and (html / "search.html").is_file()
     assert (html / "report/ZZ/2023/vi/tables/t.csv").is_file()
+    assert (html / "report/ZZ/2023/vi/figures/f.svg").is_file()
     assert not list((tiny.root / "_build").glob(".building-*"))
 
     intro = tiny.root / "intro.md"

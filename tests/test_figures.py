@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import warnings
 
@@ -243,8 +244,21 @@ def test_html_has_alt_caption_csv_link_and_table(est, project, tmp_path):
     assert "<details><summary>Bảng: dữ liệu của biểu đồ này</summary>" in html_text
     assert "<td>55,0</td>" in html_text  # numbers in the report's language in the HTML table
     assert (tmp_path / "tables" / "poor_region.csv").is_file()
+    # The image is the saved file, linked relative to the page (no data URI: small pages).
+    assert '<img src="figures/poor_region.svg" alt=' in html_text
+    assert "data:image" not in html_text and (tmp_path / "figures" / "poor_region.svg").is_file()
     with pytest.raises(ValueError):
         c.save(tmp_path, "../escape")
+
+
+def test_show_inline_embeds_the_svg_for_plain_jupyter(est, project, tmp_path):
+    c = figures.dot_whisker(
+        est, "poor", "region", dimensions=project.dimensions, country=project.country("VN")
+    )
+    html_text = figures.show(c, tmp_path, "poor_region", inline=True).data
+    svg = (tmp_path / "figures" / "poor_region.svg").read_bytes()
+    assert 'src="data:image/svg+xml;base64,' + base64.b64encode(svg).decode() in html_text
+    assert f'alt="{c.alt[:20]}' in html_text and 'href="tables/poor_region.csv"' in html_text
 
 
 def test_phone_width_and_font_sizes(est, project):

@@ -350,6 +350,10 @@ def test_sdg_page_has_definition_estimate_behind_charts_and_trend(chapters, tmp_
     ):
         assert f'id="fig-{name}"' in page
         assert (out / "tables" / f"{name}.csv").is_file()
+        # the page links the saved SVG (relative, like the CSV); no data URI bloats it
+        assert f'<img src="figures/{name}.svg"' in page
+        assert (out / "figures" / f"{name}.svg").is_file()
+    assert "data:image" not in page
     assert "x_violence" not in page  # SDG 5 has its own page
     assert page.count('alt="') == len(list((out / "figures").glob("*.svg")))
     with pytest.raises(Exception, match="SDG 4 is not in focus"):

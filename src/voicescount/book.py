@@ -146,18 +146,28 @@ def missing_pages(project: Project, toc_dict: dict[str, Any]) -> list[str]:
     ]
 
 
-def copy_tables(project: Project, html_dir: Path) -> int:
-    """Copy report/<ISO>/<cycle>/<lang>/tables/*.csv beside the pages that link to them."""
+# Files the pages link from raw HTML (Sphinx does not track those), relative to a page's folder
+# report/<ISO>/<cycle>/<lang>/: chart images and the charts' and tables' CSV downloads.
+PAGE_ASSETS = ("tables/*.csv", "figures/*.svg")
+
+
+def copy_assets(project: Project, html_dir: Path) -> int:
+    """Copy report/<ISO>/<cycle>/<lang>/{tables/*.csv, figures/*.svg} beside the built pages
+    that link to them (same relative path), so every chart image and download resolves."""
     n = 0
     report = project.root / "report"
     if not report.is_dir():
         return 0
-    for csv in sorted(report.glob("*/*/*/tables/*.csv")):
-        dest = html_dir / csv.relative_to(project.root)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(csv, dest)
-        n += 1
+    for pattern in PAGE_ASSETS:
+        for src in sorted(report.glob(f"*/*/*/{pattern}")):
+            dest = html_dir / src.relative_to(project.root)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+            n += 1
     return n
+
+
+copy_tables = copy_assets  # the earlier name
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -214,7 +224,7 @@ def build_book(project: Project, quiet: bool = True) -> Path:
                 hint="Fix the pages named above (broken references and missing files are "
                 "errors); run `voicescount build --verbose` for the full Sphinx log.",
             )
-        copy_tables(project, html)
+        copy_assets(project, html)
         final = build_root / "html"
         old = build_root / f".old-html-{os.getpid()}"
         if final.exists():

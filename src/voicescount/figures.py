@@ -238,9 +238,17 @@ class Chart:
         return out
 
     def html(self, name: str, svg: bytes | None = None) -> str:
-        """<figure> with the SVG (data URI), alt text, caption, CSV link and table alternative."""
-        svg = self.svg_bytes() if svg is None else svg
-        src = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+        """<figure> with the image, alt text, caption, CSV link and table alternative.
+
+        The image links `figures/<name>.svg`, the file `save` wrote beside the page (the book
+        build copies it next to the built page, like `tables/<name>.csv`), so a page with many
+        charts stays small. Given `svg` bytes, it embeds them as a data URI instead: a
+        self-contained fallback for a notebook opened away from its output folder.
+        """
+        if svg is None:
+            src = f"figures/{name}.svg"
+        else:
+            src = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
         esc = html.escape
         shown = self.display_table()
         head = "".join(f'<th scope="col">{esc(str(c))}</th>' for c in shown.columns)
@@ -250,7 +258,7 @@ class Chart:
         )
         return (
             f'<figure class="voicescount-chart" id="fig-{esc(name)}">'
-            f'<img src="{src}" alt="{esc(self.alt)}" style="max-width:100%;height:auto"/>'
+            f'<img src="{esc(src)}" alt="{esc(self.alt)}" style="max-width:100%;height:auto"/>'
             f"<figcaption>{esc(self.title)} "
             f'<a href="tables/{esc(name)}.csv" download>{esc(t("figure.download_csv", self.lang))}</a>'
             f"</figcaption>"
@@ -260,12 +268,17 @@ class Chart:
         )
 
 
-def show(chart: Chart, out_dir: str | Path, name: str):
-    """Save the chart's SVG and CSV and display it in a notebook as accessible HTML."""
+def show(chart: Chart, out_dir: str | Path, name: str, inline: bool = False):
+    """Save the chart's SVG and CSV and display it in a notebook as accessible HTML.
+
+    The HTML links `figures/<name>.svg` relative to the notebook, so `out_dir` should be the
+    notebook's folder (the runner's working directory; '.' in plain Jupyter). `inline=True`
+    embeds the SVG instead, for a notebook whose `out_dir` is elsewhere.
+    """
     from IPython.display import HTML
 
     svg_path, _ = chart.save(out_dir, name)
-    return HTML(chart.html(name, svg_path.read_bytes()))
+    return HTML(chart.html(name, svg_path.read_bytes() if inline else None))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -3,8 +3,8 @@
 Partners cite and archive a PDF, so the PDF must be the report, not a second rendering of it:
 it is printed by headless Chromium from the HTML pages Jupyter Book built
 (`_build/html/report/<ISO>/<cycle>/<lang>/*.html`, in table-of-contents order), which already
-hold the figures (SVG data URIs), tables, notices and provenance. One print document is
-assembled per report:
+hold the figures (SVG files the build copies beside the pages, linked as file URIs here),
+tables, notices and provenance. One print document is assembled per report:
 
     cover (title, country, cycle, coalition, release date, synthetic-data notice)
     table of contents (chapter titles, page numbers, clickable)

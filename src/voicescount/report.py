@@ -462,8 +462,10 @@ def chart_name(variable: str, grouping: str) -> str:
 
 
 def _chart(chart: Chart, out_dir: str | Path, name: str) -> str:
-    svg, _ = chart.save(out_dir, name)
-    return chart.html(name, svg.read_bytes())
+    """Save the chart beside the page and return its HTML, which links `figures/<name>.svg`
+    (a linked file, not a data URI: an SDG page has dozens of charts)."""
+    chart.save(out_dir, name)
+    return chart.html(name)
 
 
 def _table(
