@@ -54,8 +54,10 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+# One Markdown table; e.g. `make bench BENCH_ARGS="--repeat 5"` (see benchmarks/run_all.py --help).
+BENCH_ARGS ?=
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 examples: setup
 	$(BIN)/python -m voicescount.examples

@@ -158,7 +158,9 @@ def measure(root: Path, repeat: int, jobs_list: list[int]) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
-    ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument(
+        "--jobs", type=int, nargs="*", default=[1, 2, 4], help="forced runs per count (none: skip)"
+    )
     ap.add_argument("--tiny", action="store_true", help="use the tiny fixture project")
     ap.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     a = ap.parse_args()

@@ -1,17 +1,27 @@
-"""Run every benchmarks/bench_*.py and print one Markdown table.
+"""`make bench`: every benchmark in one Markdown table.
 
-Contract for a benchmark script: it prints a Markdown table (a header row, a `|---|` row,
-then data rows) to stdout, possibly with prose around it. Columns whose header mentions
-"median" or "time", "peak" or "memory", and "note" fill the combined table's columns of
-those names; every other column becomes part of the "case" (`header=value`). Extra arguments
-are passed to every script (e.g. `--repeat 1`).
+Runs, each in its own subprocess (so their memory does not mix):
 
-    .venv/bin/python benchmarks/run_all.py
-    .venv/bin/python benchmarks/run_all.py --repeat 1
+- bench_pipeline.py: pipeline cold, warm and one-cycle-changed runs and the book build on a
+  copy of the tiny fixture project (--example: the example data, every cycle, an hour or more);
+- bench_stats.py: `stats.estimate` at 10^4 and 10^6 rows (--repeat runs) and at 10^7 rows
+  (--big-repeat runs, default 1: one 10^7 estimate holds several GB and takes minutes).
+
+and prints ONE table: median and min seconds, peak MiB, and the ratio to a reference measured
+in the same session (warm / cold, one-cycle-changed / cold; rows x100 / the smaller size), so
+a reader sees the speed-up or the scaling without comparing across machines or days.
+
+    .venv/bin/python benchmarks/run_all.py                      # defaults: --repeat 3
+    .venv/bin/python benchmarks/run_all.py --repeat 1           # quick
+    .venv/bin/python benchmarks/run_all.py --example            # pipeline on the example data
+    .venv/bin/python benchmarks/run_all.py --rows 10000 1000000 # skip 10^7
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import subprocess
 import sys
 import time
@@ -42,47 +52,151 @@ def parse_tables(text: str) -> list[dict[str, str]]:
     return rows
 
 
-def combine(bench: str, row: dict[str, str]) -> tuple[str, str, str, str, str]:
-    median = peak = note = ""
-    case = []
-    for header, value in row.items():
-        h = header.lower()
-        if ("median" in h or "time" in h) and not median:
-            median = value
-        elif ("peak" in h or "memory" in h) and not peak:
-            peak = value
-        elif h == "note":
-            note = value
-        else:
-            case.append(f"{header}={value}" if header not in ("case", "") else value)
-    return bench, ", ".join(case), median, peak, note
+def _run(args: list[str]) -> tuple[str, float]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, check=False, cwd=HERE.parent
+    )
+    took = time.perf_counter() - start
+    print(
+        f"{Path(args[0]).name} {' '.join(args[1:])}: exit {proc.returncode} in {took:.0f} s",
+        file=sys.stderr,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout, took
 
 
-def main(argv: list[str]) -> int:
-    scripts = sorted(HERE.glob("bench_*.py"))
-    out_rows = []
-    failed = []
-    for script in scripts:
-        name = script.stem.removeprefix("bench_")
-        start = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, str(script), *argv], capture_output=True, text=True, check=False
+def pipeline_rows(repeat: int, tiny: bool) -> list[dict]:
+    """Cold, warm, one-cycle-changed, book build (bench_pipeline --json, no --jobs sweep)."""
+    args = [str(HERE / "bench_pipeline.py"), "--json", "--repeat", str(repeat), "--jobs"]
+    out, _ = _run(args + (["--tiny"] if tiny else []))
+    recs = [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
+    by = {r["case"]: r for r in recs}
+    cold = by.get("cold run", {}).get("median_s")
+    rows = []
+    for r in recs:
+        if r["case"].startswith("--jobs"):
+            continue  # the notebooks/s sweep is bench_pipeline's own table
+        ratio = ""
+        if cold and r["case"] in ("warm re-run", "one cycle changed"):
+            ratio = f"{r['median_s'] / cold:.2f} × cold"
+        rows.append(
+            {
+                "bench": "pipeline",
+                "case": r["case"],
+                "median": r["median_s"],
+                "min": r["min_s"],
+                "peak": r["peak_mib"],
+                "ratio": ratio,
+                "note": f"{r['project']}; {r['note']}; median of {r['repeats']}",
+            }
         )
-        took = time.perf_counter() - start
-        print(f"{script.name}: exit {proc.returncode} in {took:.0f} s", file=sys.stderr)
-        if proc.returncode != 0:
-            failed.append(script.name)
-            print(proc.stderr[-2000:], file=sys.stderr)
+    return rows
+
+
+def stats_rows(sizes: list[int], repeat: int, big_repeat: int, big: int) -> list[dict]:
+    """stats.estimate per size (bench_stats, R and svy off: they are its own comparison)."""
+    rows = []
+    small = [n for n in sizes if n < big]
+    large = [n for n in sizes if n >= big]
+    out = ""
+    if small:
+        out += _run(
+            [
+                str(HERE / "bench_stats.py"),
+                "--no-r",
+                "--repeat",
+                str(repeat),
+                "--rows",
+                *map(str, small),
+            ]
+        )[0]
+    if large:
+        out += _run(
+            [
+                str(HERE / "bench_stats.py"),
+                "--no-r",
+                "--repeat",
+                str(big_repeat),
+                "--rows",
+                *map(str, large),
+            ]
+        )[0]
+    prev: tuple[int, float] | None = None
+    for r in parse_tables(out):
+        if r.get("engine") != "voicescount":
             continue
-        out_rows += [combine(name, r) for r in parse_tables(proc.stdout)]
-    print("| benchmark | case | median | peak MiB | note |")
-    print("|---|---|---:|---:|---|")
-    for row in out_rows:
-        print("| " + " | ".join(row) + " |")
-    if failed:
-        print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
+        n = int(r["rows"].replace(",", ""))
+        wall = float(next(v for k, v in r.items() if "median" in k.lower()))
+        ratio = ""
+        if prev and prev[1] > 0:
+            ratio = f"{wall / prev[1]:.1f} × {prev[0]:,} rows"
+        prev = (n, wall)
+        rows.append(
+            {
+                "bench": "estimation",
+                "case": f"{n:,} rows",
+                "median": round(wall, 2),
+                "min": "",
+                "peak": r.get("peak MiB", ""),
+                "ratio": ratio,
+                "note": f"60 indicators × 191 domains; CPU {r.get('CPU s', '?')} s; "
+                + r.get("note", ""),
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    ap.add_argument("--big-repeat", type=int, default=1, help="runs at --big rows and above")
+    ap.add_argument("--big", type=int, default=10_000_000, help="row count that is 'big'")
+    ap.add_argument(
+        "--rows",
+        type=int,
+        nargs="+",
+        default=[10_000, 1_000_000, 10_000_000],
+        help="estimation sizes",
+    )
+    ap.add_argument(
+        "--example",
+        action="store_true",
+        help="pipeline on the example data (every cycle: an hour or more) instead of the tiny "
+        "fixture project",
+    )
+    ap.add_argument("--skip", choices=["pipeline", "stats"], action="append", default=[])
+    a = ap.parse_args(argv)
+    start = time.perf_counter()
+    load = os.getloadavg()[0]
+    rows: list[dict] = []
+    failed = []
+    if "pipeline" not in a.skip:
+        try:
+            rows += pipeline_rows(a.repeat, not a.example)
+        except RuntimeError as exc:
+            failed.append(str(exc))
+    if "stats" not in a.skip:
+        try:
+            rows += stats_rows(a.rows, a.repeat, a.big_repeat, a.big)
+        except RuntimeError as exc:
+            failed.append(str(exc))
+    print(
+        f"{os.cpu_count()} CPUs, load average {load:.1f} at start, "
+        f"{time.perf_counter() - start:.0f} s in all\n"
+    )
+    print("| benchmark | case | median s | min s | peak MiB | ratio (same session) | note |")
+    print("|---|---|---:|---:|---:|---|---|")
+    for r in rows:
+        print(
+            f"| {r['bench']} | {r['case']} | {r['median']} | {r['min']} | {r['peak']} "
+            f"| {r['ratio']} | {r['note']} |"
+        )
+    for msg in failed:
+        print(f"\nFAILED: {msg}", file=sys.stderr)
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
