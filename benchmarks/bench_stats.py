@@ -10,10 +10,10 @@ data frame itself) is not polluted by earlier runs; times are medians over --rep
 `estimate` on data already in memory (generation is not timed).
 
     .venv/bin/python benchmarks/bench_stats.py               # 10^4, 10^6 (60 indicators), 10^7 (6)
-    .venv/bin/python benchmarks/bench_stats.py --big-rows 0  # skip the 10^7-row run
+    .venv/bin/python benchmarks/bench_stats.py --rows 10000 1000000   # skip the 10^7-row run
     .venv/bin/python benchmarks/bench_stats.py --svy          # also time svy on one indicator
 
-The 10^7-row run uses 6 indicators (`--big-items`) so the data fit in memory (~3.6 GiB while
+Runs of 10^7 rows or more use 6 indicators (`--big-items`; `--items` sets all runs) so the data fit in memory (~3.6 GiB while
 generating); it is the same 6 x 10^7 row-items as the 10^6-row run, on 10x the design.
 
 R is timed on the cheaper half of the work, `svymean` and `svyby(..., svymean, deff = TRUE)`
@@ -176,11 +176,10 @@ def run_sub(n: int, repeat: int, engine: str, n_items: int = N_ITEMS) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rows", type=int, nargs="*", default=[10_000, 1_000_000])
+    ap.add_argument("--rows", type=int, nargs="*", default=[10_000, 1_000_000, 10_000_000])
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--items", type=int, default=N_ITEMS, help="indicators for --rows")
-    ap.add_argument("--big-rows", type=int, default=10_000_000, help="0 skips the big run")
-    ap.add_argument("--big-items", type=int, default=6, help="indicators for --big-rows")
+    ap.add_argument("--items", type=int, help="indicators (default 60, --big-items at 10^7)")
+    ap.add_argument("--big-items", type=int, default=6, help="indicators at >= 10^7 rows")
     ap.add_argument("--svy", action="store_true", help="also time svy (one indicator)")
     ap.add_argument("--no-r", action="store_true")
     ap.add_argument("--r-items", type=int, default=1, help="indicators R is timed on")
@@ -191,15 +190,15 @@ def main() -> None:
     ap.add_argument("--engine", default="voicescount", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        print(json.dumps(worker(a.worker, a.repeat, a.engine, a.items)))
+        print(json.dumps(worker(a.worker, a.repeat, a.engine, a.items or N_ITEMS)))
         return
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print("| rows | indicators | engine | median wall s (16 groupings) | CPU s | peak MiB | note |")
     print("|---:|---:|---|---:|---:|---:|---|")
-    runs = [(n, a.items, a.repeat) for n in a.rows]
-    if a.big_rows:
-        runs.append((a.big_rows, a.big_items, min(a.repeat, 3)))
-    for n, n_items, repeat in runs:
+    for n in a.rows:
+        big = n >= 10_000_000
+        n_items = a.items or (a.big_items if big else N_ITEMS)
+        repeat = min(a.repeat, 3) if big else a.repeat
         res = run_sub(n, repeat, "voicescount", n_items)
         print(
             f"| {n:,} | {n_items} | voicescount | {res['median_s']:.2f} "
