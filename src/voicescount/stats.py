@@ -2,13 +2,20 @@
 
 Why our own kernel and not svy: the issue asks for a maintained library unless a benchmark or
 a disagreement with R justifies a kernel. Both happened. Measured with
-`benchmarks/bench_stats.py` (2-core machine shared with other jobs, load average ~11, so CPU
-seconds are the fairer figure; 60 indicators x 16 groupings = 191 domains a variable):
+`benchmarks/bench_stats.py` (2-core machine shared with other jobs, load average 9-14, so CPU
+seconds are the fairer figure; 16 groupings = 191 domains a variable, every estimate with SE,
+logit CI and deff):
 
-  rows        this module (wall / CPU)   svy 0.35, scaled from 1 indicator x 1 grouping
-  10,000      0.67 s / 0.13 s            153 s / 31 s
-  100,000     2.0 s / 0.45 s             603 s / 116 s
-  1,000,000   22.8 s / 4.9 s             7,307 s / 1,383 s (8.1 s per indicator x grouping)
+  rows        indicators  this module (wall / CPU)   svy 0.35, scaled from 1 indicator x 1 grouping
+  10,000      60          0.26 s / 0.06 s            153 s / 31 s
+  1,000,000   60          24.5 s / 3.2 s             7,307 s / 1,383 s (8.1 s per indicator x grouping)
+  10,000,000  6           see benchmarks (3.8 GiB peak, data alone 3.6 GiB; CPU ~13 s)
+
+  The previous kernel (column by column) in the same session: 1,000,000 rows 48.0 s / 5.6 s
+  CPU (1.7x more CPU). Under the load the wall time is several times the CPU time; on an
+  unloaded 2-core machine the 10^6-row run takes about its CPU time spread over two threads.
+  R's survey (svymean + svyby with deff, no CIs) at 10,000 rows took ~21 s per indicator
+  under that load, ~4,900x this module.
 
 * agreement: svy treats `drop_nulls` rows as out-of-domain zeros but reports its own domain
   df; we match R exactly (see below) and keep svy only as a cross-check in the tests.
