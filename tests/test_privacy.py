@@ -5,7 +5,8 @@ is scanned for the planted canaries and for the values of every declared identif
 (cycle.yml `identifiers`) read from the raw exports: names, phone numbers, e-mails, device
 ids, exact GPS. Zip containers (xlsx, docx) are scanned member by member, Parquet through its
 string columns. Papermill's injected parameters must hold no absolute path and no secret.
-These run on what `make report` produced (CI runs it before `make test`).
+They run on what `make report` produced, or else on the VN 2022 example cycle run, built and
+exported for the test session (the `example_book` fixture): that cycle holds the canaries.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ MIN_LEN = 6  # shorter values ('yes', '12') are not identifying and would match 
 pytestmark = pytest.mark.slow
 
 
-def _output_files() -> list[Path]:
+def _output_files(root: Path) -> list[Path]:
     files = []
     for d in OUTPUT_DIRS:
-        base = ROOT / d
+        base = root / d
         if base.is_dir():
             # dot files are the runner's temporaries and manifests, never published
             files += [
@@ -45,28 +46,28 @@ def _output_files() -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def outputs() -> list[Path]:
-    files = _output_files()
-    if not any(p.suffix == ".html" for p in files):
-        pytest.skip("no built report under report/ or _build/ (run `make report` first)")
+def outputs(example_book) -> list[Path]:
+    files = _output_files(example_book)
+    assert any(p.suffix == ".html" for p in files), f"no built page under {example_book}"
+    assert any(p.suffix == ".docx" for p in files), f"no export under {example_book}"
     return files
 
 
 def _texts(path: Path) -> list[tuple[str, str]]:
     """(where, text) pieces of a file: zip members and Parquet string cells included."""
     data = path.read_bytes()
-    out = [(str(path.relative_to(ROOT)), data.decode("utf-8", errors="replace"))]
+    out = [(str(path), data.decode("utf-8", errors="replace"))]
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             for name in z.namelist():
                 text = z.read(name).decode("utf-8", errors="replace")
-                out.append((f"{path.relative_to(ROOT)}!{name}", text))
+                out.append((f"{path}!{name}", text))
     if path.suffix == ".parquet":
         import pandas as pd
 
         df = pd.read_parquet(path)
         text = df.astype(str).to_csv(index=False)
-        out.append((f"{path.relative_to(ROOT)} (parquet)", text))
+        out.append((f"{path} (parquet)", text))
     return out
 
 
@@ -135,10 +136,10 @@ def test_no_identifier_or_canary_in_any_published_file(outputs):
     assert not hits, f"{len(hits)} identifying values published:\n" + "\n".join(hits[:20])
 
 
-def test_injected_parameters_hold_no_absolute_path_or_secret(outputs):
+def test_injected_parameters_hold_no_absolute_path_or_secret(outputs, example_book):
     notebooks = [p for p in outputs if p.suffix == ".ipynb"]
     assert notebooks, "no executed notebook under report/"
-    root = str(ROOT)
+    roots = {str(ROOT), str(example_book)}
     for nb_path in notebooks:
         nb = json.loads(nb_path.read_text(encoding="utf-8"))
         pm = nb.get("metadata", {}).get("papermill", {})
@@ -151,4 +152,6 @@ def test_injected_parameters_hold_no_absolute_path_or_secret(outputs):
                 )
         for key in ("input_path", "output_path"):
             assert not str(pm.get(key, "")).startswith("/"), f"{nb_path}: papermill {key}"
-        assert root not in nb_path.read_text(encoding="utf-8"), f"{nb_path} records {root}"
+        text = nb_path.read_text(encoding="utf-8")
+        for root in roots:
+            assert root not in text, f"{nb_path} records {root}"
