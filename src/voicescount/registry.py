@@ -453,7 +453,9 @@ M = TypeVar("M", bound=BaseModel)
 def parse_model(model: type[M], data: Any, path: Path) -> M:
     """Validate `data` read from `path` as `model`; errors name file, row and field."""
     if data is None:
-        raise ConfigError("is empty.", path=path, hint="See the handbook's analyst guide for an example.")
+        raise ConfigError(
+            "is empty.", path=path, hint="See the handbook's analyst guide for an example."
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -581,7 +583,10 @@ class Project:
     def cycle_inputs(self, iso: str, cycle: int | str) -> list[Path]:
         """Every file a cycle's notebooks read: registry files, cycle.yml and what it points to."""
         cdir = self.cycle_dir(iso, cycle)
-        files = [self.data_dir / n for n in ("countries.yml", "indicators.yml", "dimensions.yml", "rules.yml")]
+        files = [
+            self.data_dir / n
+            for n in ("countries.yml", "indicators.yml", "dimensions.yml", "rules.yml")
+        ]
         files += sorted(p for p in cdir.rglob("*") if p.is_file())
         pop = self.data_dir / iso / "population.csv"
         if pop.exists():
