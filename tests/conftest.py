@@ -48,6 +48,35 @@ def tiny_project(tmp_path):
     return Project(make_tiny_project(tmp_path / "tiny"))
 
 
+# --------------------------------------------------------------------------- templates
+
+
+def write_template(path: Path, title: str, cells: list[str], id_prefix: str | None = None) -> None:
+    """Write a template chapter for the tiny fixture: a `parameters` cell, a title, `cells`.
+
+    With `id_prefix`, cell ids are fixed (nbformat otherwise draws random ones), as a
+    committed template file has them.
+    """
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    params = nbformat.v4.new_code_cell(
+        'country = "ZZ"\ncycle = 2021\nlang = "en"\ndata_dir = "data"\nproject_root = "."'
+    )
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_markdown_cell(f"# {title}")]
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    if id_prefix is not None:
+        for i, cell in enumerate(nb.cells):
+            cell.id = f"{id_prefix}-{i}"
+    nbformat.write(nb, path)
+
+
 # --------------------------------------------------------------------------- example book
 
 EXAMPLE_CYCLE = ("VN", 2022)

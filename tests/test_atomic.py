@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from conftest import make_tiny_project
+from conftest import make_tiny_project, write_template
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("atomic")]
 
@@ -47,19 +47,7 @@ WORK_CELLS = [
 
 
 def _work_template(root: Path) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    params = nbformat.v4.new_code_cell(
-        'country = "ZZ"\ncycle = 2021\nlang = "en"\ndata_dir = "data"\nproject_root = "."'
-    )
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_markdown_cell("# Work")]
-    nb.cells += [nbformat.v4.new_code_cell(c) for c in WORK_CELLS]
-    nbformat.write(nb, root / "analyses" / "work.ipynb")
+    write_template(root / "analyses" / "work.ipynb", "Work", WORK_CELLS)
     (root / "analyses" / "tiny.ipynb").unlink()
     (root / "analyses" / "chapters.yml").write_text("chapters:\n  - work\n", encoding="utf-8")
 

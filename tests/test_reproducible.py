@@ -17,9 +17,8 @@ import io
 import shutil
 from pathlib import Path
 
-import nbformat
 import pytest
-from conftest import ROOT, make_tiny_project
+from conftest import ROOT, make_tiny_project, write_template
 
 from voicescount.book import build_book
 from voicescount.registry import Project
@@ -47,21 +46,7 @@ REPRO_CELLS = [
 
 
 def _add_repro_template(root: Path) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    params = nbformat.v4.new_code_cell(
-        'country = "ZZ"\ncycle = 2021\nlang = "en"\ndata_dir = "data"\nproject_root = "."'
-    )
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_markdown_cell("# Reproducibility")]
-    nb.cells += [nbformat.v4.new_code_cell(c) for c in REPRO_CELLS]
-    for i, cell in enumerate(nb.cells):  # nbformat draws random ids; a template file has fixed ones
-        cell.id = f"repro-{i}"
-    nbformat.write(nb, root / "analyses" / "repro.ipynb")
+    write_template(root / "analyses" / "repro.ipynb", "Reproducibility", REPRO_CELLS, "repro")
     chapters = root / "analyses" / "chapters.yml"
     chapters.write_text(chapters.read_text(encoding="utf-8") + "  - repro\n", encoding="utf-8")
 

@@ -17,7 +17,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import nbformat
 import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -131,20 +130,10 @@ TRUST_CELLS = [
 
 
 def _trust_template(path: Path) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    params = nbformat.v4.new_code_cell(
-        'country = "ZZ"\ncycle = 2021\nlang = "en"\ndata_dir = "data"\nproject_root = "."'
-    )
-    params.metadata["tags"] = ["parameters"]
-    title = nbformat.v4.new_markdown_cell("# Trust checks")
+    from conftest import write_template
+
     cells = [c.format(hostile=HOSTILE_TEXTS, labels=HOSTILE_LABELS) for c in TRUST_CELLS]
-    nb.cells = [params, title] + [nbformat.v4.new_code_cell(c) for c in cells]
-    nbformat.write(nb, path)
+    write_template(path, "Trust checks", cells)
 
 
 def build_fixture_book(dest: Path) -> Path:
