@@ -585,6 +585,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
+# The side files' headers are the schemas voices.py reads them with (one definition).
+from .voices import ACTIVITY_COLUMNS, SEGMENT_COLUMNS  # noqa: E402
+
 DEFAULT_SEED = 20240917
 FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 FIXED_DOC_TIME = datetime(2020, 1, 1, 0, 0, 0)
@@ -3330,20 +3333,7 @@ def write_side_files(sdir: Path, spec: CycleSpec, seed: int) -> None:
                     pwd,
                 ]
             )
-    write_csv(
-        sdir / "activities.csv",
-        [
-            "activity_id",
-            "type",
-            "date",
-            "region",
-            "group",
-            "participants",
-            "participants_female",
-            "participants_with_disability",
-        ],
-        [[str(v) for v in a] for a in acts],
-    )
+    write_csv(sdir / "activities.csv", list(ACTIVITY_COLUMNS), [[str(v) for v in a] for a in acts])
     segs = []
     for j in range(150):
         a = acts[int(rng.integers(len(acts)))]
@@ -3366,22 +3356,7 @@ def write_side_files(sdir: Path, spec: CycleSpec, seed: int) -> None:
         )
     segs[17][8] = HOSTILE_SEGMENT
     segs[18][8] = MYST_SEGMENT
-    write_csv(
-        sdir / "qualitative.csv",
-        [
-            "segment_id",
-            "activity_id",
-            "type",
-            "region",
-            "group",
-            "theme",
-            "sdg",
-            "language",
-            "text",
-            "story",
-        ],
-        segs,
-    )
+    write_csv(sdir / "qualitative.csv", list(SEGMENT_COLUMNS), segs)
     write_csv(
         sdir / "themes.csv",
         ["theme", "sdg", "label_en", "label_vi"],
