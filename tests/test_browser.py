@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from browser import (
-    CHROMIUM_ARGS,
     HOSTILE_LABELS,
     HOSTILE_TEXTS,
     KNOWN_THEME_ISSUES,
@@ -26,11 +25,16 @@ from browser import (
     book_pages,
     build_fixture_book,
     crawl,
-    find_chromium,
     serve,
 )
 
-CHROMIUM = find_chromium()
+from voicescount.errors import ConfigError
+from voicescount.pdf import CHROMIUM_ARGS, find_chromium
+
+try:
+    CHROMIUM, NO_CHROMIUM = find_chromium(), ""
+except ConfigError as err:  # the PDF export's own message says how to install it
+    CHROMIUM, NO_CHROMIUM = None, str(err)
 SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 
 pytestmark = [
@@ -39,8 +43,7 @@ pytestmark = [
     pytest.mark.xdist_group("browser"),
     pytest.mark.skipif(
         CHROMIUM is None,
-        reason="Chromium not found (/usr/bin/chromium or $VOICESCOUNT_CHROMIUM): "
-        "`make test` installs Debian's chromium; or run `apt-get install -y chromium`",
+        reason=f"Chromium not found (`make test` installs Debian's chromium): {NO_CHROMIUM}",
     ),
 ]
 

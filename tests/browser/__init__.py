@@ -1,8 +1,9 @@
-"""Helpers for the trust checks: find Chromium, serve a built book, crawl it, build a fixture.
+"""Helpers for the trust checks: serve a built book, crawl it, build a fixture.
 
 Kept apart from the tests so test_browser.py reads as a list of claims about the book.
-Chromium is Debian's package (`make test` installs it); Playwright only drives it
-(`executable_path`), it never downloads a browser of its own.
+Chromium is found and launched as the PDF export does it (`voicescount.pdf.find_chromium`,
+`CHROMIUM_ARGS`): Debian's package (`make test` installs it), driven by Playwright
+(`executable_path`), which never downloads a browser of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import contextlib
 import functools
 import http.server
 import io
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -22,16 +22,6 @@ import yaml
 TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
 TINY = TESTS / "fixtures" / "tiny"
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # WCAG 2.1 A and AA rules of axe-core; serious and critical violations fail the audit.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -53,17 +43,6 @@ HOSTILE_TEXTS = [
     '=HYPERLINK("http://example.invalid","click")',
 ]
 HOSTILE_LABELS = ['=HYPERLINK("http://example.invalid","click")', "+1 call me", "-2", "@SUM(A1)"]
-
-
-def find_chromium() -> str | None:
-    """The Chromium executable: $VOICESCOUNT_CHROMIUM, Debian's /usr/bin/chromium, or PATH."""
-    env = os.environ.get("VOICESCOUNT_CHROMIUM")
-    candidates = [env] if env else []
-    candidates += ["/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")]
-    for c in candidates:
-        if c and Path(c).is_file() and os.access(c, os.X_OK):
-            return c
-    return None
 
 
 def axe_source() -> str:
