@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
+import shutil
 
+import nbformat
 import pytest
+from conftest import ROOT
+from test_runner import add_country
 
+from voicescount import report
 from voicescount.provenance import (
     cycle_input_files,
     file_hashes,
@@ -15,6 +22,7 @@ from voicescount.provenance import (
     source_fingerprint,
 )
 from voicescount.registry import Project
+from voicescount.runner import chapter_entries, plan
 
 
 @pytest.fixture
@@ -63,3 +71,45 @@ def test_no_notice_for_real_data(tiny):
     cyc.write_text(cyc.read_text().replace("synthetic: true", "synthetic: false"))
     html = page_header(Project(tiny.root), "ZZ", 2021, "en")._repr_html_()
     assert "Synthetic example data" not in html and "<details" in html
+
+
+@pytest.fixture
+def two_countries(tiny) -> Project:
+    """The tiny project plus a second country (YY 2021) and the real synthesis template,
+    declared `inputs: all` as in analyses/chapters.yml."""
+    add_country(tiny)
+    shutil.copy(ROOT / "analyses" / "synthesis.ipynb", tiny.root / "analyses")
+    chapters = tiny.root / "analyses" / "chapters.yml"
+    chapters.write_text("chapters:\n  - tiny\n  - {notebook: synthesis, inputs: all}\n")
+    return Project(tiny.root)
+
+
+def test_all_scope_lists_every_countrys_inputs_as_the_runner_hashes_them(two_countries):
+    project = two_countries
+    jobs = {j.name: j for j in plan(project, langs=["en"])}
+    for iso, cycle in (("ZZ", 2023), ("ZZ", 2021), ("YY", 2021)):
+        manifest = jobs[f"{iso}/{cycle}/en/synthesis.ipynb"].manifest["inputs"]
+        params = {"country": iso, "cycle": cycle, "lang": "en", "inputs": "all"}
+        assert provenance_record(project, iso, cycle, "en", params)["inputs"] == manifest
+    rec = provenance_record(project, "ZZ", 2023, "en", {"inputs": "all"})
+    assert "data/YY/2021/exports/adults.csv" in rec["inputs"]
+    assert "data/ZZ/2021/cycle.yml" in rec["inputs"]
+    own = provenance_record(project, "ZZ", 2023, "en", {})  # a country page: its own cycles
+    assert not any(k.startswith("data/YY/") for k in own["inputs"])
+    with pytest.raises(ValueError, match="unknown inputs scope"):
+        provenance_record(project, "ZZ", 2023, "en", {"inputs": "everything"})
+
+
+def test_synthesis_page_header_lists_the_inputs_its_manifest_hashes(two_countries):
+    """The header cell of analyses/synthesis.ipynb, run as the runner would run it."""
+    real = {nb.stem: scope for nb, _, scope in chapter_entries(Project(ROOT))}
+    assert real["synthesis"] == "all"
+    project = two_countries
+    job = {j.name: j for j in plan(project, langs=["en"])}["ZZ/2023/en/synthesis.ipynb"]
+    nb = nbformat.read(ROOT / "analyses" / "synthesis.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if "report.header(" in c.source]
+    ns = {"report": report, "project": project, "country": "ZZ", "cycle": 2023, "lang": "en"}
+    exec(cell.source.replace("report.header(", "head = report.header("), ns)
+    listed = re.findall(r"<tr><td><code>(.*?)</code></td>", ns["head"]._repr_html_())
+    assert [html.unescape(p) for p in listed] == sorted(job.manifest["inputs"])
+    assert "data/YY/2021/exports/adults.csv" in listed

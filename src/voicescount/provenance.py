@@ -123,15 +123,36 @@ def all_cycle_input_files(project: Project, cycle: int | str) -> list[Path]:
     return list(dict.fromkeys(files))
 
 
+# What a page reads, as chapters.yml declares it per chapter (`inputs:`), see runner.py.
+INPUT_SCOPES = ("cycle", "all")
+
+
+def input_files(project: Project, iso: str, cycle: int | str, scope: str = "cycle") -> list[Path]:
+    """The files a page of (iso, cycle) reads in a chapters.yml `inputs` scope: `cycle`
+    (`cycle_input_files`) or `all` (`all_cycle_input_files`, every country's cycles), the
+    same lists the runner hashes into the page's manifest."""
+    if scope == "cycle":
+        return cycle_input_files(project, iso, cycle)
+    if scope == "all":
+        return all_cycle_input_files(project, cycle)
+    raise ValueError(f"unknown inputs scope {scope!r}; expected one of {INPUT_SCOPES}")
+
+
 def provenance_record(
     project: Project, iso: str, cycle: int | str, lang: str, params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Everything needed to say how a page was made: inputs with hashes, parameters, versions."""
+    """Everything needed to say how a page was made: inputs with hashes, parameters, versions.
+
+    `params["inputs"]` (default `cycle`) is the page's chapters.yml scope: a cross-country page
+    (`inputs: all`, the synthesis) passes `"all"` so that every file it reads is listed, as
+    its manifest hashes them, not only its own country's.
+    """
+    scope = str(params.get("inputs", "cycle"))
     return {
         "country": iso,
         "cycle": int(cycle),
         "lang": lang,
-        "inputs": file_hashes(cycle_input_files(project, iso, cycle), root=project.root),
+        "inputs": file_hashes(input_files(project, iso, cycle, scope), root=project.root),
         "parameters": dict(sorted(params.items())),
         "voicescount": __version__,
         "source": source_fingerprint(),
@@ -196,7 +217,11 @@ class PageHeader:
 def page_header(
     project: Project, iso: str, cycle: int | str, lang: str, params: Mapping[str, Any] | None = None
 ) -> PageHeader:
-    """Synthetic-data notice (if cycle.yml says `synthetic: true`) and a collapsed provenance block."""
+    """Synthetic-data notice (if cycle.yml says `synthetic: true`) and a collapsed provenance block.
+
+    The block lists the inputs of the page's scope: `params={..., "inputs": "all"}` for a page
+    that reads every country (see `provenance_record`).
+    """
     cyc = project.cycle(iso, cycle)
     if params is None:
         params = {"country": iso, "cycle": int(cycle), "lang": lang}
