@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import sys
 import time
@@ -306,3 +307,60 @@ def test_wall_clock_guard_kills_a_slow_notebook_and_keeps_the_last_good_output(
     assert good.read_text() == "last good notebook"
     assert not list(good.parent.glob("*.running.ipynb"))
     assert (good.parent / ".slow.failed.ipynb").is_file()
+
+
+# --------------------------------------------------------------------------- staging (slow)
+
+WRITE_CHART = (
+    "from pathlib import Path\n"
+    "import os\n"
+    "Path('tables').mkdir(exist_ok=True)\n"
+    "names = os.environ.get('VC_TEST_NAMES', 'a').split(',')\n"
+    "for n in names:\n"
+    "    Path('tables', n + '.csv').write_text(n)\n"
+    "assert os.environ.get('VC_TEST_FAIL') != '1', 'asked to fail'"
+)
+
+
+@pytest.mark.slow
+def test_outputs_are_staged_moved_in_on_success_and_stale_ones_removed(tmp_path, monkeypatch):
+    project = copy_tiny(tmp_path / "p")
+    add_template(project, "charts", [WRITE_CHART], only=True)
+    out_dir = project.root / "report/ZZ/2021/en"
+    monkeypatch.setenv("VC_TEST_NAMES", "a,b")
+    summary, _, _ = run(project, cycles=[2021], langs=["en"])
+    assert summary.ok
+    assert sorted(p.name for p in (out_dir / "tables").iterdir()) == ["a.csv", "b.csv"]
+    assert json.loads((out_dir / ".charts.outputs.json").read_text()) == [
+        "tables/a.csv",
+        "tables/b.csv",
+    ]
+    assert not list(out_dir.parent.glob(".*.staging"))  # the staging folder is gone
+
+    # A failing run writes its charts in staging only: the last good ones stay as they were.
+    monkeypatch.setenv("VC_TEST_NAMES", "c")
+    monkeypatch.setenv("VC_TEST_FAIL", "1")
+    summary, _, _ = run(project, cycles=[2021], langs=["en"], force=True)
+    assert not summary.ok
+    assert sorted(p.name for p in (out_dir / "tables").iterdir()) == ["a.csv", "b.csv"]
+    assert not list(out_dir.parent.glob(".*.staging"))
+
+    # A successful run that no longer writes b.csv removes it (and adds c.csv).
+    monkeypatch.setenv("VC_TEST_NAMES", "a,c")
+    monkeypatch.setenv("VC_TEST_FAIL", "0")
+    summary, _, _ = run(project, cycles=[2021], langs=["en"], force=True)
+    assert summary.ok
+    assert sorted(p.name for p in (out_dir / "tables").iterdir()) == ["a.csv", "c.csv"]
+
+
+def test_stale_staging_of_a_dead_worker_is_removed_and_a_live_one_kept(tmp_path):
+    project = copy_tiny(tmp_path / "p")
+    jobs = [j for j in plan(project) if j.cycle == 2021 and j.lang == "en"]
+    dead = runner.staging_path(jobs[0], 2**22 + 12345)  # above pid_max on Linux: never alive
+    live = runner.staging_path(jobs[0], os.getpid())
+    for d in (dead, live):
+        (d / "tables").mkdir(parents=True)
+        (d / "tables" / "x.csv").write_text("x")
+    assert dead.parent == jobs[0].output.parent.parent and dead.name.startswith(".en.")
+    assert runner.remove_stale_staging(jobs) == 1
+    assert not dead.exists() and live.exists()

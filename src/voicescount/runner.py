@@ -19,8 +19,15 @@ papermill's own `execute_notebook`). It
    worker *and* its kernel;
 4. isolates failures: a failing notebook is reported with the failing cell (index in the
    template, first source line, the exception's last line); the others still finish;
-5. writes outputs atomically (temp file + `os.replace`): a killed run leaves the last good
-   notebook and, because the manifest is written after it, that notebook re-executes next time.
+5. publishes atomically: each notebook executes in its own staging folder
+   (`report/<ISO>/<cycle>/.<lang>.<chapter>.<pid>.staging/`, at the depth of the output folder
+   so the relative parameters still resolve), so the charts and tables it writes
+   (`tables/*.csv`, `figures/*.svg`) land there, not beside the last good notebook. Only when
+   it succeeded are they moved in, then the notebook (temp file + `os.replace`), then its
+   manifest; files the chapter wrote last time but not now are removed (the list is kept in
+   `.<chapter>.outputs.json`). A killed run leaves the last good notebook and its charts (and
+   a hidden staging folder, removed by the next run); because the manifest is written last,
+   that notebook re-executes next time.
 
 Injected parameters are relative paths only (papermill records them in the notebook), and the
 executed notebook gets the cell tags Jupyter Book v1 uses to hide code (`remove-input`) and the
@@ -34,6 +41,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import sys
 import time
@@ -368,6 +376,69 @@ def running_path(job: Job, pid: int) -> Path:
     return job.output.parent / f".{job.output.stem}.{pid}.running.ipynb"
 
 
+STAGING_SUFFIX = ".staging"
+
+
+def staging_path(job: Job, pid: int) -> Path:
+    """The working directory a notebook executes in: a sibling of its output folder (same
+    depth, so `data_dir` and `project_root`, relative to the output folder, resolve the same)."""
+    out_dir = job.output.parent
+    return out_dir.parent / f".{out_dir.name}.{job.output.stem}.{pid}{STAGING_SUFFIX}"
+
+
+def outputs_record(job: Job) -> Path:
+    """The list of files (relative to the output folder) the chapter wrote on its last run."""
+    return job.output.parent / f".{job.output.stem}.outputs.json"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(jobs: list[Job]) -> int:
+    """Remove staging folders left by killed runs (their worker process is gone)."""
+    n = 0
+    for parent in sorted({j.output.parent.parent for j in jobs}):
+        for stage in parent.glob(f".*{STAGING_SUFFIX}"):
+            try:
+                pid = int(stage.name[: -len(STAGING_SUFFIX)].rsplit(".", 1)[1])
+            except (IndexError, ValueError):
+                continue
+            if not _pid_alive(pid):
+                shutil.rmtree(stage, ignore_errors=True)
+                n += 1
+    return n
+
+
+def _publish_outputs(job: Job, stage: Path) -> list[str]:
+    """Move what the notebook wrote into the output folder, then drop the files it wrote last
+    time but not now. Returns the new list (sorted, POSIX paths relative to the folder)."""
+    out_dir = job.output.parent
+    written = sorted(
+        p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file() or p.is_symlink()
+    )
+    for rel in written:
+        dest = out_dir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stage / rel, dest)
+    try:
+        before = json.loads(outputs_record(job).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        before = []
+    keep = set(written)
+    for rel in before if isinstance(before, list) else []:
+        old = out_dir / str(rel)
+        if rel not in keep and old.resolve().is_relative_to(out_dir.resolve()):
+            old.unlink(missing_ok=True)
+    return written
+
+
 def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
     """Run one notebook in its own process group; send (ok, message) back."""
     with contextlib.suppress(OSError):
@@ -385,6 +456,9 @@ def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
     out_dir = job.output.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = running_path(job, os.getpid())
+    stage = staging_path(job, os.getpid())
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
     failed_copy = out_dir / f".{job.output.stem}.failed.ipynb"
     rel_tmp = relpath(tmp, root)
     try:
@@ -392,7 +466,7 @@ def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
             rel_in,
             rel_tmp,
             parameters=job.parameters,
-            cwd=relpath(out_dir, root),
+            cwd=relpath(stage, root),
             execution_timeout=timeout,
             progress_bar=False,
             log_output=False,
@@ -402,7 +476,9 @@ def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
         nb.metadata.setdefault("papermill", {})["output_path"] = rel_out
         finalize_notebook(nb)
         nbformat.write(nb, tmp)
+        written = _publish_outputs(job, stage)  # charts and tables first, then the notebook
         os.replace(tmp, job.output)
+        _atomic_write_text(outputs_record(job), json.dumps(written, indent=1))
         _atomic_write_text(job.manifest_path, json.dumps(job.manifest, indent=1, sort_keys=True))
         failed_copy.unlink(missing_ok=True)
         conn.send((True, ""))
@@ -423,6 +499,7 @@ def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
             os.replace(tmp, failed_copy)
         conn.send((False, f"failed at {where}: {last}"))
     finally:
+        shutil.rmtree(stage, ignore_errors=True)
         conn.close()
 
 
@@ -485,6 +562,7 @@ def execute(
     if todo:
         if check:
             _check_cycles(project, todo)
+        remove_stale_staging(todo)
         import papermill  # noqa: F401  (imported before forking so workers start fast)
         from tqdm import tqdm
 
@@ -522,6 +600,7 @@ def execute(
                             where = _cell_report(partial, None)
                             failed = job.output.parent / f".{job.output.stem}.failed.ipynb"
                             os.replace(partial, failed)
+                        shutil.rmtree(staging_path(job, proc.pid), ignore_errors=True)
                         ok, msg = False, f"timed out after {timeout:g} s at {where} (killed)"
                     else:
                         continue
@@ -540,6 +619,7 @@ def execute(
                 conn.close()
                 proc.join(5)
                 running_path(job, proc.pid).unlink(missing_ok=True)
+                shutil.rmtree(staging_path(job, proc.pid), ignore_errors=True)
             bar.close()
     print(summary.line(), file=out, flush=True)
     return summary
