@@ -8,6 +8,7 @@ import shutil
 import pytest
 import yaml
 
+from voicescount import book
 from voicescount.book import (
     BookBuildError,
     build_book,
@@ -142,3 +143,17 @@ def test_end_to_end_run_and_build_then_a_broken_reference_keeps_the_last_good_bo
         build_book(tiny)
     # the failed build left the last good book in place
     assert "ZZ 2023 vi" in (html / "report/ZZ/2023/vi/tiny.html").read_text(encoding="utf-8")
+
+
+def test_exchange_dirs_swaps_two_folders_in_one_step(tmp_path):
+    """The final swap of a build: `_build/html` is never missing, even for a moment."""
+    new, final = tmp_path / "new", tmp_path / "html"
+    for d, name in ((new, "new.html"), (final, "old.html")):
+        d.mkdir()
+        (d / name).write_text(name)
+    if not book.exchange_dirs(new, final):
+        pytest.skip("renameat2(RENAME_EXCHANGE) is not available on this system or file system")
+    assert [p.name for p in final.iterdir()] == ["new.html"]
+    assert [p.name for p in new.iterdir()] == ["old.html"]
+    assert not book.exchange_dirs(tmp_path / "absent", final)  # errors are reported, not raised
+    assert [p.name for p in final.iterdir()] == ["new.html"]

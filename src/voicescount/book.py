@@ -17,6 +17,7 @@ and swaps the result into `_build/html`, so a killed or failed build leaves the 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -174,6 +175,33 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _WARNING = re.compile(r"(WARNING|ERROR|CRITICAL|Exception|Error:)")
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def exchange_dirs(a: Path, b: Path) -> bool:
+    """Swap two directories in one step (Linux `renameat2(RENAME_EXCHANGE)`), so a reader or
+    a kill never finds `_build/html` missing or half-replaced. False where the system or the
+    file system cannot (then the caller falls back to two renames, a window of microseconds)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    renameat2.restype = ctypes.c_int
+    rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return rc == 0
+
+
 def build_book(project: Project, quiet: bool = True) -> Path:
     """Write the toc, build the book (no execution, -W -n) and swap it into `_build/html`."""
     write_toc(project)
@@ -226,6 +254,8 @@ def build_book(project: Project, quiet: bool = True) -> Path:
             )
         copy_assets(project, html)
         final = build_root / "html"
+        if final.exists() and exchange_dirs(html, final):
+            return final  # the old book is now at `html`, inside tmp: removed below
         old = build_root / f".old-html-{os.getpid()}"
         if final.exists():
             os.replace(final, old)
