@@ -141,7 +141,7 @@ def stats_rows(sizes: list[int], repeat: int, big_repeat: int, big: int) -> list
                 "min": "",
                 "peak": r.get("peak MiB", ""),
                 "ratio": ratio,
-                "note": f"60 indicators × 191 domains; CPU {r.get('CPU s', '?')} s; "
+                "note": f"{r.get('indicators', '?')} indicators × 191 domains; CPU {r.get('CPU s', '?')} s; "
                 + r.get("note", ""),
             }
         )
