@@ -366,6 +366,41 @@ def test_sdmx_codes_file_validated(tmp_path):
     bad.write_text(src.replace("CGD_LGBT,", "CGD LGBT,"), encoding="utf-8")
     with pytest.raises(ConfigError, match="not an SDMX ID"):
         load_sdmx_codes(bad)
+    bad.write_text(src.replace('ref_area: "50"', 'ref_area: "050"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match="no leading zeros; write '50'"):  # CL_AREA's spelling
+        load_sdmx_codes(bad)
+
+
+# The SDG global DSD's code lists as read in a copy of the DSD kept by Open SDG (IAEG-SDGs
+# CL_DISABILITY 1.0 and CL_AREA 1.14); only the codes data/sdmx_codes.yml uses.
+SDG_DSD_SOURCE = (
+    "https://github.com/open-sdg/sdg-build/blob/0b450bf08529dce715bcce32600c709e205324a7/"
+    "tests/assets/data/sdmx/dsd.xml"
+)
+SDG_CL_DISABILITY = {
+    "_T": "No breakdown",
+    "PD": "Persons with disability",
+    "PWD": "Persons without disability",
+}
+SDG_CL_AREA = {"704": "Viet Nam", "404": "Kenya", "50": "Bangladesh"}
+M49 = {"VN": "704", "KE": "404", "BD": "50"}
+
+
+def test_declared_codes_are_those_of_the_sdg_code_lists(codes):
+    """DISABILITY_STATUS and REF_AREA codes as the SDG DSD lists them (SDG_DSD_SOURCE)."""
+    text = (ROOT / "data" / "sdmx_codes.yml").read_text(encoding="utf-8")
+    assert SDG_DSD_SOURCE in text  # the file cites what the test checks against
+    disability = [d for d in codes.dimensions.values() if d.column == "DISABILITY_STATUS"]
+    assert disability
+    for dim in disability:
+        assert set(dim.codes.values()) <= set(SDG_CL_DISABILITY) - {"_T"}
+        assert not dim.custom
+    yes = {d.codes.get("with_disability") or d.codes.get("with_difficulty") for d in disability}
+    assert yes == {"PD"}  # PD is "with", PWD "without", not the other way round
+    assert {iso: c.ref_area for iso, c in codes.countries.items()} == M49
+    assert all(c.ref_area in SDG_CL_AREA for c in codes.countries.values())
+    for country in codes.countries.values():  # our regions never pose as global area codes
+        assert not set(country.regions.values()) & set(SDG_CL_AREA)
 
 
 # --------------------------------------------------------------------------- downloads

@@ -570,8 +570,21 @@ class SdmxDimension(Strict):
 
 
 class SdmxCountry(Strict):
-    ref_area: str = Field(pattern=r"^[0-9]{3}$", description="M49 code")
+    # CL_AREA, the SDG DSD's REF_AREA code list, holds M49 codes without leading zeros
+    # (Bangladesh is 50, not 050); see the source cited in data/sdmx_codes.yml.
+    ref_area: str = Field(description="M49 code as in the SDG CL_AREA code list")
     regions: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("ref_area")
+    @classmethod
+    def _m49(cls, v: str) -> str:
+        if re.fullmatch(r"0+[0-9]+", v):
+            raise ValueError(
+                f"'{v}': SDG CL_AREA codes have no leading zeros; write '{v.lstrip('0')}'"
+            )
+        if not re.fullmatch(r"[1-9][0-9]{0,2}", v):
+            raise ValueError(f"'{v}' is not an M49 code (1 to 3 digits, e.g. 704 for Viet Nam)")
+        return v
 
     @field_validator("regions")
     @classmethod
