@@ -334,6 +334,7 @@ def test_every_chart_kind_has_alt_text_and_a_matching_csv(est, project, tmp_path
     both = pd.concat([est.assign(cycle=2022), est.assign(cycle=2024)])
     charts = {
         "dot": figures.dot_whisker(est, "poor", "region", **kw),
+        "panels": figures.dot_whisker_panels(est, "poor", ["region", "sex×disability"], **kw),
         "heat": figures.heatmap(est, ["poor", "school"], ["region", "sex×disability"], **kw),
         "trend": figures.trend(both, "poor", grouping="region", **kw),
         "counts": figures.counts_bar(
@@ -359,3 +360,141 @@ def test_every_chart_kind_has_alt_text_and_a_matching_csv(est, project, tmp_path
                     assert theirs == ""
                 else:
                     assert float(theirs) == pytest.approx(float(mine))
+
+
+# --------------------------------------------------------------------------- small multiples
+
+
+@pytest.fixture
+def est_dims(est):
+    """`est` plus sex and disability breakdowns of 'poor' (three single dimensions)."""
+    more = [
+        _row("poor", "sex", 0.45, 500, sex="female", N=5e5),
+        _row("poor", "sex", 0.35, 390, sex="male", N=4.9e5),
+        _row("poor", "sex", 0.0, 4, suppressed=True, suppression="primary", sex="intersex", N=1e4),
+        _row("poor", "disability", 0.61, 150, disability="with_disability", N=1.5e5),
+        _row("poor", "disability", 0.36, 750, disability="without_disability", N=8.5e5),
+    ]  # fmt: skip
+    return pd.concat([est, pd.DataFrame(more)], ignore_index=True)
+
+
+def _panels(est_dims, project, lang="en", groupings=("region", "sex", "disability")):
+    return figures.dot_whisker_panels(
+        est_dims, "poor", list(groupings), dimensions=project.dimensions,
+        country=project.country("VN"), lang=lang, indicator_label="Living in poverty",
+    )  # fmt: skip
+
+
+def test_panels_one_per_dimension_sharing_the_value_axis_and_overall(est_dims, project):
+    c = _panels(est_dims, project)
+    axes = c.fig.axes
+    assert [ax.get_title(loc="left") for ax in axes] == ["Region", "Sex", "Disability"]
+    assert all(ax.get_shared_x_axes().joined(axes[0], ax) for ax in axes)
+    assert all(ax.get_xlim() == (0.0, 100.0) for ax in axes)
+    for ax in axes:  # the dashed overall line (40%) in every panel
+        dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+        assert [float(ln.get_xdata()[0]) for ln in dashed] == [40.0]
+    # Dots high to low within each panel, suppressed rows last and marked without a dot.
+    ticks = [
+        [tl.get_text() for tl in sorted(ax.get_yticklabels(), key=lambda tl: -tl.get_position()[1])]
+        for ax in axes
+    ]  # fmt: skip
+    assert ticks == [
+        ["Central & Central Highlands", "North", "South"],
+        ["Female", "Male", "Intersex"],
+        ["With disability", "Without disability"],
+    ]
+    assert [tx.get_text() for tx in axes[1].texts] == ["suppressed (n < 5)"]
+    dots = [
+        [(float(ln.get_xdata()[0]), ln.get_markerfacecolor() != "white")
+         for ln in ax.lines if ln.get_marker() == "o"]
+        for ax in axes
+    ]  # fmt: skip
+    assert dots[0] == [(pytest.approx(55.0), False), (pytest.approx(30.0), True)]  # caution hollow
+    assert [x for x, _ in dots[1]] == [pytest.approx(45.0), pytest.approx(35.0)]
+    # Panel height follows the number of groups: every row the same height (3 : 3 : 2).
+    c.fig.draw_without_rendering()
+    heights = [ax.get_position().height for ax in axes]
+    assert heights[0] == pytest.approx(heights[1], rel=0.02)
+    assert heights[2] / heights[0] == pytest.approx(2 / 3, rel=0.05)
+    legend = [tx.get_text() for tx in c.fig.legends[0].get_texts()]
+    assert "use with caution" in legend and "Overall: 40.0%" in legend
+
+
+def test_panels_table_has_every_group_of_every_dimension(est_dims, project, tmp_path):
+    c = _panels(est_dims, project)
+    tab = c.table
+    assert list(tab.columns) == ["Dimension", "Group", "Estimate (%)", "95% CI, lower",
+                                 "95% CI, upper", "Respondents (n)", "Note"]  # fmt: skip
+    assert list(zip(tab["Dimension"], tab["Group"], strict=True)) == [
+        ("Region", "Central & Central Highlands"),
+        ("Region", "North"),
+        ("Region", "South"),
+        ("Sex", "Female"),
+        ("Sex", "Male"),
+        ("Sex", "Intersex"),
+        ("Disability", "With disability"),
+        ("Disability", "Without disability"),
+        ("", "All respondents"),
+    ]
+    by = tab.set_index(["Dimension", "Group"])
+    for key in (("Region", "South"), ("Sex", "Intersex")):  # suppressed: kept, blank
+        row = by.loc[key]
+        assert row[["Estimate (%)", "95% CI, lower", "95% CI, upper"]].isna().all()
+        assert pd.isna(row["Respondents (n)"]) and row["Note"] == "suppressed (n < 5)"
+    assert by.loc[("Disability", "With disability"), "Estimate (%)"] == 61.0
+    assert by.loc[("Region", "Central & Central Highlands"), "Note"] == "use with caution"
+    assert by.loc[("", "All respondents"), "Respondents (n)"] == 900
+    # The CSV is the same table (blank cells stay blank).
+    _, csv_path = c.save(tmp_path, "poor--groups")
+    back = pd.read_csv(csv_path, encoding="utf-8-sig", keep_default_na=False)
+    assert back["Group"].tolist() == tab["Group"].tolist()
+    assert back.loc[5, "Estimate (%)"] == "" and back.loc[5, "Respondents (n)"] == ""
+
+
+def test_panels_alt_text_names_each_dimension_with_extremes(est_dims, project):
+    c = _panels(est_dims, project)
+    assert c.alt.startswith("Living in poverty, by group. ")
+    assert "one panel for each of 3 breakdowns: Region, Sex, Disability." in c.alt
+    assert "Region: highest Central & Central Highlands (55.0%), lowest North (30.0%)." in c.alt
+    assert "Sex: highest Female (45.0%), lowest Male (35.0%)." in c.alt
+    assert (
+        "Disability: highest With disability (61.0%), lowest Without disability (36.0%)." in c.alt
+    )
+    assert "Overall: 40.0%." in c.alt
+    assert (
+        "Use with caution (few respondents or imprecise): Region: Central & Central Highlands."
+        in c.alt
+    )
+    assert "(suppressed): Region: South; Sex: Intersex." in c.alt
+
+
+def test_panels_svg_is_byte_identical(est_dims, project):
+    assert _panels(est_dims, project).svg_bytes() == _panels(est_dims, project).svg_bytes()
+
+
+def test_panels_in_vietnamese(est_dims, project):
+    c = _panels(est_dims, project, lang="vi")
+    assert [ax.get_title(loc="left") for ax in c.fig.axes] == ["Vùng", "Giới tính", "Khuyết tật"]
+    assert c.table.columns[0] == "Khía cạnh" and c.table["Khía cạnh"].iloc[0] == "Vùng"
+    assert c.table.iloc[-1, 1] == "Tất cả người trả lời"
+    assert c.title == "Living in poverty, theo nhóm"
+    assert "Giới tính: cao nhất Nữ (45,0%), thấp nhất Nam (35,0%)." in c.alt
+    assert c.fig.axes[-1].get_xlabel() == "Phần trăm"
+
+
+def test_panels_for_intersections(est_dims, project):
+    c = _panels(est_dims, project, groupings=["sex×disability"])
+    assert c.title == "Living in poverty, by intersecting groups"
+    assert [ax.get_title(loc="left") for ax in c.fig.axes] == ["Sex × Disability"]
+    assert c.table["Group"].tolist()[:3] == [
+        "Female × With disability", "Female × Without disability", "Male × With disability",
+    ]  # fmt: skip
+    assert c.table["Note"].iloc[2] == "suppressed (protects a small group)"
+    assert "Sex × Disability: highest Female × With disability (52.0%)" in c.alt
+    # A grouping without rows gets no panel; none at all gives the no-data chart.
+    assert (
+        len(_panels(est_dims, project, groupings=["sex×disability", "urban_rural"]).fig.axes) == 1
+    )
+    empty = _panels(est_dims, project, groupings=["urban_rural"])
+    assert "No data to show" in empty.alt and empty.table.empty

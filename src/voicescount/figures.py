@@ -166,10 +166,10 @@ def wrap(text: str, width: int = WRAP) -> str:
     return "\n".join(textwrap.wrap(str(text), width, break_long_words=False)) or str(text)
 
 
-def _figure(height: float) -> Figure:
+def _figure(height: float, max_height: float = 9.0) -> Figure:
     # Figure() rather than pyplot: nothing is registered globally, so notebooks display a
     # chart once, through show(), with its alt text.
-    return Figure(figsize=(MAX_WIDTH_IN, max(2.2, min(height, 9.0))), layout="constrained")
+    return Figure(figsize=(MAX_WIDTH_IN, max(2.2, min(height, max_height))), layout="constrained")
 
 
 def formula_safe(value: object) -> object:
@@ -361,6 +361,172 @@ def _empty_chart(title: str, lang: str, columns: list[str]) -> Chart:
 
 # --------------------------------------------------------------------------- dot and whisker
 
+# Small multiples, in inches: a group's row, one more line of a wrapped label, a panel's
+# title and spacing. Rows are alike within a panel and across panels with one-line labels.
+PANEL_ROW_IN = 0.32
+PANEL_LINE_IN = 0.16
+PANEL_TITLE_IN = 0.45
+PANELS_MAX_HEIGHT_IN = 40.0
+
+
+def _suppressed_note(secondary: bool, lang: str, suppress_n: int) -> str:
+    """Why a cell has no value: too few respondents, or hidden to protect a small group."""
+    if secondary:
+        return t("legend.suppressed_secondary", lang)
+    return t("legend.suppressed", lang, n=suppress_n)
+
+
+def _note(suppressed: bool, secondary: bool, caution: bool, lang: str, suppress_n: int) -> str:
+    """The table alternative's note for one cell."""
+    if suppressed:
+        return _suppressed_note(secondary, lang, suppress_n)
+    return t("legend.caution", lang) if caution else ""
+
+
+def _shown(values: Sequence[float], suppressed: Sequence[bool], s: float, decimals: int) -> list:
+    """Values as plotted (scaled, rounded as displayed); a suppressed cell has none."""
+    return [
+        float("nan") if sp else _round(v * s, decimals)
+        for v, sp in zip(values, suppressed, strict=True)
+    ]
+
+
+def _flag_parts(
+    caution: Sequence[str], suppressed: Sequence[str], lang: str, suppress_n: int
+) -> list[str]:
+    """Alt-text sentences naming caution-flagged and suppressed groups (none if empty)."""
+    parts = []
+    if caution:
+        parts.append(t("alt.caution", lang, groups=_join(caution)))
+    if suppressed:
+        parts.append(t("alt.suppressed", lang, n=suppress_n, groups=_join(suppressed)))
+    return parts
+
+
+def _dot_columns(lang: str, unit: str) -> list[str]:
+    return [
+        t("table.group", lang),
+        t("table.estimate_pct", lang) if unit == "percent" else t("table.estimate", lang),
+        t("table.ci_low", lang),
+        t("table.ci_high", lang),
+        t("table.n", lang),
+        t("table.note", lang),
+    ]
+
+
+def _dot_rows(
+    est: pd.DataFrame,
+    variable: str,
+    grouping: str,
+    dimensions: DimensionSet,
+    country: Country | None,
+    lang: str,
+) -> pd.DataFrame:
+    """One grouping's rows of `variable`, labelled and flagged, top to bottom as a dot chart
+    shows them: estimates high to low (ties by label), then suppressed groups by label."""
+    rows = est[(est["variable"] == variable) & (est["grouping"] == grouping)].copy()
+    if rows.empty:
+        return rows
+    rows["_label"] = [
+        code_label(dimensions, country, grouping, c, lang) for c in _group_codes(rows, grouping)
+    ]
+    rows["_caution"], rows["_suppressed"], rows["_secondary"] = _flags(rows)
+    shown = rows[~rows["_suppressed"]].sort_values(
+        ["estimate", "_label"], ascending=[False, True], kind="mergesort"
+    )
+    hidden = rows[rows["_suppressed"]].sort_values("_label", kind="mergesort")
+    return pd.concat([shown, hidden])
+
+
+def _overall(est: pd.DataFrame, variable: str, lang: str) -> tuple[pd.DataFrame, float | None]:
+    """The overall row of `variable`, labelled and flagged like `_dot_rows`, and its estimate;
+    (empty, None) when it is missing or suppressed (then no dashed line is drawn)."""
+    rows = est[(est["variable"] == variable) & (est["grouping"] == "")].head(1).copy()
+    if not rows.empty:
+        rows["_label"] = t("group.overall", lang)
+        rows["_caution"], rows["_suppressed"], rows["_secondary"] = _flags(rows)
+        rows = rows[~rows["_suppressed"]]
+    return rows, (None if rows.empty else float(rows["estimate"].iloc[0]))
+
+
+def _dot_table(
+    ordered: pd.DataFrame, cols: Sequence[str], unit: str, decimals: int, lang: str,
+    suppress_n: int,
+) -> pd.DataFrame:  # fmt: skip
+    """The table alternative of a dot chart's rows: the plotted numbers rounded as shown.
+
+    A suppressed row keeps its label and note but no value and no n (a small n discloses too).
+    """
+    s, sup = _scale(unit), ordered["_suppressed"].tolist()
+    notes = zip(sup, ordered["_secondary"], ordered["_caution"], strict=True)
+    return pd.DataFrame(
+        {
+            cols[0]: ordered["_label"].tolist(),
+            cols[1]: _shown(ordered["estimate"], sup, s, decimals),
+            cols[2]: _shown(ordered["ci_low"], sup, s, decimals),
+            cols[3]: _shown(ordered["ci_high"], sup, s, decimals),
+            cols[4]: pd.array(
+                [pd.NA if sp else int(n) for n, sp in zip(ordered["n"], sup, strict=True)],
+                dtype="Int64",
+            ),
+            cols[5]: [_note(sp, sec, cau, lang, suppress_n) for sp, sec, cau in notes],
+        }
+    )
+
+
+def _draw_dots(
+    ax, ordered: pd.DataFrame, overall: float | None, unit: str, lang: str, suppress_n: int
+) -> None:
+    """Whiskers and dots (hollow when caution) top to bottom, a marked row without a value
+    for each suppressed group (hiding it would hide that the group was asked), the dashed
+    overall line and the group labels."""
+    s = _scale(unit)
+    k = len(ordered)
+    ys = np.arange(k)[::-1]
+    colour = OKABE_ITO["blue"]
+    for y, (_, r) in zip(ys, ordered.iterrows(), strict=True):
+        if r["_suppressed"]:
+            ax.text(
+                0.01, y, _suppressed_note(r["_secondary"], lang, suppress_n),
+                transform=ax.get_yaxis_transform(), va="center", color=GREY, style="italic",
+                fontsize=MIN_FONT_PT, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+            )  # fmt: skip
+            continue
+        ax.plot([r["ci_low"] * s, r["ci_high"] * s], [y, y], color=colour, lw=1.6)
+        face = "white" if r["_caution"] else colour
+        ax.plot([r["estimate"] * s], [y], marker="o", ms=7, mfc=face, mec=colour, mew=1.6, ls="")
+    if overall is not None:
+        ax.axvline(overall * s, color=OKABE_ITO["black"], ls="--", lw=1)
+    ax.set_yticks(ys, [wrap(lbl) for lbl in ordered["_label"]])
+    ax.set_ylim(-0.6, k - 0.4)
+    if unit == "percent":
+        ax.set_xlim(0, 100)
+    ax.xaxis.set_major_formatter(_axis_formatter(lang))
+
+
+def _dot_legend(
+    fig: Figure, caution: bool, overall: float | None, unit: str, lang: str, decimals: int
+) -> None:
+    colour = OKABE_ITO["blue"]
+    handles = [
+        Line2D([], [], marker="o", color=colour, mfc=colour, ls="", label=t("legend.estimate", lang)),
+        Line2D([], [], color=colour, lw=1.6, label=t("legend.ci", lang)),
+    ]  # fmt: skip
+    if caution:
+        handles.append(
+            Line2D([], [], marker="o", color=colour, mfc="white", ls="", label=t("legend.caution", lang))
+        )  # fmt: skip
+    if overall is not None:
+        ov = _fmt_value(overall, unit, lang, decimals)
+        handles.append(
+            Line2D([], [], color="black", ls="--", lw=1, label=t("legend.overall", lang, value=ov))
+        )  # fmt: skip
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
+
+
+def _value_axis_label(unit: str, lang: str) -> str:
+    return t("axis.percent", lang) if unit == "percent" else t("axis.score", lang)
+
 
 def dot_whisker(
     est: pd.DataFrame,
@@ -384,135 +550,28 @@ def dot_whisker(
     ind = indicator_label or variable
     dim_text = dim_label(dimensions, grouping, lang)
     title = t("chart.dot_title", lang, indicator=ind, dimension=dim_text)
-    rows = est[(est["variable"] == variable) & (est["grouping"] == grouping)].copy()
-    cols = [
-        t("table.group", lang),
-        t("table.estimate_pct", lang) if unit == "percent" else t("table.estimate", lang),
-        t("table.ci_low", lang),
-        t("table.ci_high", lang),
-        t("table.n", lang),
-        t("table.note", lang),
-    ]
-    if rows.empty:
+    cols = _dot_columns(lang, unit)
+    ordered = _dot_rows(est, variable, grouping, dimensions, country, lang)
+    if ordered.empty:
         return _empty_chart(title, lang, cols)
-    rows["_label"] = [
-        code_label(dimensions, country, grouping, c, lang) for c in _group_codes(rows, grouping)
-    ]
-    rows["_caution"], rows["_suppressed"], rows["_secondary"] = _flags(rows)
-    shown = rows[~rows["_suppressed"]].sort_values(
-        ["estimate", "_label"], ascending=[False, True], kind="mergesort"
-    )
-    hidden = rows[rows["_suppressed"]].sort_values("_label", kind="mergesort")
-    ordered = pd.concat([shown, hidden])
-
-    overall_rows = est[(est["variable"] == variable) & (est["grouping"] == "")]
-    overall = None
-    if not overall_rows.empty:
-        o = overall_rows.iloc[0]
-        if not bool(o.get("suppressed", False)) and pd.notna(o["estimate"]):
-            overall = float(o["estimate"])
+    shown, hidden = ordered[~ordered["_suppressed"]], ordered[ordered["_suppressed"]]
+    overall_row, overall = _overall(est, variable, lang)
 
     k = len(ordered)
-    s = _scale(unit)
     with style():
         fig = _figure(1.3 + 0.34 * k)
         ax = fig.add_subplot()
-        ys = np.arange(k)[::-1]
-        colour = OKABE_ITO["blue"]
-        for y, (_, r) in zip(ys, ordered.iterrows(), strict=True):
-            if r["_suppressed"]:
-                note = (
-                    t("legend.suppressed_secondary", lang)
-                    if r["_secondary"]
-                    else t("legend.suppressed", lang, n=suppress_n)
-                )
-                ax.text(
-                    0.01, y, note, transform=ax.get_yaxis_transform(), va="center",
-                    color=GREY, style="italic", fontsize=MIN_FONT_PT,
-                )  # fmt: skip
-                continue
-            ax.plot([r["ci_low"] * s, r["ci_high"] * s], [y, y], color=colour, lw=1.6)
-            face = "white" if r["_caution"] else colour
-            ax.plot(
-                [r["estimate"] * s], [y], marker="o", ms=7, mfc=face, mec=colour, mew=1.6, ls=""
-            )
-        if overall is not None:
-            ax.axvline(overall * s, color=OKABE_ITO["black"], ls="--", lw=1)
-        ax.set_yticks(ys, [wrap(lbl) for lbl in ordered["_label"]])
-        ax.set_ylim(-0.6, k - 0.4)
-        if unit == "percent":
-            ax.set_xlim(0, 100)
-        ax.xaxis.set_major_formatter(_axis_formatter(lang))
-        ax.set_xlabel(t("axis.percent", lang) if unit == "percent" else t("axis.score", lang))
+        _draw_dots(ax, ordered, overall, unit, lang, suppress_n)
+        ax.set_xlabel(_value_axis_label(unit, lang))
         ax.set_title(wrap(title, 60), loc="left")
-        handles = [
-            Line2D([], [], marker="o", color=colour, mfc=colour, ls="", label=t("legend.estimate", lang)),
-            Line2D([], [], color=colour, lw=1.6, label=t("legend.ci", lang)),
-        ]  # fmt: skip
-        if (~rows["_suppressed"] & rows["_caution"]).any():
-            handles.append(
-                Line2D([], [], marker="o", color=colour, mfc="white", ls="", label=t("legend.caution", lang))
-            )  # fmt: skip
-        if overall is not None:
-            ov = _fmt_value(overall, unit, lang, decimals)
-            handles.append(
-                Line2D([], [], color="black", ls="--", lw=1, label=t("legend.overall", lang, value=ov))
-            )  # fmt: skip
-        fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
+        _dot_legend(fig, bool(shown["_caution"].any()), overall, unit, lang, decimals)
 
-    # Table alternative: the plotted numbers, rounded as shown.
-    table = pd.DataFrame(
-        {
-            cols[0]: ordered["_label"].tolist(),
-            cols[1]: [
-                float("nan") if sup else _round(v * s, decimals)
-                for v, sup in zip(ordered["estimate"], ordered["_suppressed"], strict=True)
-            ],
-            cols[2]: [
-                float("nan") if sup else _round(v * s, decimals)
-                for v, sup in zip(ordered["ci_low"], ordered["_suppressed"], strict=True)
-            ],
-            cols[3]: [
-                float("nan") if sup else _round(v * s, decimals)
-                for v, sup in zip(ordered["ci_high"], ordered["_suppressed"], strict=True)
-            ],
-            cols[4]: [
-                pd.NA if sup else int(n)
-                for n, sup in zip(ordered["n"], ordered["_suppressed"], strict=True)
-            ],
-            cols[5]: [
-                (
-                    t("legend.suppressed_secondary", lang)
-                    if sec
-                    else t("legend.suppressed", lang, n=suppress_n)
-                )
-                if sup
-                else (t("legend.caution", lang) if cau else "")
-                for sup, sec, cau in zip(
-                    ordered["_suppressed"], ordered["_secondary"], ordered["_caution"], strict=True
-                )
-            ],
-        }
-    )
-    table[cols[4]] = table[cols[4]].astype("Int64")
-    if overall is not None:
-        ov = overall_rows.iloc[0]
-        table = pd.concat(
-            [
-                table,
-                pd.DataFrame(
-                    {
-                        cols[0]: [t("group.overall", lang)],
-                        cols[1]: [_round(ov["estimate"] * s, decimals)],
-                        cols[2]: [_round(ov["ci_low"] * s, decimals)],
-                        cols[3]: [_round(ov["ci_high"] * s, decimals)],
-                        cols[4]: pd.array([int(ov["n"])], dtype="Int64"),
-                        cols[5]: [t("legend.caution", lang) if ov.get("flag") == "caution" else ""],
-                    }
-                ),
-            ],
-            ignore_index=True,
-        )
+    # Table alternative: the plotted numbers, rounded as shown, then the overall.
+    table = pd.concat(
+        [_dot_table(frame, cols, unit, decimals, lang, suppress_n)
+         for frame in (ordered, overall_row) if not frame.empty],
+        ignore_index=True,
+    )  # fmt: skip
 
     # Alt text from the same numbers.
     parts = [title + ".", t("alt.dot", lang, indicator=ind, k=k, dimension=dim_text)]
@@ -527,14 +586,108 @@ def dot_whisker(
             )  # fmt: skip
     if overall is not None:
         parts.append(t("alt.overall", lang, value=_fmt_value(overall, unit, lang, decimals)))
-    caution_groups = shown.loc[shown["_caution"], "_label"].tolist()
-    if caution_groups:
-        parts.append(t("alt.caution", lang, groups=_join(caution_groups)))
-    if not hidden.empty:
-        parts.append(
-            t("alt.suppressed", lang, n=suppress_n, groups=_join(hidden["_label"].tolist()))
-        )
+    parts += _flag_parts(
+        shown.loc[shown["_caution"], "_label"].tolist(), hidden["_label"].tolist(), lang,
+        suppress_n,
+    )  # fmt: skip
     decs = {cols[1]: decimals, cols[2]: decimals, cols[3]: decimals, cols[4]: 0}
+    return Chart(fig, " ".join(parts), table, title, lang, decs)
+
+
+def dot_whisker_panels(
+    est: pd.DataFrame,
+    variable: str,
+    groupings: Sequence[str],
+    *,
+    dimensions: DimensionSet,
+    country: Country | None,
+    lang: str = "en",
+    indicator_label: str | None = None,
+    unit: str = "percent",
+    decimals: int = 1,
+    suppress_n: int = 5,
+) -> Chart:
+    """An indicator by several groupings in one figure: a dot-and-whisker panel per grouping.
+
+    One figure instead of one per dimension keeps an SDG page short and fast to build, and
+    puts every breakdown of the indicator on one value axis: panels are stacked in the order
+    of `groupings`, share the x axis and the dashed overall line, and every group's row has the
+    same height, so a panel is as tall as its number of groups. Within a panel the encoding is
+    `dot_whisker`'s. The table alternative adds a dimension column; the alt text names, per
+    dimension, the highest and the lowest group. Groupings without rows get no panel; when
+    all are intersections ('sex×disability') the title says so.
+    """
+    _check_columns(est, ESTIMATE_COLUMNS, "estimate")
+    ind = indicator_label or variable
+    crossed = bool(groupings) and all(len(split_dims(g)) > 1 for g in groupings)
+    title = t("chart.intersections_title" if crossed else "chart.panels_title", lang, indicator=ind)
+    cols = [t("table.dimension", lang), *_dot_columns(lang, unit)]
+    panels = [
+        (dim_label(dimensions, g, lang), rows)
+        for g in groupings
+        if not (rows := _dot_rows(est, variable, g, dimensions, country, lang)).empty
+    ]
+    if not panels:
+        return _empty_chart(title, lang, cols)
+    overall_row, overall = _overall(est, variable, lang)
+    lines = [max(wrap(lbl).count("\n") for lbl in rows["_label"]) for _, rows in panels]
+    sizes = [
+        len(r) * (PANEL_ROW_IN + PANEL_LINE_IN * x) for (_, r), x in zip(panels, lines, strict=True)
+    ]
+    caution = any(bool((r["_caution"] & ~r["_suppressed"]).any()) for _, r in panels)
+
+    with style():
+        height = 1.6 + sum(sizes) + PANEL_TITLE_IN * len(panels)
+        fig = _figure(height, max_height=PANELS_MAX_HEIGHT_IN)
+        axes = fig.subplots(
+            len(panels), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": sizes}
+        )[:, 0]
+        for ax, (dim, rows) in zip(axes, panels, strict=True):
+            _draw_dots(ax, rows, overall, unit, lang, suppress_n)
+            # Regular weight: the fallback fonts have no bold, and matplotlib would log that.
+            ax.set_title(wrap(dim, 60), loc="left", fontsize=FONT_PT)
+            # Light guides at the ticks: the shared scale is labelled on the bottom panel only.
+            ax.grid(axis="x", color=LIGHT_GREY, lw=0.8)
+            ax.set_axisbelow(True)
+        axes[-1].set_xlabel(_value_axis_label(unit, lang))
+        fig.suptitle(wrap(title, 60), x=0.02, ha="left")
+        _dot_legend(fig, caution, overall, unit, lang, decimals)
+
+    frames = [
+        _dot_table(rows, cols[1:], unit, decimals, lang, suppress_n).assign(**{cols[0]: dim})
+        for dim, rows in panels
+    ]
+    if not overall_row.empty:
+        frames.append(_dot_table(overall_row, cols[1:], unit, decimals, lang, suppress_n)
+                      .assign(**{cols[0]: ""}))  # fmt: skip
+    table = pd.concat(frames, ignore_index=True)[cols]
+
+    def said(r: pd.Series) -> str:
+        return _fmt_value(r["estimate"], unit, lang, decimals)
+
+    parts = [
+        title + ".",
+        t("alt.panels", lang, indicator=ind, k=len(panels), dimensions=", ".join(d for d, _ in panels)),
+    ]  # fmt: skip
+    caution_groups, hidden_groups = [], []
+    for dim, rows in panels:
+        shown = rows[~rows["_suppressed"]]
+        if len(shown) > 1:
+            hi, lo = shown.iloc[0], shown.iloc[-1]
+            parts.append(t("alt.panel", lang, dimension=dim, high=hi["_label"], high_value=said(hi),
+                           low=lo["_label"], low_value=said(lo)))  # fmt: skip
+        elif len(shown) == 1:
+            one = shown.iloc[0]
+            parts.append(t("alt.panel_one", lang, dimension=dim, group=one["_label"], value=said(one)))  # fmt: skip
+        # Named per dimension ("Sex × Disability: A, B"): a bare "16-24" would not say what.
+        for found, frame in ((caution_groups, shown[shown["_caution"]]),
+                             (hidden_groups, rows[rows["_suppressed"]])):  # fmt: skip
+            if not frame.empty:
+                found.append(f"{dim}: {', '.join(frame['_label'])}")
+    if overall is not None:
+        parts.append(t("alt.overall", lang, value=_fmt_value(overall, unit, lang, decimals)))
+    parts += _flag_parts(caution_groups, hidden_groups, lang, suppress_n)
+    decs = {cols[2]: decimals, cols[3]: decimals, cols[4]: decimals, cols[5]: 0}
     return Chart(fig, " ".join(parts), table, title, lang, decs)
 
 
@@ -690,22 +843,13 @@ def heatmap(
             if match.empty:
                 continue
             r = match.iloc[0]
-            note = ""
-            if sup[i, j]:
-                note = (
-                    t("legend.suppressed_secondary", lang)
-                    if r["_secondary"]
-                    else t("legend.suppressed", lang, n=suppress_n)
-                )
-            elif r["_caution"]:
-                note = t("legend.caution", lang)
             records.append(
                 {
                     cols_out[0]: group_names[i],
                     cols_out[1]: labels.get(v, v),
                     cols_out[2]: float("nan") if sup[i, j] else _round(gap[i, j], 1),
                     cols_out[3]: t("table.sig_yes", lang) if star[i, j] else "",
-                    cols_out[4]: note,
+                    cols_out[4]: _note(sup[i, j], r["_secondary"], r["_caution"], lang, suppress_n),
                 }
             )
     table = pd.DataFrame(records, columns=cols_out)
@@ -726,9 +870,8 @@ def heatmap(
             t("alt.significant", lang, k=int(star.sum()), m=len(shown), symbol=SIGNIFICANT)
         )
     hidden = table[table[cols_out[2]].isna()]
-    if not hidden.empty:
-        names = [f"{r[cols_out[0]]} ({r[cols_out[1]]})" for _, r in hidden.iterrows()]
-        parts.append(t("alt.suppressed", lang, n=suppress_n, groups=_join(names)))
+    names = [f"{r[cols_out[0]]} ({r[cols_out[1]]})" for _, r in hidden.iterrows()]
+    parts += _flag_parts([], names, lang, suppress_n)
     return Chart(fig, " ".join(parts), table, title, lang, {cols_out[2]: 1})
 
 
@@ -811,20 +954,9 @@ def trend(
         handles.append(Patch(facecolor=GREY, alpha=0.3, label=t("legend.ci", lang)))
         fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
 
-    table = pd.DataFrame(
-        {
-            cols[0]: rows["_label"].tolist(),
-            cols[1]: rows["cycle"].tolist(),
-            cols[2]: [np.nan if sp else _round(v * s, decimals) for v, sp in zip(rows["estimate"], rows["_suppressed"], strict=True)],
-            cols[3]: [np.nan if sp else _round(v * s, decimals) for v, sp in zip(rows["ci_low"], rows["_suppressed"], strict=True)],
-            cols[4]: [np.nan if sp else _round(v * s, decimals) for v, sp in zip(rows["ci_high"], rows["_suppressed"], strict=True)],
-            cols[5]: pd.array([pd.NA if sp else int(n) for n, sp in zip(rows["n"], rows["_suppressed"], strict=True)], dtype="Int64"),
-            cols[6]: [
-                t("legend.suppressed", lang, n=suppress_n) if sp else (t("legend.caution", lang) if c else "")
-                for sp, c in zip(rows["_suppressed"], rows["_caution"], strict=True)
-            ],
-        }
-    )  # fmt: skip
+    # Columns as in a dot chart's table, with the cycle after the group.
+    table = _dot_table(rows, [cols[0], *cols[2:]], unit, decimals, lang, suppress_n)
+    table.insert(1, cols[1], rows["cycle"].tolist())
     parts = [
         title + ".",
         t("alt.trend", lang, indicator=ind, first=cycles[0], last=cycles[-1]),
@@ -839,15 +971,13 @@ def trend(
             )
         )  # fmt: skip
     cau = rows[rows["_caution"] & ~rows["_suppressed"]]
-    if not cau.empty:
-        parts.append(
-            t("alt.caution", lang, groups=_join([f"{r['_label']} {r['cycle']}" for _, r in cau.iterrows()]))
-        )  # fmt: skip
     sup = rows[rows["_suppressed"]]
-    if not sup.empty:
-        parts.append(
-            t("alt.suppressed", lang, n=suppress_n, groups=_join([f"{r['_label']} {r['cycle']}" for _, r in sup.iterrows()]))
-        )  # fmt: skip
+    parts += _flag_parts(
+        [f"{r['_label']} {r['cycle']}" for _, r in cau.iterrows()],
+        [f"{r['_label']} {r['cycle']}" for _, r in sup.iterrows()],
+        lang,
+        suppress_n,
+    )
     decs = {cols[2]: decimals, cols[3]: decimals, cols[4]: decimals, cols[5]: 0}
     return Chart(fig, " ".join(parts), table, title, lang, decs)
 
