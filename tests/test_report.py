@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -342,22 +343,63 @@ def test_sdg_page_has_definition_estimate_behind_charts_and_trend(chapters, tmp_
     page = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=out)._repr_html_()
     assert "Share with basic water." in page and "All respondents:" in page
     assert "Furthest behind:" in page and "With disability" in page
-    for name in (
-        "x_water--sex",
-        "x_water--disability",
-        "x_water--sex-disability",
-        "x_water--trend",
-    ):
+    # One faceted chart for the dimensions, one for the intersections, the trend: 3 SVGs.
+    names = ["x_water--groups", "x_water--intersections", "x_water--trend"]
+    for name in names:
         assert f'id="fig-{name}"' in page
         assert (out / "tables" / f"{name}.csv").is_file()
         # the page links the saved SVG (relative, like the CSV); no data URI bloats it
         assert f'<img src="figures/{name}.svg"' in page
-        assert (out / "figures" / f"{name}.svg").is_file()
+    assert sorted(p.stem for p in (out / "figures").glob("*.svg")) == sorted(names)
     assert "data:image" not in page
     assert "x_violence" not in page  # SDG 5 has its own page
-    assert page.count('alt="') == len(list((out / "figures").glob("*.svg")))
+    assert page.count('alt="') == 3 and page.count('class="voicescount-chart"') == 3
+    # The intersections chart is folded away; the dimensions chart is not.
+    folded = page.split("<details><summary>Intersections of groups", 1)[1].split("</details>")[0]
+    assert 'id="fig-x_water--intersections"' in folded and "x_water--groups" not in folded
+    # Old per-grouping anchors land on the faceted chart that now shows the grouping.
+    for alias, target in (("sex", "groups"), ("disability", "groups"), ("region", "groups"),
+                          ("sex-disability", "intersections")):  # fmt: skip
+        anchor = f'<span id="fig-x_water--{alias}" class="voicescount-anchor"></span>'
+        assert anchor in page
+        assert page.index(anchor) < page.index(f'id="fig-x_water--{target}"')
+    groups = pd.read_csv(out / "tables" / "x_water--groups.csv", encoding="utf-8-sig")
+    assert list(groups.columns[:2]) == ["Dimension", "Group"]
+    assert {"Sex", "Disability", "Region"} <= set(groups["Dimension"].dropna())
+    est = _table(_respondents())
+    singles = est[
+        (est["variable"] == "x_water") & est["grouping"].isin(["sex", "disability", "region"])
+    ]
+    assert len(groups) == len(singles) + 1  # every group of every dimension, and the overall
+    intersex = groups[groups["Group"] == "Intersex"].iloc[0]
+    assert pd.isna(intersex["Estimate (%)"]) and pd.isna(intersex["Respondents (n)"])
+    assert intersex["Note"] == "suppressed (n < 5)"
+    crossed = pd.read_csv(out / "tables" / "x_water--intersections.csv", encoding="utf-8-sig")
+    assert set(crossed["Dimension"].dropna()) == {"Sex × Disability"}
+    assert crossed["Group"].iloc[-1] == "All respondents"
     with pytest.raises(Exception, match="SDG 4 is not in focus"):
         report.sdg_chapter(chapters, "ZZ", 2023, "en", 4, out_dir=out)
+
+
+def test_sdg_page_in_vietnamese_labels_panels_and_tables(chapters, tmp_path):
+    page = report.sdg_chapter(chapters, "ZZ", 2023, "vi", 1, out_dir=tmp_path)._repr_html_()
+    assert 'alt="Nước cơ bản, theo nhóm. ' in page
+    assert "Khuyết tật: cao nhất Không khuyết tật" in page and "thấp nhất Có khuyết tật" in page
+    assert "Vùng: cao nhất" in page and "(đã ẩn): Giới tính: " in page
+    assert "Các nhóm giao thoa (1 cách phân tổ trong một biểu đồ)" in page
+    assert '<th scope="col">Khía cạnh</th>' in page
+    groups = pd.read_csv(tmp_path / "tables" / "x_water--groups.csv", encoding="utf-8-sig")
+    assert {"Giới tính", "Khuyết tật", "Vùng"} <= set(groups["Khía cạnh"].dropna())
+    assert {"Nữ", "Có khuyết tật"} <= set(groups["Nhóm"])
+
+
+def test_key_findings_link_to_anchors_on_the_sdg_page(chapters, tmp_path):
+    findings = report.key_findings(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
+    sdg = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=tmp_path)._repr_html_()
+    targets = re.findall(r'href="sdg-1\.html#([^"]+)"', findings)
+    assert targets
+    for target in targets:
+        assert f'id="{target}"' in sdg, target
 
 
 def test_key_findings_page_links_each_finding_and_reports_no_spurious_change(chapters, tmp_path):

@@ -34,7 +34,7 @@ from .errors import ConfigError, VoicesError
 from .figures import (
     Chart,
     counts_bar,
-    dot_whisker,
+    dot_whisker_panels,
     formula_safe,
     heatmap,
     scorecard_dumbbell,
@@ -456,16 +456,25 @@ def _fmt_gap(x: float, unit: str, lang: str) -> str:
 
 
 def chart_name(variable: str, grouping: str) -> str:
-    """File and anchor name of an indicator's chart ('basic_water--sex-disability')."""
+    """File and anchor name of an indicator's chart ('basic_water--sex-disability'); the SDG
+    pages' faceted charts are 'basic_water--groups' and 'basic_water--intersections'."""
     dims = split_dims(grouping) if grouping else ["overall"]
     return f"{variable}--{'-'.join(dims)}"
 
 
-def _chart(chart: Chart, out_dir: str | Path, name: str) -> str:
+def _chart(chart: Chart, out_dir: str | Path, name: str, aliases: Sequence[str] = ()) -> str:
     """Save the chart beside the page and return its HTML, which links `figures/<name>.svg`
-    (a linked file, not a data URI: an SDG page has dozens of charts)."""
+    (a linked file, not a data URI: a page may have many charts).
+
+    `aliases` are more anchors (`#fig-<alias>`) that land on this chart: a faceted chart shows
+    what one chart per grouping used to, so links to those (key findings, bookmarks) still
+    arrive at the right figure.
+    """
     chart.save(out_dir, name)
-    return chart.html(name)
+    anchors = "".join(
+        f'<span id="fig-{html.escape(a)}" class="voicescount-anchor"></span>' for a in aliases
+    )
+    return anchors + chart.html(name)
 
 
 def _table(
@@ -941,7 +950,13 @@ def sdg_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, sdg: int, out_dir: str | Path = "."
 ) -> Html:
     """Chapter 3 (one page per SDG in focus): every indicator, overall, by every LNOB dimension
-    and declared intersection (ordered dot-and-whisker charts), furthest behind, and trend."""
+    and declared intersection, furthest behind, and trend.
+
+    Per indicator: summary paragraphs, one faceted dot-and-whisker chart with a panel per
+    dimension (`<var>--groups`), one for the intersections inside <details>
+    (`<var>--intersections`) and the trend (`<var>--trend`); a chart per grouping made the
+    page long and slow to build (up to ~90 SVGs a page).
+    """
     c = _ctx(project, iso, cycle, lang, out_dir)
     sdg = int(sdg)
     if sdg not in c.cyc.sdgs:
@@ -965,18 +980,19 @@ def sdg_chapter(
         groupings = [g for g in dict.fromkeys(rows["grouping"]) if g]
         single = [g for g in groupings if len(split_dims(g)) == 1]
         inter = [g for g in groupings if len(split_dims(g)) > 1]
-        for g in single:
-            ch = dot_whisker(rows, var, g, dimensions=project.dimensions, country=c.country,
-                             lang=lang, indicator_label=c.label(var), unit=ind.unit, suppress_n=thr)  # fmt: skip
-            parts.append(_chart(ch, out_dir, chart_name(var, g)))
+        kw = dict(dimensions=project.dimensions, country=c.country, lang=lang,
+                  indicator_label=c.label(var), unit=ind.unit, suppress_n=thr)  # fmt: skip
+        if single:
+            ch = dot_whisker_panels(rows, var, single, **kw)
+            parts.append(_chart(ch, out_dir, chart_name(var, "groups"),
+                                [chart_name(var, g) for g in single]))  # fmt: skip
         if inter:
             parts.append(
                 f"<details><summary>{html.escape(rt('intersections', lang, k=len(inter)))}</summary>"
             )
-            for g in inter:
-                ch = dot_whisker(rows, var, g, dimensions=project.dimensions, country=c.country,
-                                 lang=lang, indicator_label=c.label(var), unit=ind.unit, suppress_n=thr)  # fmt: skip
-                parts.append(_chart(ch, out_dir, chart_name(var, g)))
+            ch = dot_whisker_panels(rows, var, inter, **kw)
+            parts.append(_chart(ch, out_dir, chart_name(var, "intersections"),
+                                [chart_name(var, g) for g in inter]))  # fmt: skip
             parts.append("</details>")
         past = hist[hist["variable"] == var] if not hist.empty else hist
         if not past.empty and past["cycle"].nunique() >= 2:
