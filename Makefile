@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps report test lint bench examples clean help
+.PHONY: setup system-deps report test lint bench examples slides-assets clean help
 
 help:
 	@echo "make report  - set up .venv from the lock, run every notebook on the example data, build _build/html,"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint    - ruff"
 	@echo "make bench   - benchmarks (prints medians and peak memory)"
 	@echo "make examples - regenerate the synthetic example data under data/"
+	@echo "make slides-assets - fetch reveal.js (npm) so \`voicescount training\` slides work offline"
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +62,31 @@ bench: setup
 
 examples: setup
 	$(BIN)/python -m voicescount.examples
+
+# Offline training slides: the reveal.js, RequireJS and jQuery files that nbconvert's slides
+# otherwise load from CDNs (the versions its reveal template is made for), from the npm registry
+# into build/slides-assets (not committed). `voicescount training` copies them into the kit.
+SLIDES_ASSETS := build/slides-assets
+REVEAL_JS_VERSION := 4.0.2
+REQUIRE_JS_VERSION := 2.1.10
+JQUERY_VERSION := 2.2.4
+
+slides-assets: $(SLIDES_ASSETS)/.complete
+
+$(SLIDES_ASSETS)/.complete: Makefile
+	@command -v npm >/dev/null || { echo "make slides-assets needs npm (apt-get install -y npm)" >&2; exit 1; }
+	rm -rf $(SLIDES_ASSETS) && mkdir -p $(SLIDES_ASSETS)/npm $(SLIDES_ASSETS)/reveal.js
+	cd $(SLIDES_ASSETS)/npm && npm pack --silent reveal.js@$(REVEAL_JS_VERSION) \
+	  requirejs@$(REQUIRE_JS_VERSION) jquery@$(JQUERY_VERSION) >/dev/null
+	tar -xzf $(SLIDES_ASSETS)/npm/reveal.js-$(REVEAL_JS_VERSION).tgz -C $(SLIDES_ASSETS)/reveal.js \
+	  --strip-components=1 package/LICENSE package/dist/reveal.js package/dist/reveal.css \
+	  package/dist/theme package/plugin/notes
+	tar -xzf $(SLIDES_ASSETS)/npm/requirejs-$(REQUIRE_JS_VERSION).tgz -O package/require.js \
+	  > $(SLIDES_ASSETS)/require.js
+	tar -xzf $(SLIDES_ASSETS)/npm/jquery-$(JQUERY_VERSION).tgz -O package/dist/jquery.min.js \
+	  > $(SLIDES_ASSETS)/jquery.min.js
+	rm -rf $(SLIDES_ASSETS)/npm
+	touch $@
 
 clean:
 	rm -rf _build build report exports

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import nbformat
 import pytest
 
 from voicescount import training, validate
+from voicescount.errors import ConfigError
 from voicescount.registry import Cycle, DesignSpec, Fieldwork, Instrument, Project
 
 WGSS = "03-questionnaires-wgss"  # runs on its own small table: no example data needed
@@ -103,9 +107,90 @@ def test_slides_contain_session_title(project, tmp_path):
         assert s.title.split(":")[0] in html
 
 
-def test_unknown_session_is_a_config_error(project, tmp_path):
-    from voicescount.errors import ConfigError
+def _stand_in_slides_assets(root: Path) -> Path:
+    """An assets folder shaped like `make slides-assets` output (no download in tests)."""
+    for rel in training.SLIDES_FILES:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("/* stand-in */\n", encoding="utf-8")
+    theme = root / "reveal.js" / "dist" / "theme" / "simple.css"
+    theme.write_text(
+        "@import url(https://fonts.googleapis.com/css?family=Lato:400,700);\n.reveal { }\n",
+        encoding="utf-8",
+    )
+    return root
 
+
+def test_offline_slides_load_everything_from_the_kit(project, tmp_path):
+    assets = _stand_in_slides_assets(tmp_path / "assets")
+    kit = tmp_path / "kit"
+    (folder,) = training.build_kit(
+        project, kit, sessions=[WGSS], execute=False, slides_assets=assets
+    )
+    html = (folder / "slides.html").read_text(encoding="utf-8")
+    tags = re.findall(r"<(?:script|link)\b[^>]*?\b(?:src|href)=\"([^\"]+)\"", html)
+    required = re.findall(r'"(\.\./_slides/[^"]+\.js)"', html)  # reveal.js, via require.js
+    imports = re.findall(r"import \w+ from '([^']+)'", html)
+    assert "../_slides/reveal.js/dist/reveal.js" in required and imports
+    for ref in tags + required + imports:
+        assert not ref.startswith(("http:", "https:", "//")), f"loads {ref} from the internet"
+        if not ref.startswith("data:"):
+            assert (folder / ref).resolve().is_file(), f"{ref} is not in the kit"
+    theme = (kit / "_slides" / "reveal.js" / "dist" / "theme" / "simple.css").read_text()
+    assert "@import" not in theme and ".reveal" in theme
+
+
+def test_incomplete_slides_assets_name_the_missing_file(project, tmp_path):
+    assets = _stand_in_slides_assets(tmp_path / "assets")
+    (assets / "require.js").unlink()
+    with pytest.raises(ConfigError, match="lacks require.js") as err:
+        training.build_kit(project, tmp_path / "kit", sessions=[WGSS], slides_assets=assets)
+    assert "make slides-assets" in str(err.value)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_offline_slides_run_in_chromium_without_network(project, tmp_path):
+    """With the real assets of `make slides-assets`: reveal.js starts and nothing is fetched."""
+    assets = project.root / training.SLIDES_ASSETS
+    if not (assets / ".complete").is_file():
+        pytest.skip("no offline slides assets: run `make slides-assets` (needs npm)")
+    from voicescount.pdf import CHROMIUM_ARGS, find_chromium
+
+    try:
+        chromium = find_chromium()
+    except ConfigError as err:
+        pytest.skip(str(err))
+    from playwright.sync_api import sync_playwright
+
+    (folder,) = training.build_kit(
+        project, tmp_path, sessions=[WGSS], execute=False, slides_assets=assets
+    )
+    outside, errors = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+
+        def route(r):
+            if r.request.url.startswith(("file:", "data:")):
+                r.continue_()
+            else:
+                outside.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((folder / "slides.html").as_uri(), wait_until="load")
+        page.wait_for_function("document.querySelector('.reveal.ready') !== null")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("location.hash === '#/1'")
+        browser.close()
+    assert outside == [] and errors == []
+
+
+def test_unknown_session_is_a_config_error(project, tmp_path):
     with pytest.raises(ConfigError, match="unknown training session"):
         training.build_kit(project, tmp_path, sessions=["99-nope"], execute=False)
 

@@ -196,11 +196,20 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
 
 
 def _training(args: argparse.Namespace, project: Project) -> int:
-    from .training import build_kit
+    from .training import SLIDES_ASSETS, SLIDES_KIT_DIR, build_kit
 
     out = args.out if args.out.is_absolute() else project.root / args.out
-    for folder in build_kit(project, out, sessions=args.session):
+    assets = args.slides_assets
+    if assets is None and (project.root / SLIDES_ASSETS).is_dir():
+        assets = SLIDES_ASSETS
+    if assets is not None and not assets.is_absolute():
+        assets = project.root / assets
+    for folder in build_kit(project, out, sessions=args.session, slides_assets=assets):
         print(f"training: {folder}")
+    if assets is None:
+        print("slides: reveal.js from the internet (`make slides-assets` for offline slides)")
+    else:
+        print(f"slides: offline, reveal.js copied to {out / SLIDES_KIT_DIR}")
     return 0
 
 
@@ -210,7 +219,8 @@ def add_training(sub: argparse._SubParsersAction) -> None:
         help="write the training kit: participant and trainer notebooks and slides",
         description="For each session in handbook/training/, write a participant copy "
         "(solution cells removed, outputs cleared), a trainer copy (executed) and reveal.js "
-        "slides into OUT/<session>/.",
+        "slides into OUT/<session>/. With the assets of `make slides-assets` the slides also "
+        "work without internet (copied to OUT/_slides/).",
     )
     p.add_argument(
         "--out",
@@ -224,6 +234,13 @@ def add_training(sub: argparse._SubParsersAction) -> None:
         action="append",
         metavar="ID",
         help="session id such as 03-questionnaires-wgss (repeat for several; default: all)",
+    )
+    p.add_argument(
+        "--slides-assets",
+        type=Path,
+        metavar="DIR",
+        help="reveal.js files for offline slides, copied into the kit (default: "
+        "build/slides-assets when `make slides-assets` made it, else slides load them online)",
     )
     p.set_defaults(func=_training)
 

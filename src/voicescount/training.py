@@ -418,12 +418,77 @@ def participant_copy(nb):
     return out
 
 
-def slides_html(nb) -> str:
-    """reveal.js slides of a notebook (nbconvert SlidesExporter; slide types from metadata)."""
+# Offline slides. nbconvert's reveal template loads reveal.js, RequireJS (which loads reveal.js)
+# and jQuery from CDNs, so a trainer without internet gets blank slides. `make slides-assets`
+# fetches those three from the npm registry into build/slides-assets/ (never committed); given
+# that folder, `build_kit` copies it into the kit as _slides/ and points every session's slides
+# at it, so the kit can be presented from a USB stick. MathJax and mermaid (the template loads
+# them too; the sessions use neither) are replaced by inline stand-ins.
+SLIDES_ASSETS = Path("build") / "slides-assets"
+SLIDES_KIT_DIR = "_slides"
+SLIDES_FILES = (
+    "reveal.js/dist/reveal.js",
+    "reveal.js/dist/reveal.css",
+    "reveal.js/dist/theme/simple.css",  # nbconvert's default reveal theme
+    "reveal.js/plugin/notes/notes.js",
+    "require.js",
+    "jquery.min.js",
+)
+_NO_MATHJAX = (
+    "data:text/javascript,window.MathJax=window.MathJax||{Hub:{getAllJax:function(){return[]},"
+    "Rerender:function(){},Queue:function(){},Config:function(){}}};"
+)
+_NO_MERMAID = "data:text/javascript,export default {initialize(){}};"
+_WEB_FONT_IMPORT = re.compile(r"^@import url\(https?://[^)]*\);[ \t]*\n?", flags=re.M)
+
+
+def slides_html(nb, assets_url: str | None = None) -> str:
+    """reveal.js slides of a notebook (nbconvert SlidesExporter; slide types from metadata).
+
+    With `assets_url` (the URL of a copied assets folder, relative to the slides file) every
+    script and style sheet comes from that folder instead of a CDN.
+    """
     from nbconvert import SlidesExporter
 
-    body, _ = SlidesExporter().from_notebook_node(nb)
+    exporter = SlidesExporter()
+    if assets_url:
+        exporter.reveal_url_prefix = f"{assets_url}/reveal.js"
+        exporter.require_js_url = f"{assets_url}/require.js"
+        exporter.jquery_url = f"{assets_url}/jquery.min.js"
+        exporter.mathjax_url = _NO_MATHJAX
+        exporter.mermaid_js_url = _NO_MERMAID
+    body, _ = exporter.from_notebook_node(nb)
     return body
+
+
+def copy_slides_assets(src: str | Path, kit_dir: str | Path) -> Path:
+    """Copy the offline slides assets (`make slides-assets`) to `kit_dir`/_slides/.
+
+    A missing file is a ConfigError naming it: slides without it would stay blank. The
+    themes' web-font imports are dropped from the copies (offline they fail anyway and the
+    slides use the system's fonts), so opening the kit requests nothing outside it.
+    """
+    import shutil
+
+    from .errors import ConfigError
+
+    src = Path(src)
+    missing = [f for f in SLIDES_FILES if not (src / f).is_file()]
+    if missing:
+        what = "does not exist" if not src.is_dir() else f"lacks {', '.join(missing)}"
+        raise ConfigError(
+            f"the offline slides assets folder {what}.",
+            path=src,
+            hint="Fetch the assets with `make slides-assets` (needs npm and internet once), or "
+            "leave out --slides-assets to load reveal.js from the internet.",
+        )
+    dest = Path(kit_dir) / SLIDES_KIT_DIR
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".*"))  # not make's stamp
+    for css in (dest / "reveal.js" / "dist" / "theme").glob("*.css"):
+        text = css.read_text(encoding="utf-8")
+        css.write_text(_WEB_FONT_IMPORT.sub("", text), encoding="utf-8")
+    return dest
 
 
 def build_kit(
@@ -432,12 +497,14 @@ def build_kit(
     sessions: list[str] | None = None,
     timeout: int = 600,
     execute: bool = True,
+    slides_assets: str | Path | None = None,
 ) -> list[Path]:
     """Write per session: participant.ipynb, trainer.ipynb (executed) and slides.html.
 
     `sessions` selects session ids (default: all). The trainer copy is executed with the
     session's own folder as working directory, so relative paths work as in the handbook.
-    Returns the folders written, one per session.
+    With `slides_assets` (see `SLIDES_ASSETS`) the slides work offline: the assets are copied
+    to `out_dir`/_slides/ and loaded from there. Returns the folders written, one per session.
     """
     import nbformat
 
@@ -455,6 +522,10 @@ def build_kit(
                 hint="Use a session id from handbook/training/, e.g. 01-cgd-quality.",
             )
         chosen = [s for s in chosen if s.id in sessions]
+    assets_url = None
+    if slides_assets is not None:
+        copy_slides_assets(slides_assets, out_dir)
+        assets_url = f"../{SLIDES_KIT_DIR}"  # slides.html sits in out_dir/<session>/
     written = []
     for s in chosen:
         nb = nbformat.read(s.notebook, as_version=4)
@@ -465,6 +536,6 @@ def build_kit(
         if execute:
             _execute(trainer, s.notebook.parent, timeout)
         nbformat.write(trainer, folder / "trainer.ipynb")
-        (folder / "slides.html").write_text(slides_html(trainer), encoding="utf-8")
+        (folder / "slides.html").write_text(slides_html(trainer, assets_url), encoding="utf-8")
         written.append(folder)
     return written
