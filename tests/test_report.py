@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from voicescount import figures, stats  # noqa: E402
+from voicescount import figures, lnob, stats  # noqa: E402
 from voicescount.disclosure import DisclosureError  # noqa: E402
 from voicescount.registry import DimensionSet, IndicatorCatalogue, Rules  # noqa: E402
 
@@ -199,6 +199,32 @@ def test_gaps_flag_the_real_gap_only(est):
     fb = report.furthest_behind(est, "x_water")
     assert fb is not None and fb["gap"] < -0.2
     assert set(fb["grouping"].split("×")) >= {"disability"}
+
+
+def test_behind_probability_ranks_published_groups_only(est):
+    df = _respondents()
+    df["sex×disability"] = df["sex"] + "|" + df["disability"]
+    design = stats.Design("weight", "stratum", "psu")
+    probs = report.behind_probability(df, est, "x_water", "disability", design, "proportion", True)
+    assert sorted(probs.index) == ["with_disability", "without_disability"]
+    assert probs["with_disability"] > 0.99 and probs.sum() == pytest.approx(1.0)
+    # Nothing suppressed: exactly lnob.furthest_behind's answer.
+    region = report.behind_probability(df, est, "x_water", "region", design, "proportion", True)
+    direct = lnob.furthest_behind(df, ["x_water"], design, ["region"])
+    assert region.to_dict() == dict(
+        zip(direct["code"], direct["prob_furthest_behind"], strict=True)
+    )
+    # Suppressed groups (intersex, primary; one more, secondary) are not ranked, not shown.
+    sexes = est[(est["variable"] == "x_water") & (est["grouping"] == "sex")]
+    shown = set(sexes.loc[~sexes["suppressed"], "sex"])
+    sex = report.behind_probability(df, est, "x_water", "sex", design, "proportion", True)
+    assert set(sex.index) == shown and "intersex" not in sex.index and len(shown) == 1
+    assert sex.iloc[0] == 1.0
+    # Every sex×disability cell is suppressed in this fixture (the sex margins are): no ranking.
+    crossed = report.behind_probability(df, est, "x_water", "sex×disability", design,
+                                        "proportion", True)  # fmt: skip
+    assert crossed.empty
+    assert report.behind_probability(df, est, "x_water", "lgbt", design, "proportion", True).empty
 
 
 def test_gap_direction_respects_higher_is_better():
@@ -391,6 +417,30 @@ def test_sdg_page_in_vietnamese_labels_panels_and_tables(chapters, tmp_path):
     groups = pd.read_csv(tmp_path / "tables" / "x_water--groups.csv", encoding="utf-8-sig")
     assert {"Giới tính", "Khuyết tật", "Vùng"} <= set(groups["Khía cạnh"].dropna())
     assert {"Nữ", "Có khuyết tật"} <= set(groups["Nhóm"])
+
+
+def test_sdg_page_states_the_probability_of_being_furthest_behind(chapters, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import voicescount.prepare
+
+    page = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=tmp_path)._repr_html_()
+    assert "Taking sampling error" not in page  # no microdata (the fixture's estimate table only)
+    df = _respondents()
+    df["sex×disability"] = df["sex"] + "|" + df["disability"]
+    monkeypatch.setattr(report._Ctx, "prepared", SimpleNamespace(data=lambda name: df))
+    monkeypatch.setattr(voicescount.prepare, "design_for",
+                        lambda cyc, name: stats.Design("weight", "stratum", "psu"))  # fmt: skip
+    fb = report.furthest_behind(_table(_respondents()), "x_water")
+    k = 4 if fb["grouping"] == "sex×disability" else 2
+    dim = {"sex×disability": "Sex × Disability", "disability": "Disability"}[fb["grouping"]]
+    for lang, text in (
+        ("en", f"the probability that this group is the furthest behind of the {k} {dim} groups shown is "),
+        ("vi", "Khi tính đến sai số chọn mẫu, xác suất nhóm này là nhóm bị bỏ lại xa nhất trong"),
+    ):  # fmt: skip
+        page = report.sdg_chapter(chapters, "ZZ", 2023, lang, 1, out_dir=tmp_path)._repr_html_()
+        paragraph = page.split(text, 1)[1].split("</p>", 1)[0]
+        assert paragraph.endswith("%.")
 
 
 def test_key_findings_link_to_anchors_on_the_sdg_page(chapters, tmp_path):
