@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from voicescount import figures
 from voicescount.errors import InputError
@@ -498,3 +500,26 @@ def test_panels_for_intersections(est_dims, project):
     )
     empty = _panels(est_dims, project, groupings=["urban_rural"])
     assert "No data to show" in empty.alt and empty.table.empty
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_panels_layout_keeps_text_inside_and_panels_apart(est_dims, project, lang):
+    """The panels are placed by hand (no layout engine): nothing may be clipped or overlap."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    c = _panels(est_dims, project, lang, ["region", "sex", "disability", "sex×disability"])
+    canvas = FigureCanvasAgg(c.fig)
+    with figures.style():
+        canvas.draw()
+        r = canvas.get_renderer()
+        w, h = c.fig.bbox.width, c.fig.bbox.height
+        texts = [tx for tx in c.fig.findobj(Text) if tx.get_visible() and tx.get_text().strip()]
+        assert len(texts) > 20
+        for tx in texts:
+            box = tx.get_window_extent(r)
+            assert box.x0 >= 0 and box.x1 <= w and box.y0 >= 0 and box.y1 <= h, tx.get_text()
+        boxes = [ax.get_tightbbox(r) for ax in c.fig.axes]  # with tick labels and title
+        for upper, lower in itertools.pairwise(boxes):
+            assert upper.y0 >= lower.y1  # a panel's labels stay clear of the next title
+        assert c.fig._suptitle.get_window_extent(r).y0 >= boxes[0].y1
+        assert c.fig.legends[0].get_window_extent(r).y1 <= boxes[-1].y0  # under the x label
