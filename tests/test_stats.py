@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,148 @@ def test_matches_r_survey(reference, name, kind):
     np.testing.assert_allclose(m["N"], m["N_r"], rtol=1e-9, atol=0)
     for col in ["se", "ci_low", "ci_high", "deff"]:
         np.testing.assert_allclose(m[col], m[col + "_r"], rtol=1e-6, atol=0, err_msg=col)
+
+
+# ----------------------------------------------------------------------------- raked designs
+
+RAKE = ("sex", "region", "area")  # the margins make_reference.R rakes to, in its order
+
+
+def _raked(name: str) -> pd.DataFrame:
+    df = pd.read_csv(FIX / f"design_{name}.csv")
+    w = pd.read_csv(FIX / "reference_raked_weights.csv").query("design == @name")
+    assert (w["row"].to_numpy() == np.arange(1, len(df) + 1)).all()
+    return df.assign(weight=w["weight"].to_numpy(), area=w["area"].to_numpy())
+
+
+@pytest.fixture(scope="module")
+def reference_raked() -> pd.DataFrame:
+    ref = pd.read_csv(FIX / "reference_raked.csv", keep_default_na=False, na_values=[""])
+    ref["grouping"] = ref["grouping"].fillna("")
+    return ref
+
+
+@pytest.mark.parametrize("name", ["a", "b", "c"])
+@pytest.mark.parametrize("kind", ["proportion", "mean"])
+def test_raked_design_matches_r_survey(reference_raked, name, kind):
+    """R's rake() design (sex, region and a PSU-level margin) on the three designs (B and C
+    have a single-PSU stratum, C missing items and an empty domain): svymean/svyby SE and
+    deff, svyciprop logit or confint CI, degf. Reached: SE, deff and CI to 3e-13."""
+    df = _raked(name)
+    items = ["y1", "y2"] if kind == "proportion" else ["x1"]
+    ours = estimate(df, items, replace(DESIGN, rake=RAKE), by=GROUPINGS, kind=kind)
+    fixed = estimate(df, items, DESIGN, by=GROUPINGS, kind=kind)
+    ref = reference_raked[(reference_raked.design == name) & (reference_raked.kind == kind)]
+    m = ref.merge(ours[ours.n > 0], on=KEYS, how="outer", suffixes=("_r", ""), indicator=True)
+    assert (m["_merge"] == "both").all(), m.loc[m["_merge"] != "both", KEYS]
+    assert len(m) == len(ref) > 10
+    np.testing.assert_array_equal(m["n"], m["n_r"])
+    np.testing.assert_allclose(m["estimate"], m["estimate_r"], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(m["N"], m["N_r"], rtol=1e-12, atol=0)
+    for col in ["se", "ci_low", "ci_high", "deff"]:
+        np.testing.assert_allclose(m[col], m[col + "_r"], rtol=1e-11, atol=0, err_msg=col)
+    # the same weights held fixed give other SEs (the raking adjustment is really applied)
+    np.testing.assert_array_equal(ours["estimate"], fixed["estimate"])
+    assert np.nanmax(np.abs(ours["se"] / fixed["se"] - 1)) > 0.05
+
+
+def _naive_raked(df: pd.DataFrame, item: str, inside: np.ndarray, margins) -> tuple:
+    """R's svymean on a raked design, transcribed row by row: the domain's scores (0 outside
+    it and for missing items), survey:::svyrecvar's 10 sweeps of `x - psw * ave(x / psw,
+    margin)` over all rows (psw = the weights), then the between-PSU variance ("adjust")."""
+    w = df["weight"].to_numpy()
+    y = df[item].to_numpy(dtype=float)
+    inn = inside & ~np.isnan(y)
+    W = w[inn].sum()
+    p = (w[inn] * y[inn]).sum() / W
+    x = np.where(inn, w * (np.nan_to_num(y) - p) / W, 0.0)
+    for _ in range(10):
+        for m in margins:
+            x = x - w * pd.Series(x / w).groupby(df[m].to_numpy()).transform("mean").to_numpy()
+    Z = pd.Series(x).groupby([df["stratum"].to_numpy(), df["psu"].to_numpy()]).sum()
+    var = 0.0
+    for _, z in Z.groupby(level=0):
+        k = len(z)
+        var += k / (k - 1) * ((z - z.mean()) ** 2).sum() if k > 1 else z.iloc[0] ** 2
+    return p, np.sqrt(var)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["proportion", "mean"]), st.booleans())
+def test_raked_variance_equals_rows_transcription_of_r(seed, kind, clustered):
+    """The cell-level computation (margin-cell sums, the sweeps as one linear map, PSU x
+    cell weights, the fixed-weight variance plus a cross term and a quadratic form) equals
+    R's raking loop run on the rows, for every domain of several groupings at once:
+    single-PSU strata, missing items, a dimension with missing values, a margin constant
+    within PSUs, margins that are grouping dimensions and one that is not; clustered or
+    with each row its own PSU."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(15, 80))
+    strata = rng.integers(0, 4, n)
+    psu = strata * 10 + rng.integers(0, 1 + strata, n)  # stratum 0 has one PSU
+    df = pd.DataFrame(
+        {
+            "stratum": strata,
+            "psu": psu,
+            "weight": rng.uniform(0.2, 5.0, n),
+            "sex": rng.choice(["f", "m"], n),
+            "region": rng.choice(["r1", "r2", "r3"], n),
+            "age": rng.choice(["young", "old"], n),
+            "area": np.where(psu % 2 == 1, "urban", "rural"),
+            "grp": rng.choice(["g1", "g2", None], n, p=[0.45, 0.45, 0.1]),
+        }
+    )
+    y = (rng.random(n) < 0.4).astype(float) if kind == "proportion" else rng.gamma(2.0, 2.0, n)
+    df["y"] = np.where(rng.random(n) < 0.1, np.nan, y)
+    margins = ("sex", "area", "age")
+    by = [[], ["sex"], ["region"], ["grp"], ["sex", "region"], ["area", "grp"]]
+    design = replace(DESIGN, rake=margins, psu="psu" if clustered else None)
+    est = estimate(df, ["y"], design, by=by, kind=kind)
+    if not clustered:
+        df["psu"] = np.arange(n)
+    est = est[est["n"] > 0]
+    assert len(est) >= 6
+    for row in est.itertuples():
+        inside = np.ones(n, dtype=bool)
+        for d in ("sex", "region", "grp", "area"):
+            v = getattr(row, d)
+            if v is not None and v == v:
+                inside &= (df[d] == v).to_numpy()
+        p, se = _naive_raked(df, "y", inside, margins)
+        assert row.estimate == pytest.approx(p, rel=1e-12)
+        assert row.se == pytest.approx(se, rel=1e-9, abs=1e-14)
+
+
+def test_raked_estimate_of_a_margin_is_exact():
+    """A share the weights were raked to is known without error: the SE of the share of a
+    margin's category is 0 on R's raked design (R: ~1e-17; here the variance is a sum of
+    three terms, so what is left is rounding of the fixed-weight variance, or 0), while the
+    same weights held fixed give it a clear SE."""
+    df = _raked("a")
+    df["female"] = (df["sex"] == "female").astype(float)
+    fixed = estimate(df, ["female"], DESIGN, by=[[], ["region"]])
+    assert fixed.loc[0, "se"] > 0.01
+    for order in [RAKE, ("region", "area", "sex")]:
+        raked = estimate(df, ["female"], replace(DESIGN, rake=order), by=[[], ["region"]])
+        assert raked.loc[0, "estimate"] == pytest.approx(103000 / 200000, rel=1e-12)
+        assert raked.loc[0, "se"] <= 1e-6 * fixed.loc[0, "se"]
+        # a domain's share of women is not calibrated: its SE stays
+        assert (raked.loc[1:, "se"] > 0.1 * fixed.loc[1:, "se"]).all()
+
+
+def test_raked_design_inputs():
+    df = _raked("a")
+    with pytest.raises(ValueError, match="twice"):
+        Design("weight", rake=("sex", "sex"))
+    assert Design("weight", rake=["sex"]).rake == ("sex",)
+    assert replace(DESIGN, rake=RAKE).columns()[-3:] == list(RAKE)
+    with pytest.raises(InputError) as exc:
+        estimate(df.drop(columns="area"), ["y1"], replace(DESIGN, rake=RAKE))
+    assert exc.value.field == "area" and "raking margin" in str(exc.value)
+    df.loc[4, "sex"] = None
+    with pytest.raises(InputError) as exc:
+        estimate(df, ["y1"], replace(DESIGN, rake=RAKE))
+    assert exc.value.field == "sex"
 
 
 def test_lonely_psu_design_really_has_one(reference):
@@ -124,12 +267,14 @@ def test_design_from_spec_and_defaults():
     assert est.loc[0, "se"] == pytest.approx(np.sqrt(4 / 6 * 2 / 6 / 5))
 
 
-def test_fpc_reduces_variance():
-    df = pd.read_csv(FIX / "design_a.csv")
+@pytest.mark.parametrize("rake", [(), RAKE])
+def test_fpc_reduces_variance(rake):
+    df = _raked("a")
     df["fpc"] = df.groupby("stratum")["psu"].transform("nunique") * 2  # half the PSUs sampled
-    a = estimate(df, ["y1"], DESIGN)
-    b = estimate(df, ["y1"], Design("weight", "stratum", "psu", fpc="fpc"))
-    assert b.se[0] == pytest.approx(a.se[0] * np.sqrt(0.5), rel=1e-12)
+    a = estimate(df, ["y1"], replace(DESIGN, rake=rake), by=[[], ["sex"]])
+    b = estimate(df, ["y1"], Design("weight", "stratum", "psu", fpc="fpc", rake=rake),
+                 by=[[], ["sex"]])  # fmt: skip
+    np.testing.assert_allclose(b.se, a.se * np.sqrt(0.5), rtol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -231,15 +376,17 @@ def test_no_items_gives_an_empty_table():
     assert len(est) == 0 and "sex" in est.columns and "flag" in est.columns
 
 
-def test_threads_and_item_blocks_change_nothing(monkeypatch):
+@pytest.mark.parametrize("rake", [(), RAKE])
+def test_threads_and_item_blocks_change_nothing(monkeypatch, rake):
     """The benchmark-scale path (thread pool, items in several blocks) gives the same table."""
     from voicescount import stats
 
-    df = pd.read_csv(FIX / "design_c.csv")
+    df = _raked("c")
     df["y3"] = df["y1"][::-1].to_numpy()
     items = ["y1", "y2", "y3"]
-    plain = estimate(df, items, DESIGN, by=GROUPINGS)
+    design = replace(DESIGN, rake=rake)
+    plain = estimate(df, items, design, by=GROUPINGS)
     monkeypatch.setattr(stats, "_threads", lambda work: 2)
     monkeypatch.setattr(stats, "_BLOCK", 1)  # one item per block
-    pooled = estimate(df, items, DESIGN, by=GROUPINGS)
+    pooled = estimate(df, items, design, by=GROUPINGS)
     pd.testing.assert_frame_equal(plain, pooled, check_exact=False, rtol=1e-12)
