@@ -34,15 +34,26 @@ summary.json says so. Per instrument summary.json records under `weighting`: the
 margins, Kish's deff of the design and of the final weights, the margin fit (largest
 relative deviation from a population margin), raking iterations (sweeps of the first raking), rake/trim rounds and trimmed respondents.
 
-Variance: standard errors treat the final weights as fixed, i.e. the design is
-`svydesign(ids, strata, weights = ~weight_final)`, not R's raked design object (whose
-linearisation uses the residuals from the calibration margins). With no replicate weights
-this is the usual practice; point estimates are identical, and the SEs differ by a few per
-cent in either direction: on the VN 2022 example R's raked-design SE is 3.8% larger for
-basic_water and 2.8% smaller for community_voice (tests/fixtures/r/weighting/, with the R
-script; the test checks our raked weights equal R's `rake()` and our SEs R's fixed-weight
-SEs). So it is not guaranteed conservative; reproducing R's calibrated variance needs the
-residuals inside stats.estimate (the stats engineer's module).
+Variance: estimates of the raked instrument follow R's raked-design linearisation.
+`design_for` names its margins (in raking order) and `stats.estimate` adjusts the linearised
+scores as `survey:::svyrecvar` does for a `rake()` design (ten backfitting sweeps over the
+margins' cells; a `keep_sample_share` category such as intersex is a cell like any other).
+So SE, CI, cv and deff are R's `svymean` / `svyby` / `svyciprop` on `rake(svydesign(ids,
+strata, weights = ~<weight after non-response>), margins)`; df are unchanged. The
+non-response adjustment is part of the starting weights, as in R (no design object holds
+it). On the VN 2022 example this agrees with R to 2e-13 (tests/fixtures/r/weighting/, with
+the R script). Treating the final weights as fixed moves SEs by a few per cent either way
+(basic_water: R's raked SE 3.8% larger, community_voice 2.8% smaller) and far more in small
+raking cells (the 4 intersex respondents: 2.3x).
+
+Trimming (`weighting.trim`) has no R design object for our alternation of raking and
+trimming: `trimWeights()` after `rake()` keeps the raking adjustment of each `rake()` with
+that step's untrimmed weights. We apply one raking adjustment with the final weights, which
+fit the margins to `tolerance`: R's raking linearisation as if the final weights came from
+`rake()`. On R's own trimmed weights of the VN example (bounds 0.2 and 5 times the mean;
+`trimWeights` once, or alternating with `rake()` until the margins fit), R's SEs are 1.4% to
+2.2% larger than ours on the same weights, where fixed weights would be 2.4% smaller to 2.9%
+larger (reference_trimmed.csv; the test pins the range).
 """
 
 from __future__ import annotations
@@ -152,12 +163,16 @@ def _identifier_columns(cyc, name: str) -> set[str]:
 
 def design_for(cycle: Cycle, instrument: str) -> Design:
     """The design estimates of a prepared instrument use: the cycle's strata, PSU and fpc
-    with the final (calibrated, or design when not calibrated) weight `weight_final`."""
+    with the final (calibrated, or design when not calibrated) weight `weight_final`; for
+    the raked instrument also its margins (in raking order), so that variances are those of
+    R's raked design (see Variance above)."""
     if instrument not in cycle.instruments:
         known = ", ".join(sorted(cycle.instruments))
         raise KeyError(f"no instrument '{instrument}' in {cycle.key} (have: {known})")
     spec = cycle.design
-    return Design(weight=WEIGHT_FINAL, strata=spec.strata, psu=spec.psu, fpc=spec.fpc)
+    w = cycle.weighting
+    rake = tuple(w.margins) if w is not None and w.instrument == instrument else ()
+    return Design(weight=WEIGHT_FINAL, strata=spec.strata, psu=spec.psu, fpc=spec.fpc, rake=rake)
 
 
 def _fmt(x: float) -> float:
