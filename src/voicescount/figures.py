@@ -416,6 +416,9 @@ def _dot_columns(lang: str, unit: str) -> list[str]:
     ]
 
 
+_DOT_COLUMNS = {*ESTIMATE_COLUMNS, "flag", "suppressed", "suppression"}
+
+
 def _dot_rows(
     est: pd.DataFrame,
     variable: str,
@@ -426,7 +429,11 @@ def _dot_rows(
 ) -> pd.DataFrame:
     """One grouping's rows of `variable`, labelled and flagged, top to bottom as a dot chart
     shows them: estimates high to low (ties by label), then suppressed groups by label."""
-    rows = est[(est["variable"] == variable) & (est["grouping"] == grouping)].copy()
+    # Only the columns a dot chart reads: the cycle table has dozens, and copying them
+    # through every filter and sort was a third of building a faceted chart.
+    dims = split_dims(grouping)
+    keep = [c for c in est.columns if c in _DOT_COLUMNS or c in dims]
+    rows = est.loc[(est["variable"] == variable) & (est["grouping"] == grouping), keep].copy()
     if rows.empty:
         return rows
     rows["_label"] = [
@@ -545,30 +552,38 @@ def _text_width_in(text: str, size: float) -> float:
 
 
 def _stack(
-    fig: Figure, axes: Sequence, heights: Sequence[float], title: str, legend_rows: int
+    fig: Figure,
+    axes: Sequence,
+    heights: Sequence[float],
+    title: str,
+    panel_titles: Sequence[str],
+    legend_rows: int,
 ) -> None:
-    """Size the figure and place stacked panels by hand, top to bottom: title, then per panel
-    its title and axes (`heights`, inches), then the shared x axis and the legend.
+    """Size the figure and place stacked panels by hand, top to bottom: the title, then per
+    panel its title and axes (`heights`, inches), then the shared x axis and the legend.
 
     Constrained layout measured every tick label of every panel twice and made savefig draw
-    the figure twice; laid out here from the labels' widths, an 8-panel figure saves in about
-    60% of the time, with the same look.
+    the figure twice, and axes titles are re-placed at every draw from the tick labels of the
+    whole shared-x group; placed here from the labels' widths, with panel titles as figure
+    text, an 8-panel figure saves in about a third of the time, with the same look.
     """
+    lines = [TEXT_LINE_IN * (x.count("\n") + 1) for x in panel_titles]
     title_h = TEXT_LINE_IN * (title.count("\n") + 1)
-    panel_titles = [TEXT_LINE_IN * (ax.get_title(loc="left").count("\n") + 1) for ax in axes]
     labels = [tl.get_text() for ax in axes for tl in ax.get_yticklabels()]
     left = EDGE_IN + max(_text_width_in(x, MIN_FONT_PT) for x in labels) + 0.12  # ticks, pad
     right = 0.25  # half the last x tick label ('100')
     # Under the last panel: tick marks and labels, the axis label, the legend rows.
     below = 0.55 + 0.24 * legend_rows + EDGE_IN
-    total = EDGE_IN + title_h + sum(panel_titles) + sum(heights) + PANEL_GAP_IN * (len(axes) - 1)
+    total = EDGE_IN + title_h + sum(lines) + sum(heights) + PANEL_GAP_IN * (len(axes) - 1)
     total += 0.1 * len(axes) + below
     fig.set_size_inches(MAX_WIDTH_IN, total)
     width = (MAX_WIDTH_IN - left - right) / MAX_WIDTH_IN
-    top = total - EDGE_IN - title_h
     fig.suptitle(title, x=EDGE_IN / MAX_WIDTH_IN, y=1 - EDGE_IN / total, ha="left", va="top")
-    for ax, h, th in zip(axes, heights, panel_titles, strict=True):
+    top = total - EDGE_IN - title_h
+    for ax, h, text, th in zip(axes, heights, panel_titles, lines, strict=True):
         top -= th + 0.1
+        fig.text(left / MAX_WIDTH_IN, (top + 0.06) / total, text, ha="left", va="bottom",
+                 fontsize=FONT_PT)  # fmt: skip
         ax.set_position((left / MAX_WIDTH_IN, (top - h) / total, width, h / total))
         top -= h + PANEL_GAP_IN
 
@@ -689,16 +704,15 @@ def dot_whisker_panels(
         # No layout engine: `_stack` places the panels (see there why).
         fig = Figure(figsize=(MAX_WIDTH_IN, 1.0))
         axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
-        for ax, (dim, rows) in zip(axes, panels, strict=True):
+        for ax, (_, rows) in zip(axes, panels, strict=True):
             _draw_dots(ax, rows, overall, unit, lang, suppress_n)
-            # Regular weight: the fallback fonts have no bold, and matplotlib would log that.
-            ax.set_title(wrap(dim, 60), loc="left", fontsize=FONT_PT)
             # Light guides at the ticks: the shared scale is labelled on the bottom panel only.
             ax.grid(axis="x", color=LIGHT_GREY, lw=0.8)
             ax.set_axisbelow(True)
         axes[-1].set_xlabel(_value_axis_label(unit, lang))
         legend_rows = (2 + int(caution) + int(overall is not None) + 1) // 2
-        _stack(fig, axes, sizes, wrap(title, 60), legend_rows)
+        # Panel titles in regular weight: the fallback fonts have no bold (matplotlib logs it).
+        _stack(fig, axes, sizes, wrap(title, 60), [wrap(d, 60) for d, _ in panels], legend_rows)
         _dot_legend(fig, caution, overall, unit, lang, decimals, loc="lower center",
                     bbox_to_anchor=(0.5, EDGE_IN / fig.get_figheight()))  # fmt: skip
 
