@@ -1001,6 +1001,15 @@ def indicator_summary(c: _Ctx, var: str) -> list[str]:
     return parts
 
 
+def _sdg_history(c: _Ctx) -> tuple[pd.DataFrame, list[str]]:
+    """`_history` for a page that already holds this cycle's checked table: only earlier
+    cycles are read and checked (reading and checking this one again was ~10% of a page)."""
+    earlier = [(code, cy) for code, cy in c.project.cycles(c.iso) if cy < c.cycle]
+    tables, notes = _published_tables(c.project, earlier)
+    frames = [e.assign(cycle=cy) for (_code, cy), e in tables.items()]
+    return pd.concat([*frames, c.est.assign(cycle=c.cycle)], ignore_index=True, sort=False), notes
+
+
 def sdg_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, sdg: int, out_dir: str | Path = "."
 ) -> Html:
@@ -1024,7 +1033,7 @@ def sdg_chapter(
     if not variables:
         parts.append(_p(rt("sdg_no_indicators", lang)))
         return _page(parts)
-    hist, notes = _history(project, iso, cycle)
+    hist, notes = _sdg_history(c)
     for var in variables:
         ind = c.ind(var)
         code = ind.sdg.indicator or ind.sdg.target
