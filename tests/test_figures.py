@@ -533,3 +533,25 @@ def test_panels_layout_keeps_text_inside_and_panels_apart(est_dims, project, lan
             assert panel.y1 <= title.y0 and title.y1 <= upper.y0  # between the two panels
             assert title.x0 == pytest.approx(c.fig.axes[0].get_window_extent(r).x0, abs=1)
         assert c.fig.legends[0].get_window_extent(r).y1 <= boxes[-1].y0  # under the x label
+
+
+def test_hidden_cells_say_why_primary_secondary_or_nobody_asked(est, project):
+    """A group of 40 hidden to protect a small one is not "fewer than 5 respondents", and a
+    group nobody in was asked (n = 0) is neither: the note and the alt text say which."""
+    more = pd.DataFrame(
+        [_row("poor", "sex×disability", 0.0, 0, suppressed=False, sex="male", disability="without_disability", N=0)]
+    )  # fmt: skip
+    more[["estimate", "se", "ci_low", "ci_high"]] = float("nan")
+    rows = pd.concat([est, more], ignore_index=True)
+    c = figures.dot_whisker(
+        rows, "poor", "sex×disability", dimensions=project.dimensions,
+        country=project.country("VN"), lang="en",
+    )  # fmt: skip
+    notes = dict(zip(c.table.iloc[:, 0], c.table.iloc[:, -1], strict=True))
+    assert notes["Male × With disability"] == "suppressed (protects a small group)"
+    assert notes["Male × Without disability"] == "no respondents in this group"
+    assert "to protect a small group (secondary suppression): Male × With disability." in c.alt
+    assert "No respondents in the group" in c.alt and "fewer than" not in c.alt
+    p = _panels(rows, project, groupings=("region", "sex×disability"))
+    assert "fewer than 5 respondents (suppressed): Region: South." in p.alt
+    assert "(secondary suppression): Sex × Disability: Male × With disability." in p.alt

@@ -297,7 +297,9 @@ def _check_columns(df: pd.DataFrame, needed: Sequence[str], what: str) -> None:
 
 
 def _flags(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(caution, suppressed, secondary) as boolean Series aligned with df."""
+    """(caution, suppressed, why) aligned with df: two booleans and, for a cell without a
+    value, why it has none ('primary', 'secondary' or 'empty': nobody in the group answered;
+    '' for a shown cell), so charts never call a group of 900 "fewer than 5 respondents"."""
     caution = (
         df["flag"].fillna("").astype(str).eq("caution")
         if "flag" in df
@@ -314,7 +316,13 @@ def _flags(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
         if "suppression" in df
         else pd.Series(False, index=df.index)
     )
-    return caution, suppressed, secondary & suppressed
+    empty = (
+        pd.to_numeric(df["n"], errors="coerce").fillna(-1).eq(0)
+        if "n" in df
+        else pd.Series(False, index=df.index)
+    )
+    why = np.where(secondary, "secondary", np.where(empty, "empty", "primary"))
+    return caution, suppressed, pd.Series(np.where(suppressed, why, ""), index=df.index)
 
 
 def _group_codes(df: pd.DataFrame, grouping: str) -> list[str]:
@@ -371,17 +379,20 @@ PANEL_GAP_IN = 0.15
 EDGE_IN = 0.1
 
 
-def _suppressed_note(secondary: bool, lang: str, suppress_n: int) -> str:
-    """Why a cell has no value: too few respondents, or hidden to protect a small group."""
-    if secondary:
+def _suppressed_note(why: str, lang: str, suppress_n: int) -> str:
+    """Why a cell has no value: too few respondents, hidden to protect a small group, or
+    nobody in the group answered (`why` from `_flags`)."""
+    if why == "secondary":
         return t("legend.suppressed_secondary", lang)
+    if why == "empty":
+        return t("legend.no_respondents", lang)
     return t("legend.suppressed", lang, n=suppress_n)
 
 
-def _note(suppressed: bool, secondary: bool, caution: bool, lang: str, suppress_n: int) -> str:
+def _note(suppressed: bool, why: str, caution: bool, lang: str, suppress_n: int) -> str:
     """The table alternative's note for one cell."""
     if suppressed:
-        return _suppressed_note(secondary, lang, suppress_n)
+        return _suppressed_note(why, lang, suppress_n)
     return t("legend.caution", lang) if caution else ""
 
 
@@ -394,14 +405,23 @@ def _shown(values: Sequence[float], suppressed: Sequence[bool], s: float, decima
 
 
 def _flag_parts(
-    caution: Sequence[str], suppressed: Sequence[str], lang: str, suppress_n: int
+    caution: Sequence[str],
+    suppressed: Sequence[str],
+    lang: str,
+    suppress_n: int,
+    why: Sequence[str] | None = None,
 ) -> list[str]:
-    """Alt-text sentences naming caution-flagged and suppressed groups (none if empty)."""
+    """Alt-text sentences naming caution-flagged and suppressed groups (none if empty);
+    `why` (parallel to `suppressed`, from `_flags`) says which sentence names each group."""
     parts = []
     if caution:
         parts.append(t("alt.caution", lang, groups=_join(caution)))
-    if suppressed:
-        parts.append(t("alt.suppressed", lang, n=suppress_n, groups=_join(suppressed)))
+    reasons = list(why) if why is not None else ["primary"] * len(suppressed)
+    for reason, key in (("primary", "alt.suppressed"), ("secondary", "alt.suppressed_secondary"),
+                        ("empty", "alt.no_respondents")):  # fmt: skip
+        names = [g for g, r in zip(suppressed, reasons, strict=True) if r == reason]
+        if names:
+            parts.append(t(key, lang, n=suppress_n, groups=_join(names)))
     return parts
 
 
@@ -439,7 +459,7 @@ def _dot_rows(
     rows["_label"] = [
         code_label(dimensions, country, grouping, c, lang) for c in _group_codes(rows, grouping)
     ]
-    rows["_caution"], rows["_suppressed"], rows["_secondary"] = _flags(rows)
+    rows["_caution"], rows["_suppressed"], rows["_why"] = _flags(rows)
     shown = rows[~rows["_suppressed"]].sort_values(
         ["estimate", "_label"], ascending=[False, True], kind="mergesort"
     )
@@ -453,7 +473,7 @@ def _overall(est: pd.DataFrame, variable: str, lang: str) -> tuple[pd.DataFrame,
     rows = est[(est["variable"] == variable) & (est["grouping"] == "")].head(1).copy()
     if not rows.empty:
         rows["_label"] = t("group.overall", lang)
-        rows["_caution"], rows["_suppressed"], rows["_secondary"] = _flags(rows)
+        rows["_caution"], rows["_suppressed"], rows["_why"] = _flags(rows)
         rows = rows[~rows["_suppressed"]]
     return rows, (None if rows.empty else float(rows["estimate"].iloc[0]))
 
@@ -467,7 +487,7 @@ def _dot_table(
     A suppressed row keeps its label and note but no value and no n (a small n discloses too).
     """
     s, sup = _scale(unit), ordered["_suppressed"].tolist()
-    notes = zip(sup, ordered["_secondary"], ordered["_caution"], strict=True)
+    notes = zip(sup, ordered["_why"], ordered["_caution"], strict=True)
     return pd.DataFrame(
         {
             cols[0]: ordered["_label"].tolist(),
@@ -496,7 +516,7 @@ def _draw_dots(
     for y, (_, r) in zip(ys, ordered.iterrows(), strict=True):
         if r["_suppressed"]:
             ax.text(
-                0.01, y, _suppressed_note(r["_secondary"], lang, suppress_n),
+                0.01, y, _suppressed_note(r["_why"], lang, suppress_n),
                 transform=ax.get_yaxis_transform(), va="center", color=GREY, style="italic",
                 fontsize=MIN_FONT_PT, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
             )  # fmt: skip
@@ -652,7 +672,7 @@ def dot_whisker(
         parts.append(t("alt.overall", lang, value=_fmt_value(overall, unit, lang, decimals)))
     parts += _flag_parts(
         shown.loc[shown["_caution"], "_label"].tolist(), hidden["_label"].tolist(), lang,
-        suppress_n,
+        suppress_n, hidden["_why"].tolist(),
     )  # fmt: skip
     decs = {cols[1]: decimals, cols[2]: decimals, cols[3]: decimals, cols[4]: 0}
     return Chart(fig, " ".join(parts), table, title, lang, decs)
@@ -732,7 +752,7 @@ def dot_whisker_panels(
         title + ".",
         t("alt.panels", lang, indicator=ind, k=len(panels), dimensions=", ".join(d for d, _ in panels)),
     ]  # fmt: skip
-    caution_groups, hidden_groups = [], []
+    caution_groups, hidden_groups, hidden_why = [], [], []
     for dim, rows in panels:
         shown = rows[~rows["_suppressed"]]
         if len(shown) > 1:
@@ -743,13 +763,15 @@ def dot_whisker_panels(
             one = shown.iloc[0]
             parts.append(t("alt.panel_one", lang, dimension=dim, group=one["_label"], value=said(one)))  # fmt: skip
         # Named per dimension ("Sex × Disability: A, B"): a bare "16-24" would not say what.
-        for found, frame in ((caution_groups, shown[shown["_caution"]]),
-                             (hidden_groups, rows[rows["_suppressed"]])):  # fmt: skip
-            if not frame.empty:
-                found.append(f"{dim}: {', '.join(frame['_label'])}")
+        if shown["_caution"].any():
+            caution_groups.append(f"{dim}: {', '.join(shown.loc[shown['_caution'], '_label'])}")
+        hidden = rows[rows["_suppressed"]]
+        for reason, part in hidden.groupby("_why", sort=False):
+            hidden_groups.append(f"{dim}: {', '.join(part['_label'])}")
+            hidden_why.append(reason)
     if overall is not None:
         parts.append(t("alt.overall", lang, value=_fmt_value(overall, unit, lang, decimals)))
-    parts += _flag_parts(caution_groups, hidden_groups, lang, suppress_n)
+    parts += _flag_parts(caution_groups, hidden_groups, lang, suppress_n, hidden_why)
     decs = {cols[2]: decimals, cols[3]: decimals, cols[4]: decimals, cols[5]: 0}
     return Chart(fig, " ".join(parts), table, title, lang, decs)
 
@@ -827,7 +849,7 @@ def heatmap(
     cells["se_overall"] = cells["variable"].map(overall["se"])
     if "N" in cells:
         cells["N_overall"] = cells["variable"].map(overall["N"])
-    cells["_caution"], cells["_suppressed"], cells["_secondary"] = _flags(cells)
+    cells["_caution"], cells["_suppressed"], cells["_why"] = _flags(cells)
     cells["gap"] = (cells["estimate"] - cells["estimate_overall"]) * 100
     if "significant" in cells:
         sig = cells["significant"].fillna(False).astype(bool).to_numpy()
@@ -912,7 +934,7 @@ def heatmap(
                     cols_out[1]: labels.get(v, v),
                     cols_out[2]: float("nan") if sup[i, j] else _round(gap[i, j], 1),
                     cols_out[3]: t("table.sig_yes", lang) if star[i, j] else "",
-                    cols_out[4]: _note(sup[i, j], r["_secondary"], r["_caution"], lang, suppress_n),
+                    cols_out[4]: _note(sup[i, j], r["_why"], r["_caution"], lang, suppress_n),
                 }
             )
     table = pd.DataFrame(records, columns=cols_out)
@@ -976,7 +998,7 @@ def trend(
         return _empty_chart(title, lang, cols)
     rows["_code"] = _group_codes(rows, grouping)
     rows["_label"] = [code_label(dimensions, country, grouping, c, lang) for c in rows["_code"]]
-    rows["_caution"], rows["_suppressed"], rows["_secondary"] = _flags(rows)
+    rows["_caution"], rows["_suppressed"], rows["_why"] = _flags(rows)
     rows["cycle"] = rows["cycle"].astype(int)
     rows = rows.sort_values(["_label", "cycle"], kind="mergesort")
     cycles = sorted(rows["cycle"].unique())
@@ -1040,6 +1062,7 @@ def trend(
         [f"{r['_label']} {r['cycle']}" for _, r in sup.iterrows()],
         lang,
         suppress_n,
+        sup["_why"].tolist(),
     )
     decs = {cols[2]: decimals, cols[3]: decimals, cols[4]: decimals, cols[5]: 0}
     return Chart(fig, " ".join(parts), table, title, lang, decs)
