@@ -549,3 +549,15 @@ def test_synthesis_needs_two_countries_and_lists_shared_indicators(chapters, tmp
     assert "2 indicators are shared by at least two of the 2 countries" in page
     syn = pd.read_csv(tmp_path / "tables" / "synthesis.csv", encoding="utf-8-sig")
     assert syn.iloc[:, 1].tolist() == ["Ypsland (2022)", "Zedland (2023)"] * 2
+
+
+@pytest.mark.slow
+def test_methods_page_states_the_raked_variance_and_the_behind_probability(tmp_path):
+    """The example's adults are raked: the methods page says the SEs treat the weights as
+    calibrated (naming the margins) and how the furthest-behind probability is computed."""
+    project = Project(tmp_path / "p", data_dir=ROOT / "data")
+    en = report.methods(project, "VN", 2022, "en", out_dir=tmp_path / "en")._repr_html_()
+    assert "whose weights were raked to population margins (Sex, Age group, Region" in en
+    assert "10,000 seeded draws" in en
+    vi = report.methods(project, "VN", 2022, "vi", out_dir=tmp_path / "vi")._repr_html_()
+    assert "hiệu chỉnh (raking)" in vi and "10.000 lần mô phỏng" in vi

@@ -1385,6 +1385,12 @@ def methods(
             )
         )
     )
+    w = c.cyc.weighting
+    if w is not None and w.instrument in c.cyc.instruments:
+        inst = label(c.cyc.instruments[w.instrument].label, lang, w.instrument)
+        margins = ", ".join(dim_label(project.dimensions, m, lang) for m in w.margins)
+        parts.append(_p(rt("variance_raking", lang, instrument=inst, margins=margins)))
+    parts.append(_p(rt("behind_method", lang)))
     rows = []
     for name in c.prepared.instruments:
         df = c.prepared.data(name)
