@@ -4,7 +4,8 @@ Runs, each in its own subprocess (so their memory does not mix):
 
 - bench_pipeline.py: pipeline cold, warm and one-cycle-changed runs and the book build on a
   copy of the tiny fixture project (--example: the example data, every cycle, an hour or more);
-- bench_stats.py: `stats.estimate` at 10^4 and 10^6 rows (--repeat runs) and at 10^7 rows
+- bench_stats.py: `stats.estimate` at 10^4 and 10^6 rows (--repeat runs; also with the raked-design
+  variance, as a ratio to the unraked run) and at 10^7 rows
   (--big-repeat runs, default 1: one 10^7 estimate holds several GB and takes minutes).
 
 and prints ONE table: median and min seconds, peak MiB, and the ratio to a reference measured
@@ -106,6 +107,7 @@ def stats_rows(sizes: list[int], repeat: int, big_repeat: int, big: int) -> list
             [
                 str(HERE / "bench_stats.py"),
                 "--no-r",
+                "--rake",
                 "--repeat",
                 str(repeat),
                 "--rows",
@@ -124,11 +126,29 @@ def stats_rows(sizes: list[int], repeat: int, big_repeat: int, big: int) -> list
             ]
         )[0]
     prev: tuple[int, float] | None = None
+    unraked: dict[int, float] = {}
     for r in parse_tables(out):
-        if r.get("engine") != "voicescount":
+        engine = r.get("engine")
+        if engine not in ("voicescount", "voicescount raked"):
             continue
         n = int(r["rows"].replace(",", ""))
         wall = float(next(v for k, v in r.items() if "median" in k.lower()))
+        if engine == "voicescount raked":  # same data, same session: ratio to the unraked run
+            base = unraked.get(n)
+            rows.append(
+                {
+                    "bench": "estimation",
+                    "case": f"{n:,} rows, raked design",
+                    "median": round(wall, 2),
+                    "min": "",
+                    "peak": r.get("peak MiB", ""),
+                    "ratio": f"{wall / base:.2f} × unraked" if base else "",
+                    "note": f"{r.get('indicators', '?')} indicators × 191 domains, R's rake() "
+                    f"variance on 4 margins; CPU {r.get('CPU s', '?')} s",
+                }
+            )
+            continue
+        unraked[n] = wall
         ratio = ""
         if prev and prev[1] > 0:
             ratio = f"{wall / prev[1]:.1f} × {prev[0]:,} rows"
