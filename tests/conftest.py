@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,3 +142,65 @@ def example_book() -> Path:
         assert exp.returncode == 0, f"example export failed:\n{exp.stdout}\n{exp.stderr}"
         done.touch()
     return base
+
+
+# --------------------------------------------------------------------------- raked designs
+# Shared by test_stats and test_lnob: R's raked weights on the committed designs, random
+# designs for the property tests, and R's raking linearisation transcribed row by row.
+
+R_FIXTURES = ROOT / "tests" / "fixtures" / "r"
+
+
+def raked_fixture_design(name: str) -> pd.DataFrame:
+    """Design `name` (tests/fixtures/r/design_<name>.csv) with R's raked weights and the
+    PSU-level `area` margin make_reference.R rakes to."""
+    df = pd.read_csv(R_FIXTURES / f"design_{name}.csv")
+    w = pd.read_csv(R_FIXTURES / "reference_raked_weights.csv").query("design == @name")
+    assert (w["row"].to_numpy() == np.arange(1, len(df) + 1)).all()
+    return df.assign(weight=w["weight"].to_numpy(), area=w["area"].to_numpy())
+
+
+def random_survey(rng: np.random.Generator, n: int, **choices) -> pd.DataFrame:
+    """A small random stratified design: stratum 0 has a single PSU, `sex` is drawn first,
+    then each of `choices` (a list of values, or (values, probabilities)) in order, and
+    `area` is constant within PSUs."""
+    strata = rng.integers(0, 4, n)
+    psu = strata * 10 + rng.integers(0, 1 + strata, n)  # stratum 0 has one PSU
+    cols = {
+        "stratum": strata,
+        "psu": psu,
+        "weight": rng.uniform(0.2, 5.0, n),
+        "sex": rng.choice(["f", "m"], n),
+    }
+    for name, spec in choices.items():
+        values, prob = spec if isinstance(spec, tuple) else (spec, None)
+        cols[name] = rng.choice(values, n, p=prob)
+    cols["area"] = np.where(psu % 2 == 1, "urban", "rural")
+    return pd.DataFrame(cols)
+
+
+def r_raked_rows(df: pd.DataFrame, y: np.ndarray, domains: list, margins, psu) -> tuple:
+    """R on the rows: each domain's mean and scores w (y - mean) / W (0 outside it and for
+    missing items), survey:::svyrecvar's 10 sweeps of `x - psw * ave(x / psw, margin)` over
+    all rows (psw = the weights), PSU totals, their covariance within strata ("adjust":
+    a single-PSU stratum contributes z z'). Returns (means, covariance matrix)."""
+    w = df["weight"].to_numpy()
+    cells = [pd.factorize(df[m])[0] for m in margins]
+    X, est = [], []
+    for inside in domains:
+        inn = inside & ~np.isnan(y)
+        W = w[inn].sum()
+        p = (w[inn] * y[inn]).sum() / W
+        x = np.where(inn, w * (np.nan_to_num(y) - p) / W, 0.0)
+        for _ in range(10):
+            for c in cells:  # ave(x / psw, margin): the mean over the rows of each cell
+                x = x - w * (np.bincount(c, weights=x / w) / np.bincount(c))[c]
+        X.append(x)
+        est.append(p)
+    Z = pd.DataFrame(np.column_stack(X)).groupby([df["stratum"].to_numpy(), psu]).sum()
+    V = 0.0
+    for _, z in Z.groupby(level=0):
+        z = z.to_numpy()
+        k = len(z)
+        V = V + (k / (k - 1) * (z - z.mean(0)).T @ (z - z.mean(0)) if k > 1 else z.T @ z)
+    return np.array(est), V

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import r_raked_rows, raked_fixture_design, random_survey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
@@ -44,10 +45,7 @@ DIMS = ["region", "group", "part"]  # a raking margin, not a margin, missing on 
 
 def _raked(name: str) -> pd.DataFrame:
     """Design `name` with R's raked weights, its `area` margin and the `part` dimension."""
-    df = pd.read_csv(FIX / f"design_{name}.csv")
-    w = pd.read_csv(FIX / "reference_raked_weights.csv").query("design == @name")
-    assert (w["row"].to_numpy() == np.arange(1, len(df) + 1)).all()
-    df = df.assign(weight=w["weight"].to_numpy(), area=w["area"].to_numpy())
+    df = raked_fixture_design(name)
     return df.assign(part=df["group"].where(np.arange(1, len(df) + 1) % 7 != 0))
 
 
@@ -109,32 +107,6 @@ def test_raked_level_covariance_matches_r(name):
         np.testing.assert_allclose(f["se"], np.sqrt(np.diag(V)), rtol=1e-12)
 
 
-def _naive_covariance(df: pd.DataFrame, y: np.ndarray, domains: list, margins, psu) -> tuple:
-    """R on the rows: each domain's mean and scores w (y - mean) / W (0 outside it and for
-    missing items), survey:::svyrecvar's 10 sweeps of `x - psw * ave(x / psw, margin)` over
-    all rows (psw = the weights), PSU totals, their covariance within strata ("adjust")."""
-    w = df["weight"].to_numpy()
-    cells = [pd.factorize(df[m])[0] for m in margins]
-    X, est = [], []
-    for inside in domains:
-        inn = inside & ~np.isnan(y)
-        W = w[inn].sum()
-        p = (w[inn] * y[inn]).sum() / W
-        x = np.where(inn, w * (np.nan_to_num(y) - p) / W, 0.0)
-        for _ in range(10):
-            for c in cells:  # ave(x / psw, margin): the mean over the rows of each cell
-                x = x - w * (np.bincount(c, weights=x / w) / np.bincount(c))[c]
-        X.append(x)
-        est.append(p)
-    Z = pd.DataFrame(np.column_stack(X)).groupby([df["stratum"].to_numpy(), psu]).sum()
-    V = 0.0
-    for _, z in Z.groupby(level=0):
-        z = z.to_numpy()
-        k = len(z)
-        V = V + (k / (k - 1) * (z - z.mean(0)).T @ (z - z.mean(0)) if k > 1 else z.T @ z)
-    return np.array(est), V
-
-
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from(["proportion", "mean"]), st.booleans())
 def test_raked_covariance_equals_rows_transcription_of_r(seed, kind, clustered):
@@ -144,18 +116,8 @@ def test_raked_covariance_equals_rows_transcription_of_r(seed, kind, clustered):
     a dimension that is a margin and one that is not; clustered or each row its own PSU."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(20, 80))
-    strata = rng.integers(0, 4, n)
-    psu = strata * 10 + rng.integers(0, 1 + strata, n)  # stratum 0 has one PSU
-    df = pd.DataFrame(
-        {
-            "stratum": strata,
-            "psu": psu,
-            "weight": rng.uniform(0.2, 5.0, n),
-            "sex": rng.choice(["f", "m"], n),
-            "age": rng.choice(["young", "mid", "old"], n),
-            "area": np.where(psu % 2 == 1, "urban", "rural"),
-            "grp": rng.choice(["g1", "g2", "g3", None], n, p=[0.3, 0.3, 0.3, 0.1]),
-        }
+    df = random_survey(
+        rng, n, age=["young", "mid", "old"], grp=(["g1", "g2", "g3", None], [0.3, 0.3, 0.3, 0.1])
     )
     y = (rng.random(n) < 0.4).astype(float) if kind == "proportion" else rng.gamma(2.0, 2.0, n)
     y[rng.random(n) < 0.1] = np.nan
@@ -171,7 +133,7 @@ def test_raked_covariance_equals_rows_transcription_of_r(seed, kind, clustered):
         known = pd.notna(col)
         for code in levels:
             level = known & (col == code)
-            (p, r), V = _naive_covariance(df, y, [level, known & ~level], margins, ids)
+            (p, r), V = r_raked_rows(df, y, [level, known & ~level], margins, ids)
             row = g[(g.dimension == dim) & (g.code == code)].iloc[0]
             if np.isnan(p) or np.isnan(r):
                 continue
@@ -181,9 +143,7 @@ def test_raked_covariance_equals_rows_transcription_of_r(seed, kind, clustered):
             assert row["cov"] == pytest.approx(V[0, 1], rel=1e-9, abs=1e-15)
         s = _System(d, "y", dim, kind)
         keep = np.flatnonzero(s.n > 0)
-        est, V = _naive_covariance(
-            df, y, [known & (col == s.levels[k]) for k in keep], margins, ids
-        )
+        est, V = r_raked_rows(df, y, [known & (col == s.levels[k]) for k in keep], margins, ids)
         lv = s.level.take(keep)
         np.testing.assert_allclose(s.est[keep], est, rtol=1e-12)
         np.testing.assert_allclose(s.cov(lv, lv), V, rtol=0, atol=1e-9 * np.abs(V).max())

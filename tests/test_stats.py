@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import r_raked_rows, raked_fixture_design, random_survey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,11 +28,15 @@ def _ours(name: str, kind: str) -> pd.DataFrame:
     return estimate(df, items, DESIGN, by=GROUPINGS, kind=kind)
 
 
-@pytest.fixture(scope="module")
-def reference() -> pd.DataFrame:
-    ref = pd.read_csv(FIX / "reference_estimates.csv", keep_default_na=False, na_values=[""])
+def _reference(file: str) -> pd.DataFrame:
+    ref = pd.read_csv(FIX / file, keep_default_na=False, na_values=[""])
     ref["grouping"] = ref["grouping"].fillna("")
     return ref
+
+
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    return _reference("reference_estimates.csv")
 
 
 @pytest.mark.parametrize("name", ["a", "b", "c"])
@@ -55,18 +60,9 @@ def test_matches_r_survey(reference, name, kind):
 RAKE = ("sex", "region", "area")  # the margins make_reference.R rakes to, in its order
 
 
-def _raked(name: str) -> pd.DataFrame:
-    df = pd.read_csv(FIX / f"design_{name}.csv")
-    w = pd.read_csv(FIX / "reference_raked_weights.csv").query("design == @name")
-    assert (w["row"].to_numpy() == np.arange(1, len(df) + 1)).all()
-    return df.assign(weight=w["weight"].to_numpy(), area=w["area"].to_numpy())
-
-
 @pytest.fixture(scope="module")
 def reference_raked() -> pd.DataFrame:
-    ref = pd.read_csv(FIX / "reference_raked.csv", keep_default_na=False, na_values=[""])
-    ref["grouping"] = ref["grouping"].fillna("")
-    return ref
+    return _reference("reference_raked.csv")
 
 
 @pytest.mark.parametrize("name", ["a", "b", "c"])
@@ -75,7 +71,7 @@ def test_raked_design_matches_r_survey(reference_raked, name, kind):
     """R's rake() design (sex, region and a PSU-level margin) on the three designs (B and C
     have a single-PSU stratum, C missing items and an empty domain): svymean/svyby SE and
     deff, svyciprop logit or confint CI, degf. Reached: SE, deff and CI to 3e-13."""
-    df = _raked(name)
+    df = raked_fixture_design(name)
     items = ["y1", "y2"] if kind == "proportion" else ["x1"]
     ours = estimate(df, items, replace(DESIGN, rake=RAKE), by=GROUPINGS, kind=kind)
     fixed = estimate(df, items, DESIGN, by=GROUPINGS, kind=kind)
@@ -94,24 +90,10 @@ def test_raked_design_matches_r_survey(reference_raked, name, kind):
 
 
 def _naive_raked(df: pd.DataFrame, item: str, inside: np.ndarray, margins) -> tuple:
-    """R's svymean on a raked design, transcribed row by row: the domain's scores (0 outside
-    it and for missing items), survey:::svyrecvar's 10 sweeps of `x - psw * ave(x / psw,
-    margin)` over all rows (psw = the weights), then the between-PSU variance ("adjust")."""
-    w = df["weight"].to_numpy()
+    """R's svymean on a raked design, transcribed row by row (conftest.r_raked_rows)."""
     y = df[item].to_numpy(dtype=float)
-    inn = inside & ~np.isnan(y)
-    W = w[inn].sum()
-    p = (w[inn] * y[inn]).sum() / W
-    x = np.where(inn, w * (np.nan_to_num(y) - p) / W, 0.0)
-    for _ in range(10):
-        for m in margins:
-            x = x - w * pd.Series(x / w).groupby(df[m].to_numpy()).transform("mean").to_numpy()
-    Z = pd.Series(x).groupby([df["stratum"].to_numpy(), df["psu"].to_numpy()]).sum()
-    var = 0.0
-    for _, z in Z.groupby(level=0):
-        k = len(z)
-        var += k / (k - 1) * ((z - z.mean()) ** 2).sum() if k > 1 else z.iloc[0] ** 2
-    return p, np.sqrt(var)
+    est, V = r_raked_rows(df, y, [inside], margins, df["psu"].to_numpy())
+    return est[0], np.sqrt(V[0, 0])
 
 
 @settings(max_examples=25, deadline=None)
@@ -125,20 +107,10 @@ def test_raked_variance_equals_rows_transcription_of_r(seed, kind, clustered):
     with each row its own PSU."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(15, 80))
-    strata = rng.integers(0, 4, n)
-    psu = strata * 10 + rng.integers(0, 1 + strata, n)  # stratum 0 has one PSU
-    df = pd.DataFrame(
-        {
-            "stratum": strata,
-            "psu": psu,
-            "weight": rng.uniform(0.2, 5.0, n),
-            "sex": rng.choice(["f", "m"], n),
-            "region": rng.choice(["r1", "r2", "r3"], n),
-            "age": rng.choice(["young", "old"], n),
-            "area": np.where(psu % 2 == 1, "urban", "rural"),
-            "grp": rng.choice(["g1", "g2", None], n, p=[0.45, 0.45, 0.1]),
-        }
-    )
+    df = random_survey(
+        rng, n, region=["r1", "r2", "r3"], age=["young", "old"],
+        grp=(["g1", "g2", None], [0.45, 0.45, 0.1]),
+    )  # fmt: skip
     y = (rng.random(n) < 0.4).astype(float) if kind == "proportion" else rng.gamma(2.0, 2.0, n)
     df["y"] = np.where(rng.random(n) < 0.1, np.nan, y)
     margins = ("sex", "area", "age")
@@ -165,7 +137,7 @@ def test_raked_estimate_of_a_margin_is_exact():
     margin's category is 0 on R's raked design (R: ~1e-17; here the variance is a sum of
     three terms, so what is left is rounding of the fixed-weight variance, or 0), while the
     same weights held fixed give it a clear SE."""
-    df = _raked("a")
+    df = raked_fixture_design("a")
     df["female"] = (df["sex"] == "female").astype(float)
     fixed = estimate(df, ["female"], DESIGN, by=[[], ["region"]])
     assert fixed.loc[0, "se"] > 0.01
@@ -178,7 +150,7 @@ def test_raked_estimate_of_a_margin_is_exact():
 
 
 def test_raked_design_inputs():
-    df = _raked("a")
+    df = raked_fixture_design("a")
     with pytest.raises(ValueError, match="twice"):
         Design("weight", rake=("sex", "sex"))
     assert Design("weight", rake=["sex"]).rake == ("sex",)
@@ -269,7 +241,7 @@ def test_design_from_spec_and_defaults():
 
 @pytest.mark.parametrize("rake", [(), RAKE])
 def test_fpc_reduces_variance(rake):
-    df = _raked("a")
+    df = raked_fixture_design("a")
     df["fpc"] = df.groupby("stratum")["psu"].transform("nunique") * 2  # half the PSUs sampled
     a = estimate(df, ["y1"], replace(DESIGN, rake=rake), by=[[], ["sex"]])
     b = estimate(df, ["y1"], Design("weight", "stratum", "psu", fpc="fpc", rake=rake),
@@ -381,7 +353,7 @@ def test_threads_and_item_blocks_change_nothing(monkeypatch, rake):
     """The benchmark-scale path (thread pool, items in several blocks) gives the same table."""
     from voicescount import stats
 
-    df = _raked("c")
+    df = raked_fixture_design("c")
     df["y3"] = df["y1"][::-1].to_numpy()
     items = ["y1", "y2", "y3"]
     design = replace(DESIGN, rake=rake)
