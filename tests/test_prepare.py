@@ -195,6 +195,36 @@ def test_validate_cycle_writes_files(project, tmp_path):
     assert "adults" in text and "consent" in text
 
 
+def test_broken_form_is_named_not_the_export(project, tmp_path):
+    """A form without a 'survey' sheet is reported against the form file (forms/...), not
+    the instrument's export; an unreadable export is still reported against the export."""
+    import openpyxl
+
+    cdir = project.cycle_dir("VN", 2022)
+    cfg = yaml.safe_load((cdir / "cycle.yml").read_text(encoding="utf-8"))
+    cfg["instruments"]["adults"]["form"] = "forms/adults.xlsx"
+    (cdir / "cycle.yml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    (cdir / "forms").mkdir()
+    wb = openpyxl.Workbook()
+    wb.active.title = "data"  # a data export saved where the form belongs
+    wb.save(cdir / "forms" / "adults.xlsx")
+    cv = validate_cycle(Project(project.root), "VN", 2022, tmp_path / "out")
+    assert not cv.ok
+    stop = cv.issues[cv.issues["rule"] == "file"]
+    assert list(stop["file"]) == ["forms/adults.xlsx"]
+    assert "no 'survey' sheet" in stop["message"].iloc[0]
+    text = cv.summary()
+    assert "[error] forms/adults.xlsx: has no 'survey' sheet" in text
+    assert "stops the run: adults: forms/adults.xlsx: has no 'survey' sheet" in text
+    assert "exports/adults.csv: has no" not in text
+    (cdir / "forms" / "adults.xlsx").unlink()
+    del cfg["instruments"]["adults"]["form"]
+    (cdir / "cycle.yml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    (cdir / "exports" / "adults.csv").write_bytes(b"\xff\xfe\x00garbage")
+    cv = validate_cycle(Project(project.root), "VN", 2022, tmp_path / "out2")
+    assert list(cv.issues[cv.issues["rule"] == "file"]["file"]) == ["exports/adults.csv"]
+
+
 def test_cli_validate_path_and_flags(project, capsys, tmp_path):
     """`voicescount validate PATH` / `--country --cycle`: summary, CSV files, exit codes."""
     from voicescount.cli import main

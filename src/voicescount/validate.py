@@ -747,6 +747,18 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
+def _erring_file(err: VoicesError, cycle_dir: Path, export: str) -> str:
+    """The file an intake error is about, relative to the cycle folder: the XLSForm, the
+    export or cycle.yml (an instrument has several files; naming the export for a broken form
+    sent analysts to the wrong one)."""
+    if err.path is None:
+        return export
+    try:
+        return Path(err.path).resolve().relative_to(Path(cycle_dir).resolve()).as_posix()
+    except ValueError:
+        return str(err.path)
+
+
 def validate_cycle(
     project: Project, iso: str, cycle: int | str, out_dir: str | Path | None = None
 ) -> CycleValidation:
@@ -777,11 +789,12 @@ def validate_cycle(
                 unknown_codes=getattr(res, "unknown_codes", None),
             )
         except VoicesError as err:
+            bad_file = _erring_file(err, project.cycle_dir(iso, cyc.cycle), inst.data)
             issue_frames.append(
                 pd.DataFrame(
                     [
                         {
-                            "file": inst.data,
+                            "file": bad_file,
                             "row": None,
                             "respondent_id": None,
                             "column": err.field or "",
@@ -794,7 +807,7 @@ def validate_cycle(
                     columns=ISSUE_COLUMNS,
                 )
             )
-            cv.stop_reasons.append(f"{name}: {err.problem.rstrip('.')}")
+            cv.stop_reasons.append(f"{name}: {bad_file}: {err.problem.rstrip('.')}")
             cv.counts[name] = {
                 "received": 0,
                 "kept": 0,
