@@ -10,7 +10,7 @@ help:
 	@echo "make report  - set up .venv from the lock, run every notebook on the example data, build _build/html,"
 	@echo "               then export every cycle (Open SDG, SDMX, downloads, VNR chapter, PDF) into _build/html/downloads"
 	@echo "make test    - set up, then run the test suite"
-	@echo "make lint    - ruff"
+	@echo "make lint    - ruff, then the import contracts (lint-imports, pyproject [tool.importlinter])"
 	@echo "make bench   - benchmarks (prints medians and peak memory)"
 	@echo "make examples - regenerate the synthetic example data under data/"
 	@echo "make slides-assets - fetch reveal.js (npm) so \`voicescount training\` slides work offline"
@@ -58,6 +58,7 @@ test: setup system-deps
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 # One Markdown table; e.g. `make bench BENCH_ARGS="--repeat 5"` (see benchmarks/run_all.py --help).
 BENCH_ARGS ?=
@@ -65,7 +66,7 @@ bench: setup
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 examples: setup
-	$(BIN)/python -m voicescount.examples
+	$(BIN)/python -m tools.examples
 
 # Offline training slides: the reveal.js, RequireJS and jQuery files that nbconvert's slides
 # otherwise load from CDNs (the versions its reveal template is made for), from the npm registry
