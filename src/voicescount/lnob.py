@@ -19,18 +19,18 @@ Definitions (one indicator, one dimension, its levels g):
   `svyrecvar` adjusts every domain's scores by ten backfitting sweeps over the margins
   before the between-PSU covariance (`svyby(covmat = TRUE)` passes all the domains' scores
   at once, so the covariance of two domain means is that of their adjusted scores). The
-  adjustment is `stats`' own (`stats._raking`: margin cells, PSU x cell weights, the sweeps
+  adjustment is `stats`' own (`stats.raking`: margin cells, PSU x cell weights, the sweeps
   as one linear map B): a domain's scores w_i (r_i - sum_m c_m[cell_m(i)]) with c = B R, R
   the sums of its residuals r over each margin cell; so the PSU totals become Z - W c and
   cov(X - W c_X, Y - W c_Y) = cov(X, Y) - c_X' F'Y - (F'X)' c_Y + c_X' G c_Y, with F and G
-  the stratum-centred, scaled cell weights and their cross-products (`stats._Rake`).
+  the stratum-centred, scaled cell weights and their cross-products (`stats.Raking`).
   df are unchanged (R's `degf`). Agreement with R (tests/fixtures/r/reference_raked_gaps.csv
   and reference_raked_vcov.csv: three designs raked to three margins, a dimension that is a
   margin, one that is not, one with missing values, missing items, lonely PSUs): SE 3e-15,
   p-values (also Holm's) 2e-14, gap 3e-13, covariance of level and rest 3e-12 (relative; the
   worst is a covariance of 4e-6 beside variances of 1e-2), the level means' covariance
   matrix 5e-15 of its largest entry. The per-cell sums come from one pass over an item's
-  rows (`stats._rake_table`), so raking adds little: VN 2022 adults, 16 items x 14
+  rows (`stats.rake_table`), so raking adds little: VN 2022 adults, 16 items x 14
   dimensions, 0.17 s (0.11 s with fixed weights).
 * p_value: two-sided t test of gap = 0; p_adjusted corrects across all the comparisons made
   for one indicator (every level of every dimension asked for): Holm (default), Bonferroni
@@ -53,7 +53,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from .errors import InputError
-from .stats import Design, _item_column, _levels, _prepare, _rake_table, _raking
+from .stats import Design, design_codes, item_column, level_codes, rake_table, raking
 
 Method = Literal["holm", "bonferroni", "fdr_bh"]
 
@@ -87,14 +87,14 @@ def adjust_pvalues(p: Sequence[float], method: Method = "holm") -> np.ndarray:
 
 class _Design:
     """What every item and dimension of one call of `gaps` or `furthest_behind` shares, worked
-    out once: the design's codes (`stats._prepare`), each dimension's level codes and, for
-    raked weights, the margin cells with the backfitting map (`stats._raking`) and the table
-    of distinct (dimension codes, margin cells) of the rows (`stats._rake_table`), on which
+    out once: the design's codes (`stats.design_codes`), each dimension's level codes and, for
+    raked weights, the margin cells with the backfitting map (`stats.raking`) and the table
+    of distinct (dimension codes, margin cells) of the rows (`stats.rake_table`), on which
     an item's residual sums by margin cell are taken in one pass over the rows."""
 
     def __init__(self, df: pd.DataFrame, design: Design, dimensions: Sequence[str]):
         self.df = df
-        self.prep = _prepare(df, design)
+        self.prep = design_codes(df, design)
         self.dims: dict[str, int] = {}
         codes, levels = [], []
         for dim in dimensions:
@@ -107,14 +107,14 @@ class _Design:
                     hint="Derive the LNOB dimensions first, or correct the list of dimensions.",
                 )
             self.dims[dim] = len(codes)
-            c, lv = _levels(df[dim])
+            c, lv = level_codes(df[dim])
             codes.append(c)
             levels.append(lv)
         self.codes, self.levels = codes, levels
         self.rk = self.t0 = None
         if design.rake:
-            self.rk = _raking(df, design, self.prep)
-            self.t0 = _rake_table(codes, levels, self.rk)
+            self.rk = raking(df, design, self.prep)
+            self.t0 = rake_table(codes, levels, self.rk)
         self._item: tuple = ()
 
     def item(self, item: str, kind: str) -> tuple:
@@ -122,7 +122,7 @@ class _Design:
         unweighted sum of y and count of present rows by row of the table t0 (the last item
         asked is kept: `gaps` asks for each dimension of an item in turn)."""
         if self._item[:2] != (item, kind):
-            y = _item_column(self.df, item, kind)
+            y = item_column(self.df, item, kind)
             present = ~np.isnan(y)
             sums = None
             if self.t0 is not None:

@@ -95,6 +95,14 @@ Method (Taylor linearisation, as `survey::svymean` / `svyby` / `svyciprop`):
   3.5 s vs 1.9 s (1.5x-1.9x, varying with the load). Without raking nothing changes. Matrix
   products are cut into pieces BLAS runs on the calling thread (`_mm`): inside the thread
   pool a multithreaded OpenBLAS made raked estimation twice as slow.
+
+Public pieces (for `lnob`, whose gap tests linearise on the same design, raked or not, and
+must give the same numbers as `estimate`): `design_codes(df, design)` -> `DesignCodes`
+(weights, PSU and stratum codes, per-stratum scale); `level_codes(col)` (a dimension's codes
+and ordered levels); `item_column(df, col, kind)` (an item as float64, checked);
+`raking(df, design, codes)` -> `Raking` (margin cells, PSU x cell weights, the backfitting
+sweeps as one map); `rake_table(codes, levels, raking)` -> `RakeTable` (distinct dimension
+codes x margin cells of the rows). Everything else here is private to this module.
 """
 
 from __future__ import annotations
@@ -157,7 +165,7 @@ def _where(df: pd.DataFrame, mask: np.ndarray) -> object:
     return df.index[pos]
 
 
-def _levels(col: pd.Series) -> tuple[np.ndarray, list]:
+def level_codes(col: pd.Series) -> tuple[np.ndarray, list]:
     """Codes 0..L-1 (-1 for missing) and the ordered levels of a dimension column.
 
     Categorical columns keep their declared order and unused categories (so empty cells are
@@ -169,7 +177,9 @@ def _levels(col: pd.Series) -> tuple[np.ndarray, list]:
 
 
 @dataclass
-class _Prepared:
+class DesignCodes:
+    """The design as integer codes, shared by every item and domain of one call."""
+
     w: np.ndarray
     psu: np.ndarray  # row -> PSU code (nested within strata)
     psu_stratum: np.ndarray  # PSU -> stratum code
@@ -177,7 +187,7 @@ class _Prepared:
     scale_h: np.ndarray  # stratum -> (1 - f_h) n_h / (n_h - 1), or (1 - f_h) when lonely
 
 
-def _prepare(df: pd.DataFrame, design: Design) -> _Prepared:
+def design_codes(df: pd.DataFrame, design: Design) -> DesignCodes:
     """Check the design columns and turn them into integer codes."""
     missing = [c for c in design.columns() if c not in df.columns]
     if missing:
@@ -255,7 +265,7 @@ def _prepare(df: pd.DataFrame, design: Design) -> _Prepared:
             )
     with np.errstate(divide="ignore"):
         scale_h = np.where(n_h > 1, (1 - f_h) * n_h / np.maximum(n_h - 1, 1), 1 - f_h)
-    return _Prepared(w=w, psu=psu, psu_stratum=psu_stratum, n_h=n_h, scale_h=scale_h)
+    return DesignCodes(w=w, psu=psu, psu_stratum=psu_stratum, n_h=n_h, scale_h=scale_h)
 
 
 _SWEEPS = 10  # backfitting sweeps of survey:::svyrecvar for a "raking" postStrata object
@@ -282,7 +292,7 @@ def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class _Rake:
+class Raking:
     """What R's raking adjustment needs from the design, for every domain and item. The K
     margin cells are the categories of each raked column, stacked in raking order (margin m
     holds cells off[m]..off[m+1]-1)."""
@@ -300,7 +310,7 @@ class _Rake:
         return int(self.off[-1])
 
 
-def _raking(df: pd.DataFrame, design: Design, prep: _Prepared) -> _Rake:
+def raking(df: pd.DataFrame, design: Design, prep: DesignCodes) -> Raking:
     """Margin cells, their cross-tabulations and the PSUs' cell weights (domain-free).
 
     W_jk is the weight of PSU j's rows in cell k; it is centred within strata, except in a
@@ -342,12 +352,12 @@ def _raking(df: pd.DataFrame, design: Design, prep: _Prepared) -> _Rake:
     G = F.T @ Wc
     with np.errstate(divide="ignore"):
         ninv = np.where(np.diag(N) > 0, 1 / np.diag(N), 0.0)
-    rk = _Rake(codes, off, ninv, N, F, G)
+    rk = Raking(codes, off, ninv, N, F, G)
     rk.B = _backfit(np.eye(K), rk)  # the sweeps are linear in R: run them once, on I
     return rk
 
 
-def _backfit(R: np.ndarray, rk: _Rake) -> np.ndarray:
+def _backfit(R: np.ndarray, rk: Raking) -> np.ndarray:
     """Per-cell corrections c (K x columns) of R's raking adjustment for the cell sums R.
 
     survey:::svyrecvar runs `for (it in 1:10) for (margin in margins) x <- x - psw *
@@ -402,7 +412,7 @@ def _series(df: pd.DataFrame, col: str) -> pd.Series:
     return ser
 
 
-def _item_column(df: pd.DataFrame, col: str, kind: str) -> np.ndarray:
+def item_column(df: pd.DataFrame, col: str, kind: str) -> np.ndarray:
     """One item as float64 (NaN = missing), checking that proportions are 0/1."""
     return _item(_series(df, col), col, kind, df)[0]
 
@@ -479,7 +489,7 @@ def estimate(
                 field=d,
                 hint="Derive the LNOB dimensions first, or correct the grouping.",
             )
-    prep = _prepare(df, design)
+    prep = design_codes(df, design)
     if not items or not groupings:
         return pd.DataFrame(columns=["variable", "grouping", *dims, *RESULT_COLUMNS])
 
@@ -489,7 +499,7 @@ def estimate(
     # grouping's table from the smallest earlier table holding its dimensions.
     codes, levels = [], []
     for d in dims:
-        c, lv = _levels(df[d])
+        c, lv = level_codes(df[d])
         codes.append(c)
         levels.append(lv)
     n_psu = len(prep.psu_stratum)
@@ -523,8 +533,8 @@ def estimate(
     # raked weights: the margin cells and, per grouping, what R's adjustment needs
     rk = t0 = None
     if design.rake:
-        rk = _raking(df, design, prep)
-        t0 = _rake_table(codes, levels, rk)
+        rk = raking(df, design, prep)
+        t0 = rake_table(codes, levels, rk)
         for gs, gd in zip(structs, gdims, strict=True):
             gs.rake = _rake_group(gs, t0, gd, levels, rk)
     depth = [0] * len(tables)
@@ -646,7 +656,7 @@ def _decode(uniq, dims, levels, n_psu) -> tuple[dict, np.ndarray]:
     return codes, uniq % n_psu
 
 
-def _cells(codes, levels, dims, prep: _Prepared) -> _Table:
+def _cells(codes, levels, dims, prep: DesignCodes) -> _Table:
     n_psu = len(prep.psu_stratum)
     key, space = _key(codes, dims, levels, prep.psu, n_psu)
     uniq, index = _unique_inverse(key, space)
@@ -786,7 +796,7 @@ def _group_struct(t: _Table, ti, gd, levels, psu_codes, prep, level, tq_cache) -
 
 
 @dataclass
-class _T0:
+class RakeTable:
     """Rows = distinct (codes of every dimension used, margin cells): no PSU, so small."""
 
     index: np.ndarray  # data row -> table row
@@ -800,7 +810,9 @@ class _T0:
         return len(self.n)
 
 
-def _rake_table(codes: list, levels: list, rk: _Rake) -> _T0:
+def rake_table(codes: list, levels: list, rk: Raking) -> RakeTable:
+    """Distinct (codes of each dimension, margin cells) of the rows: an item's sums by margin
+    cell and domain are then one bincount over this small table (no PSU in it)."""
     parts = [(c + 1, len(lv) + 1) for c, lv in zip(codes, levels, strict=True)]
     parts += [(c, int(rk.off[m + 1] - rk.off[m])) for m, c in enumerate(rk.codes)]
     n = len(rk.codes[0])
@@ -817,7 +829,7 @@ def _rake_table(codes: list, levels: list, rk: _Rake) -> _T0:
     size = len(uniq)
     rep = np.empty(size, dtype=np.intp)
     rep[index] = np.arange(n)  # a row of each table row
-    return _T0(
+    return RakeTable(
         index=index,
         index3=3 * index,
         n=np.bincount(index, minlength=size).astype(np.float64),
@@ -837,7 +849,7 @@ class _RakeGroup:
     psu: np.ndarray  # PSU of each pair, in that order
 
 
-def _rake_group(gs: _GroupStruct, t0: _T0, gd, levels, rk: _Rake) -> _RakeGroup:
+def _rake_group(gs: _GroupStruct, t0: RakeTable, gd, levels, rk: Raking) -> _RakeGroup:
     K, M, D = rk.K, len(rk.codes), gs.D
     inside = np.ones(t0.size, dtype=bool)
     dcode = np.zeros(t0.size, dtype=np.int64)
@@ -854,7 +866,7 @@ def _rake_group(gs: _GroupStruct, t0: _T0, gd, levels, rk: _Rake) -> _RakeGroup:
     return _RakeGroup(Gg, order, np.searchsorted(dom, np.arange(D + 1)), psu)
 
 
-def _rake_correction(gs: _GroupStruct, rk: _Rake, z, p, Winv, R0, c: int) -> np.ndarray:
+def _rake_correction(gs: _GroupStruct, rk: Raking, z, p, Winv, R0, c: int) -> np.ndarray:
     """What R's raking adjustment adds to the fixed-weight variance (domains x items).
 
     survey:::svyrecvar with a "raking" postStrata object turns each row's score w_i r_i into
