@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -10,12 +11,25 @@ import pyreadstat
 import pytest
 import yaml
 
-from voicescount import examples
+from voicescount.errors import ConfigError
 from voicescount.registry import Project
 
 ROOT = Path(__file__).resolve().parents[1]
+# The generator is a repository tool (tools/examples), not part of the installed package.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tools.examples import generate as examples  # noqa: E402
+
 DATA = ROOT / "data"
 REGISTRY = ("countries.yml", "dimensions.yml", "rules.yml", "contract.yml", "indicators.yml")
+WG_ITEMS = (
+    "wg_seeing",
+    "wg_hearing",
+    "wg_walking",
+    "wg_cognition",
+    "wg_selfcare",
+    "wg_communication",
+)
 
 
 def _project_copy(tmp: Path, scale: float) -> Path:
@@ -120,14 +134,7 @@ def test_committed_counts_and_planted_problems():
 @pytest.mark.slow
 def test_planted_gaps_in_raw_data():
     """Women with disabilities in rural areas and minorities are behind; VN improves."""
-    wg = [
-        "wg_seeing",
-        "wg_hearing",
-        "wg_walking",
-        "wg_cognition",
-        "wg_selfcare",
-        "wg_communication",
-    ]
+    wg = list(WG_ITEMS)
 
     def load(cycle):
         df = pd.read_excel(DATA / "VN" / str(cycle) / "exports" / "adults.xlsx")
@@ -200,6 +207,51 @@ def test_committed_data_equals_fresh_generation(tmp_path):
     files = sorted(
         p for iso in ["VN", "KE", "BD", "official"] for p in (fresh / iso).rglob("*") if p.is_file()
     )
-    committed = [DATA / p.relative_to(fresh) for p in files]
-    assert all(p.exists() for p in committed)
+    committed = sorted(
+        p for iso in ["VN", "KE", "BD", "official"] for p in (DATA / iso).rglob("*") if p.is_file()
+    )
+    # Same file list (nothing stale, nothing missing) and the same bytes in every file.
     assert examples.digest(files, fresh) == examples.digest(committed, DATA)
+
+
+def test_forms_are_data_with_shared_blocks():
+    """The questionnaires come from tools/examples/forms/*.yml; includes expand as declared."""
+    cso = {q.name: q for q in examples.FORMS["cso"]}
+    assert "urban_rural" not in cso and "gps" not in cso  # include location without: [...]
+    assert cso["stratum"].calculation == "${region}"  # include design set: {...}
+    adults = examples.FORMS["adults"]
+    assert [q.name for q in adults[:3]] == ["start", "end", "deviceid"]
+    names = {
+        f: [q.label for q in rows if q.name == "respondent_name"]
+        for f, rows in examples.FORMS.items()
+    }
+    assert all(labels and labels[0].get("en") for labels in names.values())
+    assert len({lab[0]["en"] for lab in names.values()}) == 3  # each form words it its own way
+    group = next(q for q in adults if q.type == "begin_group" and q.name == "wg")
+    assert group.label["en"].startswith("Difficulties")  # group labels from common.yml
+    ke = examples.COUNTRIES["KE"]
+    plan = examples.Plan("adults", "adults", 10, "odk-csv")
+    age = next(q for q in examples.form_rows(plan, ke) if q.name == "age")
+    assert age.constraint == ". >= 18 and . <= 110"
+    assert examples._names("adults", "difficulty") == list(WG_ITEMS)
+    assert examples.BASE_LISTS["yes_no"][0][0] == "yes"
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expect"),
+    [
+        ("choices.yml", "- name: 'yes'", "- name: yes", "choices.yml, row yes_no#1"),
+        ("cso.yml", "- include: closing", "- include: closng", "cso.yml, row"),
+        ("cso.yml", "  - gps\n", "  - gsp\n", "no rows named ['gsp']"),
+        ("adults.yml", "  required: true", "  required: 'yes'", "field 'required'"),
+    ],
+)
+def test_bad_form_files_name_file_and_row(tmp_path, file, old, new, expect):
+    forms = tmp_path / "forms"
+    shutil.copytree(examples.FORMS_DIR, forms)
+    text = (forms / file).read_text(encoding="utf-8")
+    assert old in text
+    (forms / file).write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        examples.load_forms(forms)
+    assert expect in str(err.value)

@@ -1,4 +1,4 @@
-"""Synthetic example data: `python -m voicescount.examples` writes data/VN, KE, BD, official.
+"""Synthetic example data: `python -m tools.examples` writes data/VN, KE, BD, official.
 
 The book must build from a fresh clone without real (personal) data, so a seeded generator
 writes realistic, clearly labelled SYNTHETIC exports shaped like real downloads (Kobo XLSX/CSV,
@@ -6,588 +6,43 @@ ODK Central CSV, SPSS, Stata) with their XLSForms, cycle.yml files, side files, 
 margins and official SDG series. Output is byte-identical for a seed (fixed zip dates, pinned
 SPSS/Stata header timestamps, preformatted numbers); tests compare data/ with a fresh run.
 
+It is a development tool, not part of the runtime package: the questionnaires are data files
+under `forms/` beside this module (each file says its format at the top), so wording and
+translations are edited there, not in code.
+
 Question wording: the Washington Group Short Set (WG-SS) items are worded exactly as the WG
 publishes them in English; the UNICEF/WG Child Functioning Module (CFM, ages 5-17) items follow
 the module's caregiver wording with "this child" in place of "(name)". Other languages are
 careful translations, not official WG translations.
 """
 
+# Nothing here may depend on the clock, the machine or dict/set iteration order of unseeded
+# objects: the committed data/ must be byte-identical to a fresh run (tests/test_examples.py).
+
 from __future__ import annotations
 
-LANG_NAMES = {"en": "English", "vi": "Vietnamese", "sw": "Swahili", "bn": "Bengali"}
+import csv
+import hashlib
+import io
+import re
+import shutil
+import uuid
+import zipfile
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import yaml
 
-def T(en: str, vi: str = "", sw: str = "", bn: str = "") -> dict[str, str]:
-    """A label in several languages; empty translations are left out (forms fall back to en)."""
-    out = {"en": en, "vi": vi, "sw": sw, "bn": bn}
-    return {k: v for k, v in out.items() if v}
-
-
-YES_NO = [
-    ("yes", T("Yes", "Có", "Ndiyo", "হ্যাঁ")),
-    ("no", T("No", "Không", "Hapana", "না")),
-]
-
-# WG-SS and CFM difficulty scale, codes 1-4 as the WG tabulates them.
-DIFFICULTY = [
-    (
-        "1",
-        T(
-            "No - no difficulty",
-            "Không – không khó khăn",
-            "Hapana – sina ugumu",
-            "না – কোনো অসুবিধা নেই",
-        ),
-    ),
-    (
-        "2",
-        T(
-            "Yes - some difficulty",
-            "Có – khó khăn một chút",
-            "Ndiyo – ugumu kiasi",
-            "হ্যাঁ – কিছুটা অসুবিধা",
-        ),
-    ),
-    (
-        "3",
-        T(
-            "Yes - a lot of difficulty",
-            "Có – rất khó khăn",
-            "Ndiyo – ugumu mwingi",
-            "হ্যাঁ – অনেক অসুবিধা",
-        ),
-    ),
-    ("4", T("Cannot do at all", "Hoàn toàn không thể làm được", "Siwezi kabisa", "একেবারেই পারি না")),
-]
-
-FREQUENCY = [
-    ("1", T("Daily", "Hằng ngày", "Kila siku", "প্রতিদিন")),
-    ("2", T("Weekly", "Hằng tuần", "Kila wiki", "প্রতি সপ্তাহে")),
-    ("3", T("Monthly", "Hằng tháng", "Kila mwezi", "প্রতি মাসে")),
-    ("4", T("A few times a year", "Vài lần một năm", "Mara chache kwa mwaka", "বছরে কয়েকবার")),
-    ("5", T("Never", "Không bao giờ", "Kamwe", "কখনো না")),
-]
-
-SEX = [
-    ("female", T("Female", "Nữ", "Mwanamke", "নারী")),
-    ("male", T("Male", "Nam", "Mwanaume", "পুরুষ")),
-    ("intersex", T("Intersex", "Liên giới tính", "Intersex", "আন্তঃলিঙ্গ")),
-]
-
-GENDER_IDENTITY = [
-    ("woman", T("Woman", "Phụ nữ", "Mwanamke", "নারী")),
-    ("man", T("Man", "Nam giới", "Mwanaume", "পুরুষ")),
-    (
-        "transgender_woman",
-        T(
-            "Transgender woman",
-            "Phụ nữ chuyển giới",
-            "Mwanamke aliyebadili jinsia",
-            "ট্রান্সজেন্ডার নারী",
-        ),
-    ),
-    (
-        "transgender_man",
-        T(
-            "Transgender man",
-            "Nam giới chuyển giới",
-            "Mwanaume aliyebadili jinsia",
-            "ট্রান্সজেন্ডার পুরুষ",
-        ),
-    ),
-    ("non_binary", T("Non-binary", "Phi nhị nguyên giới", "Asiye na jinsia mbili", "নন-বাইনারি")),
-    ("other", T("Other", "Khác", "Nyingine", "অন্যান্য")),
-    (
-        "prefer_not_to_say",
-        T("Prefer not to say", "Không muốn trả lời", "Sipendi kusema", "বলতে চাই না"),
-    ),
-]
-
-ORIENTATION = [
-    (
-        "heterosexual",
-        T("Heterosexual (straight)", "Dị tính", "Mwenye mvuto kwa jinsia tofauti", "বিষমকামী"),
-    ),
-    ("lesbian", T("Lesbian", "Đồng tính nữ", "Msagaji", "লেসবিয়ান")),
-    ("gay", T("Gay", "Đồng tính nam", "Shoga", "গে")),
-    ("bisexual", T("Bisexual", "Song tính", "Mwenye mvuto kwa jinsia zote", "উভকামী")),
-    ("other", T("Other", "Khác", "Nyingine", "অন্যান্য")),
-    (
-        "prefer_not_to_say",
-        T("Prefer not to say", "Không muốn trả lời", "Sipendi kusema", "বলতে চাই না"),
-    ),
-]
-
-ETHNICITY = [
-    (
-        "majority",
-        T(
-            "National majority group",
-            "Dân tộc đa số",
-            "Kundi kubwa la kitaifa",
-            "সংখ্যাগরিষ্ঠ জনগোষ্ঠী",
-        ),
-    ),
-    ("minority", T("Ethnic minority", "Dân tộc thiểu số", "Kabila dogo", "নৃগোষ্ঠী সংখ্যালঘু")),
-    (
-        "prefer_not_to_say",
-        T("Prefer not to say", "Không muốn trả lời", "Sipendi kusema", "বলতে চাই না"),
-    ),
-]
-
-URBAN_RURAL = [
-    ("urban", T("Urban", "Thành thị", "Mjini", "শহর")),
-    ("rural", T("Rural", "Nông thôn", "Vijijini", "গ্রাম")),
-]
-
-EDUCATION = [
-    ("none", T("No schooling", "Chưa đi học", "Hakuna elimu", "কোনো শিক্ষা নেই")),
-    ("primary", T("Primary", "Tiểu học", "Msingi", "প্রাথমিক")),
-    (
-        "lower_secondary",
-        T("Lower secondary", "Trung học cơ sở", "Sekondari ya chini", "নিম্ন মাধ্যমিক"),
-    ),
-    (
-        "upper_secondary",
-        T("Upper secondary", "Trung học phổ thông", "Sekondari ya juu", "উচ্চ মাধ্যমিক"),
-    ),
-    (
-        "tertiary",
-        T(
-            "College or university",
-            "Cao đẳng hoặc đại học",
-            "Chuo au chuo kikuu",
-            "কলেজ বা বিশ্ববিদ্যালয়",
-        ),
-    ),
-]
-
-WORK_STATUS = [
-    (
-        "employed",
-        T("Working for someone else", "Làm công ăn lương", "Nimeajiriwa", "অন্যের অধীনে কাজ করি"),
-    ),
-    (
-        "self_employed",
-        T(
-            "Own business or farm",
-            "Tự kinh doanh hoặc làm nông",
-            "Biashara au shamba langu",
-            "নিজের ব্যবসা বা খামার",
-        ),
-    ),
-    ("unemployed", T("Looking for work", "Đang tìm việc", "Natafuta kazi", "কাজ খুঁজছি")),
-    ("student", T("Student", "Đang đi học", "Mwanafunzi", "শিক্ষার্থী")),
-    (
-        "homemaker",
-        T(
-            "Looking after the home or family",
-            "Nội trợ, chăm sóc gia đình",
-            "Ninatunza nyumba au familia",
-            "গৃহস্থালি বা পরিবারের দেখাশোনা",
-        ),
-    ),
-    (
-        "unable_to_work",
-        T("Unable to work", "Không có khả năng làm việc", "Siwezi kufanya kazi", "কাজ করতে অক্ষম"),
-    ),
-    ("retired", T("Retired", "Đã nghỉ hưu", "Mstaafu", "অবসরপ্রাপ্ত")),
-    ("other", T("Other", "Khác", "Nyingine", "অন্যান্য")),
-]
-
-SAFE4 = [
-    ("very_safe", T("Very safe", "Rất an toàn", "Salama sana", "খুব নিরাপদ")),
-    ("safe", T("Safe", "An toàn", "Salama", "নিরাপদ")),
-    ("unsafe", T("Unsafe", "Không an toàn", "Si salama", "অনিরাপদ")),
-    ("very_unsafe", T("Very unsafe", "Rất không an toàn", "Si salama kabisa", "খুবই অনিরাপদ")),
-    (
-        "never_walk",
-        T(
-            "I never walk alone after dark",
-            "Tôi không bao giờ đi bộ một mình khi trời tối",
-            "Sitembei peke yangu usiku kamwe",
-            "আমি কখনো অন্ধকারে একা হাঁটি না",
-        ),
-    ),
-]
-
-SATISFACTION5 = [
-    ("1", T("Very dissatisfied", "Rất không hài lòng", "Sijaridhika kabisa", "খুবই অসন্তুষ্ট")),
-    ("2", T("Dissatisfied", "Không hài lòng", "Sijaridhika", "অসন্তুষ্ট")),
-    ("3", T("Neither satisfied nor dissatisfied", "Bình thường", "Kadri", "সন্তুষ্টও না, অসন্তুষ্টও না")),
-    ("4", T("Satisfied", "Hài lòng", "Nimeridhika", "সন্তুষ্ট")),
-    ("5", T("Very satisfied", "Rất hài lòng", "Nimeridhika sana", "খুবই সন্তুষ্ট")),
-]
-
-AGREE4 = [
-    ("strongly_agree", T("Strongly agree", "Rất đồng ý", "Nakubali kabisa", "সম্পূর্ণ একমত")),
-    ("agree", T("Agree", "Đồng ý", "Nakubali", "একমত")),
-    ("disagree", T("Disagree", "Không đồng ý", "Sikubali", "একমত নই")),
-    (
-        "strongly_disagree",
-        T("Strongly disagree", "Hoàn toàn không đồng ý", "Sikubali kabisa", "একেবারেই একমত নই"),
-    ),
-    ("dont_know", T("Don't know", "Không biết", "Sijui", "জানি না")),
-]
-
-GROUNDS = [
-    ("sex", T("Sex or gender", "Giới tính", "Jinsia", "লিঙ্গ")),
-    ("age", T("Age", "Tuổi", "Umri", "বয়স")),
-    ("disability", T("Disability", "Khuyết tật", "Ulemavu", "প্রতিবন্ধিতা")),
-    ("ethnicity", T("Ethnicity", "Dân tộc", "Kabila", "নৃগোষ্ঠী")),
-    (
-        "sexual_orientation",
-        T("Sexual orientation", "Xu hướng tính dục", "Mwelekeo wa kimapenzi", "যৌন অভিমুখিতা"),
-    ),
-    (
-        "gender_identity",
-        T("Gender identity", "Bản dạng giới", "Utambulisho wa kijinsia", "লিঙ্গ পরিচয়"),
-    ),
-    ("income", T("Income or wealth", "Thu nhập hoặc mức sống", "Kipato", "আয় বা সম্পদ")),
-    ("religion", T("Religion", "Tôn giáo", "Dini", "ধর্ম")),
-    ("other", T("Other reason", "Lý do khác", "Sababu nyingine", "অন্য কারণ")),
-]
-
-READ3 = [
-    ("easily", T("Yes, easily", "Có, dễ dàng", "Ndiyo, kwa urahisi", "হ্যাঁ, সহজে")),
-    (
-        "with_difficulty",
-        T("Yes, with difficulty", "Có, nhưng khó khăn", "Ndiyo, kwa shida", "হ্যাঁ, কষ্ট করে"),
-    ),
-    ("cannot", T("No", "Không", "Hapana", "না")),
-]
-
-SAFE_SCHOOL = [
-    ("always", T("Always", "Luôn luôn", "Daima", "সবসময়")),
-    ("mostly", T("Most of the time", "Hầu hết thời gian", "Mara nyingi", "বেশিরভাগ সময়")),
-    ("sometimes", T("Sometimes", "Thỉnh thoảng", "Wakati mwingine", "মাঝে মাঝে")),
-    ("never", T("Never", "Không bao giờ", "Kamwe", "কখনো না")),
-]
-
-ORG_TYPE = [
-    (
-        "ngo",
-        T("Non-governmental organisation", "Tổ chức phi chính phủ", "Shirika lisilo la kiserikali"),
-    ),
-    ("community_group", T("Community-based group", "Nhóm cộng đồng", "Kikundi cha kijamii")),
-    ("youth_union", T("Youth organisation", "Tổ chức thanh niên", "Shirika la vijana")),
-    ("women_union", T("Women's organisation", "Tổ chức phụ nữ", "Shirika la wanawake")),
-    (
-        "dpo",
-        T(
-            "Organisation of persons with disabilities",
-            "Tổ chức của người khuyết tật",
-            "Shirika la watu wenye ulemavu",
-        ),
-    ),
-    ("lgbt_group", T("LGBT group", "Nhóm LGBT", "Kikundi cha LGBT")),
-    ("other", T("Other", "Khác", "Nyingine")),
-]
-
-CSO_AREAS = [
-    ("sdg1", T("Poverty (SDG 1)", "Giảm nghèo (SDG 1)", "Umaskini (SDG 1)")),
-    ("sdg4", T("Education (SDG 4)", "Giáo dục (SDG 4)", "Elimu (SDG 4)")),
-    ("sdg5", T("Gender equality (SDG 5)", "Bình đẳng giới (SDG 5)", "Usawa wa kijinsia (SDG 5)")),
-    ("sdg8", T("Decent work (SDG 8)", "Việc làm bền vững (SDG 8)", "Kazi ya staha (SDG 8)")),
-    (
-        "sdg13",
-        T(
-            "Climate action (SDG 13)",
-            "Ứng phó biến đổi khí hậu (SDG 13)",
-            "Hatua za tabianchi (SDG 13)",
-        ),
-    ),
-    (
-        "sdg16",
-        T(
-            "Peace, justice and institutions (SDG 16)",
-            "Hòa bình, công lý và thể chế (SDG 16)",
-            "Amani, haki na taasisi (SDG 16)",
-        ),
-    ),
-    ("other", T("Other", "Khác", "Nyingine")),
-]
-
-SPACE5 = [
-    ("1", T("Closed", "Rất hạn chế", "Imefungwa")),
-    ("2", T("Repressed", "Bị kìm hãm", "Imekandamizwa")),
-    ("3", T("Obstructed", "Bị cản trở", "Imezuiliwa")),
-    ("4", T("Narrowed", "Bị thu hẹp", "Imepunguzwa")),
-    ("5", T("Open", "Cởi mở", "Iko wazi")),
-]
-
-# Questions: (type, name, label, extras). Groups are begin_group rows with a label.
-INTRO = T(
-    "SYNTHETIC EXAMPLE FORM - not a real survey. Interviewer: read the consent statement.",
-    "BIỂU MẪU VÍ DỤ TỔNG HỢP – không phải khảo sát thật. Điều tra viên: đọc lời đồng ý tham gia.",
-    "FOMU YA MFANO ILIYOTENGENEZWA – si utafiti halisi. Mhojaji: soma taarifa ya ridhaa.",
-    "কৃত্রিম উদাহরণ ফর্ম – প্রকৃত জরিপ নয়। সাক্ষাৎকারগ্রহণকারী: সম্মতির বিবৃতি পড়ুন।",
-)
-
-WG_QUESTIONS = [
-    (
-        "wg_seeing",
-        T(
-            "Do you have difficulty seeing, even if wearing glasses?",
-            "Anh/chị có gặp khó khăn khi nhìn, ngay cả khi đeo kính không?",
-            "Je, una ugumu wa kuona, hata ukivaa miwani?",
-            "চশমা পরা সত্ত্বেও কি আপনার দেখতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "wg_hearing",
-        T(
-            "Do you have difficulty hearing, even if using a hearing aid?",
-            "Anh/chị có gặp khó khăn khi nghe, ngay cả khi dùng máy trợ thính không?",
-            "Je, una ugumu wa kusikia, hata ukitumia kifaa cha kusaidia kusikia?",
-            "শ্রবণযন্ত্র ব্যবহার করা সত্ত্বেও কি আপনার শুনতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "wg_walking",
-        T(
-            "Do you have difficulty walking or climbing steps?",
-            "Anh/chị có gặp khó khăn khi đi bộ hoặc leo bậc thang không?",
-            "Je, una ugumu wa kutembea au kupanda ngazi?",
-            "আপনার কি হাঁটতে বা সিঁড়ি বেয়ে উঠতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "wg_cognition",
-        T(
-            "Do you have difficulty remembering or concentrating?",
-            "Anh/chị có gặp khó khăn khi ghi nhớ hoặc tập trung không?",
-            "Je, una ugumu wa kukumbuka au kuzingatia jambo?",
-            "আপনার কি কিছু মনে রাখতে বা মনোযোগ দিতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "wg_selfcare",
-        T(
-            "Do you have difficulty (with self-care such as) washing all over or dressing?",
-            "Anh/chị có gặp khó khăn (khi tự chăm sóc bản thân như) tắm rửa toàn thân hoặc mặc quần áo không?",
-            "Je, una ugumu (wa kujihudumia kama vile) kuoga mwili mzima au kuvaa nguo?",
-            "আপনার কি (নিজের যত্ন নিতে, যেমন) পুরো শরীর ধুতে বা পোশাক পরতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "wg_communication",
-        T(
-            "Using your usual (customary) language, do you have difficulty communicating, for example understanding or being understood?",
-            "Khi sử dụng ngôn ngữ thông thường của mình, anh/chị có gặp khó khăn khi giao tiếp, ví dụ như hiểu người khác hoặc được người khác hiểu không?",
-            "Ukitumia lugha yako ya kawaida, je, una ugumu wa kuwasiliana, kwa mfano kuelewa au kueleweka?",
-            "আপনার স্বাভাবিক ভাষা ব্যবহার করে কি আপনার যোগাযোগ করতে, যেমন অন্যকে বুঝতে বা অন্যের কাছে বোধগম্য হতে অসুবিধা হয়?",
-        ),
-    ),
-]
-
-CF_QUESTIONS = [
-    (
-        "cf_seeing",
-        "difficulty",
-        T(
-            "Does this child have difficulty seeing (when wearing glasses or contact lenses, if used)?",
-            "Cháu có gặp khó khăn khi nhìn không (khi đeo kính, nếu có dùng)?",
-            bn="শিশুটির কি দেখতে অসুবিধা হয় (চশমা বা কন্টাক্ট লেন্স ব্যবহার করলে, তা পরা অবস্থায়)?",
-        ),
-    ),
-    (
-        "cf_hearing",
-        "difficulty",
-        T(
-            "Does this child have difficulty hearing sounds like people's voices or music (when using a hearing aid, if used)?",
-            "Cháu có gặp khó khăn khi nghe các âm thanh như giọng nói hay tiếng nhạc không (khi dùng máy trợ thính, nếu có)?",
-            bn="শিশুটির কি মানুষের কণ্ঠস্বর বা গানের মতো শব্দ শুনতে অসুবিধা হয় (শ্রবণযন্ত্র ব্যবহার করলে, তা ব্যবহার করা অবস্থায়)?",
-        ),
-    ),
-    (
-        "cf_walking",
-        "difficulty",
-        T(
-            "Without equipment or assistance, does this child have difficulty walking 100 meters on level ground? That would be about the length of 1 football field.",
-            "Khi không có dụng cụ hoặc người hỗ trợ, cháu có gặp khó khăn khi đi bộ 100 mét trên đường bằng không? Khoảng bằng chiều dài một sân bóng đá.",
-            bn="কোনো সরঞ্জাম বা সহায়তা ছাড়া শিশুটির কি সমতল জমিতে ১০০ মিটার হাঁটতে অসুবিধা হয়? এটি প্রায় একটি ফুটবল মাঠের দৈর্ঘ্যের সমান।",
-        ),
-    ),
-    (
-        "cf_selfcare",
-        "difficulty",
-        T(
-            "Does this child have difficulty with self-care such as feeding or dressing him/herself?",
-            "Cháu có gặp khó khăn khi tự chăm sóc bản thân như tự ăn hoặc tự mặc quần áo không?",
-            bn="শিশুটির কি নিজের যত্ন নিতে, যেমন নিজে খেতে বা পোশাক পরতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "cf_communication",
-        "difficulty",
-        T(
-            "When this child speaks, does he/she have difficulty being understood by people outside of this household?",
-            "Khi cháu nói, cháu có gặp khó khăn để người ngoài gia đình hiểu được không?",
-            bn="শিশুটি যখন কথা বলে, তখন কি পরিবারের বাইরের লোকদের কাছে বোধগম্য হতে তার অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "cf_learning",
-        "difficulty",
-        T(
-            "Compared with children of the same age, does this child have difficulty learning things?",
-            "So với trẻ cùng tuổi, cháu có gặp khó khăn khi học những điều mới không?",
-            bn="একই বয়সী শিশুদের তুলনায় শিশুটির কি কিছু শিখতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "cf_remembering",
-        "difficulty",
-        T(
-            "Compared with children of the same age, does this child have difficulty remembering things?",
-            "So với trẻ cùng tuổi, cháu có gặp khó khăn khi ghi nhớ không?",
-            bn="একই বয়সী শিশুদের তুলনায় শিশুটির কি কিছু মনে রাখতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "cf_concentrating",
-        "difficulty",
-        T(
-            "Does this child have difficulty concentrating on an activity that he/she enjoys doing?",
-            "Cháu có gặp khó khăn khi tập trung vào một hoạt động mà cháu thích không?",
-            bn="শিশুটির কি তার পছন্দের কোনো কাজে মনোযোগ দিতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "cf_accepting_change",
-        "difficulty",
-        T(
-            "Compared with children of the same age, does this child have difficulty accepting changes in his/her routine?",
-            "So với trẻ cùng tuổi, cháu có gặp khó khăn khi chấp nhận những thay đổi trong sinh hoạt hằng ngày không?",
-            bn="একই বয়সী শিশুদের তুলনায় শিশুটির কি তার দৈনন্দিন রুটিনের পরিবর্তন মেনে নিতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "cf_behaviour",
-        "difficulty",
-        T(
-            "Compared with children of the same age, does this child have difficulty controlling his/her behaviour?",
-            "So với trẻ cùng tuổi, cháu có gặp khó khăn khi kiểm soát hành vi của mình không?",
-            bn="একই বয়সী শিশুদের তুলনায় শিশুটির কি নিজের আচরণ নিয়ন্ত্রণ করতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "cf_friends",
-        "difficulty",
-        T(
-            "Does this child have difficulty making friends?",
-            "Cháu có gặp khó khăn khi kết bạn không?",
-            bn="শিশুটির কি বন্ধু বানাতে অসুবিধা হয়?",
-        ),
-    ),
-    (
-        "cf_anxiety",
-        "frequency",
-        T(
-            "How often does this child seem very anxious, nervous or worried?",
-            "Cháu có thường tỏ ra rất lo âu, bồn chồn hoặc lo lắng không?",
-            bn="শিশুটিকে কত ঘন ঘন খুব উদ্বিগ্ন, অস্থির বা চিন্তিত মনে হয়?",
-        ),
-    ),
-    (
-        "cf_depression",
-        "frequency",
-        T(
-            "How often does this child seem very sad or depressed?",
-            "Cháu có thường tỏ ra rất buồn hoặc chán nản không?",
-            bn="শিশুটিকে কত ঘন ঘন খুব দুঃখী বা বিষণ্ণ মনে হয়?",
-        ),
-    ),
-]
-
-GROUPS = {
-    "intro": T(
-        "Introduction and consent",
-        "Giới thiệu và đồng ý tham gia",
-        "Utangulizi na ridhaa",
-        "পরিচিতি ও সম্মতি",
-    ),
-    "location": T("Location", "Địa bàn", "Mahali", "অবস্থান"),
-    "demographics": T("About you", "Thông tin cá nhân", "Kuhusu wewe", "আপনার সম্পর্কে"),
-    "wg": T(
-        "Difficulties you may have doing certain activities because of a HEALTH PROBLEM",
-        "Những khó khăn anh/chị có thể gặp khi làm một số hoạt động do VẤN ĐỀ SỨC KHỎE",
-        "Ugumu unaoweza kuwa nao katika kufanya shughuli fulani kwa sababu ya TATIZO LA KIAFYA",
-        "স্বাস্থ্য সমস্যার কারণে কিছু কাজ করতে আপনার যে অসুবিধা হতে পারে",
-    ),
-    "cfm": T(
-        "Child functioning (asked of the mother or primary caregiver)",
-        "Chức năng của trẻ (hỏi mẹ hoặc người chăm sóc chính)",
-        bn="শিশুর কার্যক্ষমতা (মা বা প্রধান পরিচর্যাকারীকে জিজ্ঞাসা করুন)",
-    ),
-    "sdg1": T(
-        "Basic services and social protection",
-        "Dịch vụ cơ bản và an sinh xã hội",
-        "Huduma za msingi na hifadhi ya jamii",
-        "মৌলিক সেবা ও সামাজিক সুরক্ষা",
-    ),
-    "sdg4": T("Education and learning", "Giáo dục và học tập", "Elimu na mafunzo", "শিক্ষা ও শেখা"),
-    "sdg5": T(
-        "Gender equality and safety",
-        "Bình đẳng giới và an toàn",
-        "Usawa wa kijinsia na usalama",
-        "লিঙ্গ সমতা ও নিরাপত্তা",
-    ),
-    "sdg8": T("Work", "Việc làm", "Kazi", "কাজ"),
-    "sdg13": T(
-        "Climate and disasters", "Khí hậu và thiên tai", "Tabianchi na majanga", "জলবায়ু ও দুর্যোগ"
-    ),
-    "sdg16": T(
-        "Safety, justice and participation",
-        "An toàn, công lý và sự tham gia",
-        "Usalama, haki na ushiriki",
-        "নিরাপত্তা, ন্যায়বিচার ও অংশগ্রহণ",
-    ),
-    "org": T("About your organisation", "Về tổ chức của anh/chị", "Kuhusu shirika lako"),
-    "cso": T(
-        "Civic space and participation",
-        "Không gian dân sự và sự tham gia",
-        "Nafasi ya kiraia na ushiriki",
-    ),
-    "school": T("School and learning", "Trường học và học tập", bn="বিদ্যালয় ও শেখা"),
-    "voice": T("Safety and being heard", "An toàn và được lắng nghe", bn="নিরাপত্তা ও কথা শোনা"),
-    "contact": T(
-        "Follow-up contact (kept separately, removed before analysis)",
-        "Liên hệ lại (lưu riêng, xóa trước khi phân tích)",
-        "Mawasiliano ya ufuatiliaji (yanahifadhiwa kando, yanaondolewa kabla ya uchambuzi)",
-        "পরবর্তী যোগাযোগ (আলাদাভাবে রাখা হয়, বিশ্লেষণের আগে মুছে ফেলা হয়)",
-    ),
-    "design": T(
-        "Sample design (calculated)", "Thiết kế mẫu (tự tính)", "Muundo wa sampuli", "নমুনা নকশা"
-    ),
-    "closing": T("Closing", "Kết thúc", "Kufunga", "সমাপ্তি"),
-}
-
-
-# =========================================================================== the generator
-# Everything below turns a seed into files. Nothing here may depend on the clock, the
-# machine or dict/set iteration order of unseeded objects: the committed data/ must be
-# byte-identical to a fresh run (tests/test_examples.py checks it).
-
-import csv  # noqa: E402
-import hashlib  # noqa: E402
-import io  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import uuid  # noqa: E402
-import zipfile  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import date, datetime, timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
+from voicescount.errors import ConfigError
 
 # The side files' headers are the schemas voices.py reads them with (one definition).
-from .voices import ACTIVITY_COLUMNS, SEGMENT_COLUMNS  # noqa: E402
+from voicescount.voices import ACTIVITY_COLUMNS, SEGMENT_COLUMNS
 
+FORMS_DIR = Path(__file__).resolve().parent / "forms"
+LANG_NAMES = {"en": "English", "vi": "Vietnamese", "sw": "Swahili", "bn": "Bengali"}
 DEFAULT_SEED = 20240917
 FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 FIXED_DOC_TIME = datetime(2020, 1, 1, 0, 0, 0)
@@ -595,10 +50,18 @@ CANARY_NAME = "Nguyen Van Canary"
 CANARY_PHONE = "+84 912 000 111"
 HOSTILE_FORMULA = '=HYPERLINK("http://example.invalid","click")'
 HOSTILE_SCRIPT = "<script>alert(1)</script>"
+# Written into every cycle.yml, README and official CSV: the committed data/ holds this exact
+# text, so changing it (even the command it names) means regenerating and committing data/.
 SYNTHETIC_NOTE = (
     "SYNTHETIC EXAMPLE DATA generated by `python -m voicescount.examples`; "
     "not collected from real people."
 )
+
+
+def T(en: str, vi: str = "", sw: str = "", bn: str = "") -> dict[str, str]:
+    """A label in several languages; empty translations are left out (forms fall back to en)."""
+    out = {"en": en, "vi": vi, "sw": sw, "bn": bn}
+    return {k: v for k, v in out.items() if v}
 
 
 # --------------------------------------------------------------------------- questions
@@ -623,688 +86,161 @@ class Q:
         return parts[1] if parts[0] in ("select_one", "select_multiple") else None
 
 
-def _group(name: str, relevant: str = "") -> Q:
-    return Q("begin_group", name, GROUPS[name], relevant=relevant)
+ROW_FIELDS = {f.name for f in fields(Q)}
+INCLUDE_KEYS = {"include", "without", "set"}
 
 
-END = Q("end_group")
-CONSENTED = "${consent} = 'yes'"
+def _read_yaml(path: Path) -> dict:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the form file: {exc}", path=path) from exc
+    if not isinstance(doc, dict):
+        raise ConfigError("expected a mapping at the top", path=path)
+    return doc
 
 
-def _meta() -> list[Q]:
-    return [Q("start", "start"), Q("end", "end"), Q("deviceid", "deviceid")]
+def _label(value, path: Path, row: object, fld: str) -> dict[str, str]:
+    """{language: text}; every key and text a string (YAML reads Yes/No/1 unquoted otherwise)."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()
+    ):
+        raise ConfigError(
+            "a label must map language codes to non-empty texts",
+            path=path,
+            row=row,
+            field=fld,
+            hint="Write it as `label: {en: ..., vi: ...}`; quote texts such as 'Yes' or 'No'.",
+        )
+    return dict(value)
 
 
-def _location(gps: bool) -> list[Q]:
-    rows = [
-        _group("location", CONSENTED),
-        Q("select_one region", "region", T("Region", "Vùng", "Eneo", "বিভাগ"), required=True),
-        Q("text", "province", T("Province / county / district", "Tỉnh/thành phố", "Kaunti", "জেলা")),
-        Q(
-            "select_one urban_rural",
-            "urban_rural",
-            T("Place of residence", "Nơi cư trú", "Makazi", "বসবাসের স্থান"),
-            required=True,
-        ),
-        Q(
-            "text",
-            "commune_id",
-            T(
-                "Commune / ward code (from the sample list)",
-                "Mã xã/phường (theo danh sách mẫu)",
-                "Nambari ya kata (kutoka orodha ya sampuli)",
-                "ইউনিয়ন/ওয়ার্ড কোড (নমুনা তালিকা থেকে)",
-            ),
-            required=True,
-        ),
-    ]
-    if gps:
-        rows.append(
-            Q(
-                "geopoint",
-                "gps",
-                T("Record the location", "Ghi lại vị trí", "Rekodi mahali", "অবস্থান রেকর্ড করুন"),
+def _row(raw: dict, groups: dict, path: Path, row: object) -> Q:
+    unknown = set(raw) - ROW_FIELDS
+    if unknown or not isinstance(raw.get("type"), str):
+        raise ConfigError(
+            f"a survey row needs a type and only XLSForm columns (unknown: {sorted(unknown)})",
+            path=path,
+            row=row,
+            hint=f"Use {sorted(ROW_FIELDS)}, or `include:` a block of tools/examples/forms/common.yml.",
+        )
+    kw = dict(raw)
+    for key in ("name", "relevant", "constraint", "calculation", "appearance"):
+        if not isinstance(kw.get(key, ""), str):
+            raise ConfigError("must be a text (quote it)", path=path, row=row, field=key)
+    if not isinstance(kw.get("required", False), bool):
+        raise ConfigError("must be true or false", path=path, row=row, field="required")
+    if kw["type"] == "begin_group":
+        if "label" in kw or kw.get("name") not in groups:
+            raise ConfigError(
+                f"group {kw.get('name')!r}: group labels live in common.yml `groups`",
+                path=path,
+                row=row,
+                hint="Add the group there and leave `label` off the begin_group row.",
             )
+        kw["label"] = groups[kw["name"]]
+    elif "label" in kw:
+        kw["label"] = _label(kw["label"], path, row, "label")
+    return Q(**kw)
+
+
+def _expand(items: list, blocks: dict, groups: dict, path: Path, seen: tuple = ()) -> list[Q]:
+    """Survey rows with `include:` entries replaced by their block (`without`, `set` applied)."""
+    if not isinstance(items, list):
+        raise ConfigError(
+            "expected a list of survey rows", path=path, row=seen[-1] if seen else None
         )
-    return rows + [END]
-
-
-def _intro(children: bool = False) -> list[Q]:
-    rows = [
-        _group("intro"),
-        Q("note", "intro_note", INTRO),
-        Q(
-            "text",
-            "enumerator",
-            T("Interviewer code", "Mã điều tra viên", "Nambari ya mhojaji", "সাক্ষাৎকারগ্রহণকারীর কোড"),
-            required=True,
-        ),
-        Q(
-            "date",
-            "interview_date",
-            T("Date of interview", "Ngày phỏng vấn", "Tarehe ya mahojiano", "সাক্ষাৎকারের তারিখ"),
-            required=True,
-        ),
-    ]
-    if children:
-        rows += [
-            Q(
-                "select_one yes_no",
-                "guardian_consent",
-                T(
-                    "Has the parent or guardian given informed consent?",
-                    "Cha mẹ hoặc người giám hộ đã đồng ý cho cháu tham gia chưa?",
-                    bn="পিতামাতা বা অভিভাবক কি অবহিত সম্মতি দিয়েছেন?",
-                ),
-                required=True,
-            ),
-            Q(
-                "select_one yes_no",
-                "child_assent",
-                T(
-                    "Does the child agree to take part?",
-                    "Cháu có đồng ý tham gia không?",
-                    bn="শিশুটি কি অংশ নিতে রাজি?",
-                ),
-                relevant="${guardian_consent} = 'yes'",
-                required=True,
-            ),
-            Q(
-                "calculate",
-                "consent",
-                calculation="if(${guardian_consent} = 'yes' and ${child_assent} = 'yes', 'yes', 'no')",
-            ),
-        ]
-    else:
-        rows.append(
-            Q(
-                "select_one yes_no",
-                "consent",
-                T(
-                    "Do you agree to take part in this interview?",
-                    "Anh/chị có đồng ý tham gia phỏng vấn này không?",
-                    "Je, unakubali kushiriki katika mahojiano haya?",
-                    "আপনি কি এই সাক্ষাৎকারে অংশ নিতে সম্মত?",
-                ),
-                required=True,
+    out: list[Q] = []
+    for i, raw in enumerate(items, start=1):
+        where = f"{'/'.join(seen)}#{i}" if seen else i
+        if not isinstance(raw, dict):
+            raise ConfigError("a survey row must be a mapping", path=path, row=where)
+        if "include" not in raw:
+            out.append(_row(raw, groups, path, where))
+            continue
+        name = raw["include"]
+        if set(raw) - INCLUDE_KEYS or name not in blocks or name in seen:
+            raise ConfigError(
+                f"cannot include {name!r}",
+                path=path,
+                row=where,
+                hint=f"Known blocks: {sorted(blocks)}; an include takes only `without` and `set`"
+                " and a block cannot include itself.",
             )
-        )
-    return rows + [END]
-
-
-def _design(psu: str, by_region: bool = False) -> list[Q]:
-    return [
-        _group("design", CONSENTED),
-        Q(
-            "calculate",
-            "stratum",
-            calculation="${region}" if by_region else "concat(${region}, '_', ${urban_rural})",
-        ),
-        Q(
-            "calculate",
-            "weight",
-            calculation=f"pulldata('sample_frame', 'weight', 'psu', ${{{psu}}})",
-        ),
-        END,
-    ]
-
-
-def _contact(who: dict) -> list[Q]:
-    return [
-        _group("contact", CONSENTED),
-        Q(
-            "select_one yes_no",
-            "recontact",
-            T(
-                "May we contact you again about the results?",
-                "Chúng tôi có thể liên hệ lại với anh/chị về kết quả không?",
-                "Je, tunaweza kuwasiliana nawe tena kuhusu matokeo?",
-                "ফলাফল নিয়ে আমরা কি আবার আপনার সাথে যোগাযোগ করতে পারি?",
-            ),
-        ),
-        Q("text", "respondent_name", who, relevant="${recontact} = 'yes'"),
-        Q(
-            "text",
-            "phone",
-            T("Phone number", "Số điện thoại", "Nambari ya simu", "ফোন নম্বর"),
-            relevant="${recontact} = 'yes'",
-            appearance="numbers",
-        ),
-        END,
-    ]
-
-
-def _closing() -> list[Q]:
-    return [
-        _group("closing", CONSENTED),
-        Q(
-            "text",
-            "q_comment",
-            T(
-                "Is there anything else you would like to tell us?",
-                "Anh/chị có muốn chia sẻ thêm điều gì không?",
-                "Je, kuna jambo lingine ungependa kutuambia?",
-                "আপনি কি আমাদের আর কিছু বলতে চান?",
-            ),
-            appearance="multiline",
-        ),
-        END,
-    ]
-
-
-def adults_form(age_min: int) -> list[Q]:
-    """Youth, women and people with disabilities: WG-SS plus items for SDGs 1, 4, 5, 8, 13, 16."""
-    return (
-        _meta()
-        + _intro()
-        + _location(gps=True)
-        + [
-            _group("demographics", CONSENTED),
-            Q("select_one sex", "sex", T("Sex", "Giới tính", "Jinsia", "লিঙ্গ"), required=True),
-            Q(
-                "integer",
-                "age",
-                T(
-                    "How old are you (completed years)?",
-                    "Anh/chị bao nhiêu tuổi (tròn năm)?",
-                    "Una umri wa miaka mingapi?",
-                    "আপনার বয়স কত (পূর্ণ বছর)?",
-                ),
-                required=True,
-                constraint=f". >= {age_min} and . <= 110",
-            ),
-            Q(
-                "select_one gender_identity",
-                "gender_identity",
-                T(
-                    "How do you describe your gender? (voluntary)",
-                    "Anh/chị tự xác định giới của mình là gì? (tự nguyện)",
-                    "Unajitambulisha vipi kijinsia? (hiari)",
-                    "আপনি আপনার লিঙ্গ পরিচয় কীভাবে বর্ণনা করেন? (ঐচ্ছিক)",
-                ),
-            ),
-            Q(
-                "select_one sexual_orientation",
-                "sexual_orientation",
-                T(
-                    "How do you describe your sexual orientation? (voluntary)",
-                    "Anh/chị tự xác định xu hướng tính dục của mình là gì? (tự nguyện)",
-                    "Unaelezaje mwelekeo wako wa kimapenzi? (hiari)",
-                    "আপনি আপনার যৌন অভিমুখিতা কীভাবে বর্ণনা করেন? (ঐচ্ছিক)",
-                ),
-            ),
-            Q(
-                "select_one ethnicity",
-                "ethnicity",
-                T(
-                    "Which group do you belong to?",
-                    "Anh/chị thuộc nhóm dân tộc nào?",
-                    "Wewe ni wa kundi gani?",
-                    "আপনি কোন জনগোষ্ঠীর?",
-                ),
-            ),
-            Q(
-                "text",
-                "ethnic_group",
-                T(
-                    "Name of your ethnic group",
-                    "Tên dân tộc của anh/chị",
-                    "Jina la kabila lako",
-                    "আপনার নৃগোষ্ঠীর নাম",
-                ),
-            ),
-            END,
-            _group("wg", CONSENTED),
-            *[Q("select_one difficulty", n, lab, required=True) for n, lab in WG_QUESTIONS],
-            END,
-            _group("sdg1", CONSENTED),
-            Q(
-                "select_one yes_no",
-                "q_water_basic",
-                T(
-                    "Does your household get drinking water from an improved source within a 30-minute round trip?",
-                    "Hộ gia đình anh/chị có nguồn nước uống hợp vệ sinh trong vòng 30 phút đi về không?",
-                    "Je, kaya yako inapata maji ya kunywa kutoka chanzo bora ndani ya dakika 30 kwenda na kurudi?",
-                    "আপনার খানা কি যাওয়া-আসা ৩০ মিনিটের মধ্যে উন্নত উৎস থেকে পানীয় জল পায়?",
-                ),
-            ),
-            Q(
-                "select_one yes_no",
-                "q_social_assist",
-                T(
-                    "In the last 12 months, did you receive any social assistance (cash or in kind)?",
-                    "Trong 12 tháng qua, anh/chị có nhận được trợ giúp xã hội nào (tiền hoặc hiện vật) không?",
-                    "Katika miezi 12 iliyopita, ulipokea msaada wowote wa kijamii?",
-                    "গত ১২ মাসে আপনি কি কোনো সামাজিক সহায়তা (নগদ বা দ্রব্য) পেয়েছেন?",
-                ),
-            ),
-            END,
-            _group("sdg4", CONSENTED),
-            Q(
-                "select_one education",
-                "q_education",
-                T(
-                    "What is the highest level of school you completed?",
-                    "Trình độ học vấn cao nhất anh/chị đã hoàn thành là gì?",
-                    "Ni kiwango gani cha juu cha elimu ulichomaliza?",
-                    "আপনি সর্বোচ্চ কোন স্তরের পড়াশোনা শেষ করেছেন?",
-                ),
-            ),
-            Q(
-                "select_one yes_no",
-                "q_training_12m",
-                T(
-                    "In the last 12 months, did you take part in any education or training?",
-                    "Trong 12 tháng qua, anh/chị có tham gia khóa học hoặc đào tạo nào không?",
-                    "Katika miezi 12 iliyopita, ulishiriki katika elimu au mafunzo yoyote?",
-                    "গত ১২ মাসে আপনি কি কোনো শিক্ষা বা প্রশিক্ষণে অংশ নিয়েছেন?",
-                ),
-            ),
-            END,
-            _group("sdg8", CONSENTED),
-            Q(
-                "select_one work_status",
-                "q_work_status",
-                T(
-                    "What best describes what you mainly do now?",
-                    "Hiện nay anh/chị chủ yếu làm gì?",
-                    "Ni kipi kinaelezea vyema unachofanya sasa?",
-                    "আপনি এখন প্রধানত কী করেন?",
-                ),
-            ),
-            Q(
-                "select_one yes_no",
-                "q_training_4w",
-                T(
-                    "In the last 4 weeks, were you in any education or training?",
-                    "Trong 4 tuần qua, anh/chị có đi học hoặc tham gia đào tạo không?",
-                    "Katika wiki 4 zilizopita, ulikuwa katika elimu au mafunzo?",
-                    "গত ৪ সপ্তাহে আপনি কি কোনো শিক্ষা বা প্রশিক্ষণে ছিলেন?",
-                ),
-                relevant="${q_work_status} != 'student'",
-            ),
-            Q(
-                "select_one yes_no",
-                "q_social_insurance",
-                T(
-                    "Does your work give you social insurance?",
-                    "Công việc của anh/chị có đóng bảo hiểm xã hội không?",
-                    "Je, kazi yako inakupa bima ya kijamii?",
-                    "আপনার কাজ কি আপনাকে সামাজিক বিমা দেয়?",
-                ),
-                relevant="selected(${q_work_status}, 'employed') or selected(${q_work_status}, 'self_employed')",
-            ),
-            END,
-            _group("sdg5", CONSENTED),
-            Q(
-                "select_one yes_no",
-                "q_ever_partnered",
-                T(
-                    "Have you ever been married or lived with a partner?",
-                    "Chị đã từng kết hôn hoặc sống chung với bạn đời chưa?",
-                    "Je, umewahi kuolewa au kuishi na mwenzi?",
-                    "আপনি কি কখনো বিবাহিত ছিলেন বা সঙ্গীর সাথে থেকেছেন?",
-                ),
-                relevant="${sex} = '" + "{female}" + "'",
-            ),
-            Q(
-                "select_one yes_no",
-                "q_violence_12m",
-                T(
-                    "In the last 12 months, has a husband or partner hit, hurt or forced you to have sex? (asked in private)",
-                    "Trong 12 tháng qua, chồng hoặc bạn đời có đánh, làm tổn thương hoặc ép chị quan hệ tình dục không? (hỏi riêng)",
-                    "Katika miezi 12 iliyopita, je, mume au mwenzi amekupiga, kukuumiza au kukulazimisha kufanya ngono? (kwa faragha)",
-                    "গত ১২ মাসে স্বামী বা সঙ্গী কি আপনাকে মেরেছে, আঘাত করেছে বা জোর করে যৌন সম্পর্ক করেছে? (একান্তে জিজ্ঞাসা)",
-                ),
-                relevant="${q_ever_partnered} = 'yes'",
-            ),
-            Q(
-                "select_one yes_no",
-                "q_community_voice",
-                T(
-                    "In the last 12 months, did you speak at a community or commune meeting?",
-                    "Trong 12 tháng qua, anh/chị có phát biểu trong cuộc họp cộng đồng hoặc họp xã không?",
-                    "Katika miezi 12 iliyopita, ulizungumza katika mkutano wa jamii?",
-                    "গত ১২ মাসে আপনি কি কোনো সামাজিক বা ইউনিয়ন সভায় কথা বলেছেন?",
-                ),
-            ),
-            END,
-            _group("sdg13", CONSENTED),
-            Q(
-                "select_one yes_no",
-                "q_climate_heard",
-                T(
-                    "Have you heard about climate change and what it means for your area?",
-                    "Anh/chị đã nghe về biến đổi khí hậu và tác động của nó đến địa phương chưa?",
-                    "Je, umesikia kuhusu mabadiliko ya tabianchi na maana yake kwa eneo lako?",
-                    "আপনি কি জলবায়ু পরিবর্তন এবং আপনার এলাকায় এর প্রভাব সম্পর্কে শুনেছেন?",
-                ),
-            ),
-            Q(
-                "select_one yes_no",
-                "q_disaster_affected",
-                T(
-                    "In the last 12 months, was your household affected by a flood, storm, drought or landslide?",
-                    "Trong 12 tháng qua, hộ gia đình anh/chị có bị ảnh hưởng bởi lũ lụt, bão, hạn hán hoặc sạt lở đất không?",
-                    "Katika miezi 12 iliyopita, kaya yako iliathiriwa na mafuriko, dhoruba, ukame au maporomoko?",
-                    "গত ১২ মাসে আপনার খানা কি বন্যা, ঝড়, খরা বা ভূমিধসে ক্ষতিগ্রস্ত হয়েছে?",
-                ),
-            ),
-            Q(
-                "select_one yes_no",
-                "q_disaster_warning",
-                T(
-                    "Did you receive a warning in time before it happened?",
-                    "Anh/chị có nhận được cảnh báo kịp thời trước khi thiên tai xảy ra không?",
-                    "Ulipata tahadhari kwa wakati kabla ya tukio?",
-                    "ঘটনার আগে কি আপনি সময়মতো সতর্কবার্তা পেয়েছিলেন?",
-                ),
-                relevant="${q_disaster_affected} = 'yes'",
-            ),
-            END,
-            _group("sdg16", CONSENTED),
-            Q(
-                "select_one safe4",
-                "q_safe_walking",
-                T(
-                    "How safe do you feel walking alone around the area where you live after dark?",
-                    "Anh/chị cảm thấy an toàn như thế nào khi đi bộ một mình quanh khu vực mình sống sau khi trời tối?",
-                    "Unajisikia salama kiasi gani ukitembea peke yako katika eneo unaloishi baada ya giza?",
-                    "অন্ধকার হওয়ার পর নিজের এলাকায় একা হাঁটতে আপনি কতটা নিরাপদ বোধ করেন?",
-                ),
-            ),
-            Q(
-                "select_one yes_no",
-                "q_violence_any_12m",
-                T(
-                    "In the last 12 months, were you physically attacked, threatened or sexually assaulted?",
-                    "Trong 12 tháng qua, anh/chị có bị tấn công thân thể, đe dọa hoặc xâm hại tình dục không?",
-                    "Katika miezi 12 iliyopita, ulishambuliwa, kutishiwa au kudhulumiwa kingono?",
-                    "গত ১২ মাসে আপনি কি শারীরিক আক্রমণ, হুমকি বা যৌন নির্যাতনের শিকার হয়েছেন?",
-                ),
-            ),
-            Q(
-                "select_one yes_no",
-                "q_violence_reported",
-                T(
-                    "Did you report it to the police or another competent authority?",
-                    "Anh/chị có trình báo với công an hoặc cơ quan có thẩm quyền không?",
-                    "Uliripoti kwa polisi au mamlaka nyingine husika?",
-                    "আপনি কি পুলিশ বা অন্য কোনো কর্তৃপক্ষকে জানিয়েছেন?",
-                ),
-                relevant="${q_violence_any_12m} = 'yes'",
-            ),
-            Q(
-                "select_one yes_no",
-                "q_service_used",
-                T(
-                    "In the last 12 months, did you use a public service (health station, school, commune office)?",
-                    "Trong 12 tháng qua, anh/chị có sử dụng dịch vụ công nào (trạm y tế, trường học, UBND xã) không?",
-                    "Katika miezi 12 iliyopita, ulitumia huduma ya umma (zahanati, shule, ofisi ya kata)?",
-                    "গত ১২ মাসে আপনি কি কোনো সরকারি সেবা (স্বাস্থ্যকেন্দ্র, বিদ্যালয়, ইউনিয়ন পরিষদ) ব্যবহার করেছেন?",
-                ),
-            ),
-            Q(
-                "select_one satisfaction5",
-                "q_service_satisfied",
-                T(
-                    "How satisfied were you with the last public service you used?",
-                    "Anh/chị hài lòng thế nào với dịch vụ công gần nhất đã sử dụng?",
-                    "Uliridhika kiasi gani na huduma ya umma uliyotumia mara ya mwisho?",
-                    "সর্বশেষ যে সরকারি সেবা নিয়েছেন তাতে আপনি কতটা সন্তুষ্ট?",
-                ),
-                relevant="${q_service_used} = 'yes'",
-            ),
-            Q(
-                "select_one agree4",
-                "q_decision_inclusive",
-                T(
-                    "People like me have a say in what the local authorities do.",
-                    "Những người như tôi có tiếng nói trong những việc chính quyền địa phương làm.",
-                    "Watu kama mimi wana sauti katika kile serikali ya mtaa inachofanya.",
-                    "আমার মতো মানুষের স্থানীয় কর্তৃপক্ষের কাজে মতামত দেওয়ার সুযোগ আছে।",
-                ),
-            ),
-            Q(
-                "select_one yes_no",
-                "q_discriminated",
-                T(
-                    "In the last 12 months, have you personally felt discriminated against or harassed?",
-                    "Trong 12 tháng qua, anh/chị có cảm thấy bị phân biệt đối xử hoặc quấy rối không?",
-                    "Katika miezi 12 iliyopita, umehisi kubaguliwa au kunyanyaswa?",
-                    "গত ১২ মাসে আপনি কি ব্যক্তিগতভাবে বৈষম্য বা হয়রানির শিকার বোধ করেছেন?",
-                ),
-            ),
-            Q(
-                "select_multiple grounds",
-                "q_discrim_grounds",
-                T(
-                    "On which grounds? (select all that apply)",
-                    "Vì lý do nào? (chọn tất cả các ý phù hợp)",
-                    "Kwa misingi gani? (chagua yote yanayohusika)",
-                    "কোন কারণে? (প্রযোজ্য সবগুলো বাছুন)",
-                ),
-                relevant="${q_discriminated} = 'yes'",
-            ),
-            END,
-        ]
-        + _contact(
-            T(
-                "Your name (only if you agree to be contacted)",
-                "Tên của anh/chị (chỉ khi đồng ý được liên hệ)",
-                "Jina lako (ikiwa tu unakubali kuwasiliana)",
-                "আপনার নাম (শুধু যোগাযোগে সম্মত হলে)",
+        rows = _expand(blocks[name], blocks, groups, FORMS_DIR / "common.yml", (*seen, name))
+        names = {q.name for q in rows}
+        without, changes = raw.get("without", []), raw.get("set", {})
+        missing = (set(without) | set(changes)) - names
+        if missing:
+            raise ConfigError(
+                f"block {name!r} has no rows named {sorted(missing)}", path=path, row=where
             )
+        rows = [q for q in rows if q.name not in without]
+        for j, q in enumerate(rows):
+            if q.name in changes:
+                kw = dict(changes[q.name])
+                if "label" in kw:
+                    kw["label"] = _label(kw["label"], path, where, f"set.{q.name}.label")
+                try:
+                    rows[j] = replace(q, **kw)
+                except TypeError as exc:
+                    raise ConfigError(str(exc), path=path, row=where, field="set") from exc
+        out += rows
+    return out
+
+
+def load_forms(forms_dir: Path = FORMS_DIR) -> tuple[dict[str, list[Q]], dict[str, list]]:
+    """The questionnaires ({population: survey rows}) and choice lists ({list: [(code, label)]}).
+
+    Rows keep the placeholders `{age_min}` (constraint) and `{female}` (relevant), which
+    `form_rows` and `write_form` fill per country and form.
+    """
+    common_path = forms_dir / "common.yml"
+    common = _read_yaml(common_path)
+    groups = {
+        name: _label(lab, common_path, f"groups.{name}", "label")
+        for name, lab in (common.get("groups") or {}).items()
+    }
+    blocks = common.get("blocks") or {}
+    forms = {}
+    for population in ("adults", "children", "cso"):
+        path = forms_dir / f"{population}.yml"
+        forms[population] = _expand(_read_yaml(path).get("survey"), blocks, groups, path)
+    choices_path = forms_dir / "choices.yml"
+    choices: dict[str, list[tuple[str, dict]]] = {}
+    for name, items in (_read_yaml(choices_path).get("choices") or {}).items():
+        lst = []
+        for i, item in enumerate(items or [], start=1):
+            code = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(code, str) or set(item) != {"name", "label"}:
+                raise ConfigError(
+                    "a choice needs a text `name` and a `label`",
+                    path=choices_path,
+                    row=f"{name}#{i}",
+                    field="name",
+                    hint="Quote codes such as 'yes', 'no' or '1' (YAML reads them as booleans or numbers).",
+                )
+            lst.append((code, _label(item["label"], choices_path, f"{name}#{i}", "label")))
+        choices[name] = lst
+    used = {q.list_name for rows in forms.values() for q in rows if q.list_name} - {"region"}
+    if used - set(choices):
+        raise ConfigError(
+            f"choice lists used by the forms but not defined: {sorted(used - set(choices))}",
+            path=choices_path,
         )
-        + _design("commune_id")
-        + _closing()
-    )
+    return forms, choices
 
 
-def children_form() -> list[Q]:
-    """Children aged 11-15: the UNICEF/WG Child Functioning Module plus school, safety and voice."""
-    return (
-        _meta()
-        + _intro(children=True)
-        + _location(gps=True)
-        + [
-            _group("demographics", CONSENTED),
-            Q(
-                "select_one sex",
-                "sex",
-                T("Sex of the child", "Giới tính của cháu", bn="শিশুর লিঙ্গ"),
-                required=True,
-            ),
-            Q(
-                "integer",
-                "age",
-                T("How old are you?", "Cháu bao nhiêu tuổi?", bn="তোমার বয়স কত?"),
-                required=True,
-                constraint=". >= 11 and . <= 15",
-            ),
-            Q(
-                "select_one ethnicity",
-                "ethnicity",
-                T(
-                    "Which group does the child belong to?",
-                    "Cháu thuộc nhóm dân tộc nào?",
-                    bn="শিশুটি কোন জনগোষ্ঠীর?",
-                ),
-            ),
-            Q(
-                "text",
-                "ethnic_group",
-                T("Name of the ethnic group", "Tên dân tộc", bn="নৃগোষ্ঠীর নাম"),
-            ),
-            END,
-            _group("cfm", CONSENTED),
-            *[Q("select_one " + lst, n, lab, required=True) for n, lst, lab in CF_QUESTIONS],
-            END,
-            _group("school", CONSENTED),
-            Q(
-                "select_one yes_no",
-                "q_in_school",
-                T(
-                    "Do you go to school this school year?",
-                    "Năm học này cháu có đi học không?",
-                    bn="এই শিক্ষাবর্ষে তুমি কি বিদ্যালয়ে যাও?",
-                ),
-            ),
-            Q(
-                "select_one read3",
-                "q_read_story",
-                T(
-                    "Can you read this short story aloud? (show the card)",
-                    "Cháu có đọc to được câu chuyện ngắn này không? (đưa thẻ)",
-                    bn="তুমি কি এই ছোট গল্পটি জোরে পড়তে পারো? (কার্ড দেখান)",
-                ),
-            ),
-            Q(
-                "select_one safe_school",
-                "q_safe_school",
-                T(
-                    "Do you feel safe at school and on the way to school?",
-                    "Cháu có cảm thấy an toàn ở trường và trên đường đến trường không?",
-                    bn="বিদ্যালয়ে এবং বিদ্যালয়ে যাওয়ার পথে কি তুমি নিরাপদ বোধ করো?",
-                ),
-                relevant="${q_in_school} = 'yes'",
-            ),
-            Q(
-                "select_one yes_no",
-                "q_bullied_month",
-                T(
-                    "In the last month, were you bullied by other children?",
-                    "Trong tháng qua, cháu có bị các bạn khác bắt nạt không?",
-                    bn="গত মাসে কি অন্য শিশুরা তোমাকে উৎপীড়ন করেছে?",
-                ),
-            ),
-            END,
-            _group("sdg13", CONSENTED),
-            Q(
-                "select_one yes_no",
-                "q_climate_heard",
-                T(
-                    "Have you learnt about climate change and how to stay safe in floods or storms?",
-                    "Cháu đã được học về biến đổi khí hậu và cách giữ an toàn khi có lũ, bão chưa?",
-                    bn="তুমি কি জলবায়ু পরিবর্তন এবং বন্যা বা ঝড়ে কীভাবে নিরাপদ থাকতে হয় তা শিখেছ?",
-                ),
-            ),
-            END,
-            _group("voice", CONSENTED),
-            Q(
-                "select_one agree4",
-                "q_adults_listen",
-                T(
-                    "Adults in my community listen to what children say.",
-                    "Người lớn ở nơi cháu sống lắng nghe ý kiến của trẻ em.",
-                    bn="আমার এলাকার বড়রা শিশুদের কথা শোনে।",
-                ),
-            ),
-            END,
-        ]
-        + _contact(
-            T(
-                "Name of parent or guardian (only if they agree to be contacted)",
-                "Tên cha mẹ hoặc người giám hộ (chỉ khi đồng ý được liên hệ)",
-                bn="পিতামাতা বা অভিভাবকের নাম (শুধু যোগাযোগে সম্মত হলে)",
-            )
-        )
-        + _design("commune_id")
-        + _closing()
-    )
+FORMS, BASE_LISTS = load_forms()
 
 
-def cso_form() -> list[Q]:
-    """Civil society organisations: civic space, consultation and use of their data."""
-    return (
-        _meta()
-        + _intro()
-        + [
-            _group("org", CONSENTED),
-            Q("text", "org_name", T("Name of the organisation", "Tên tổ chức", "Jina la shirika")),
-            Q(
-                "select_one organisation_type",
-                "organisation_type",
-                T("Type of organisation", "Loại hình tổ chức", "Aina ya shirika"),
-                required=True,
-            ),
-            Q(
-                "date",
-                "founded",
-                T(
-                    "When was the organisation founded?",
-                    "Tổ chức được thành lập khi nào?",
-                    "Shirika lilianzishwa lini?",
-                ),
-            ),
-            Q(
-                "integer",
-                "q_cso_members",
-                T(
-                    "How many members or volunteers does it have?",
-                    "Tổ chức có bao nhiêu thành viên hoặc tình nguyện viên?",
-                    "Lina wanachama au wajitolea wangapi?",
-                ),
-                constraint=". >= 0",
-            ),
-            Q(
-                "select_multiple cso_areas",
-                "q_cso_areas",
-                T(
-                    "Which areas does it work on? (select all that apply)",
-                    "Tổ chức hoạt động trong những lĩnh vực nào? (chọn tất cả các ý phù hợp)",
-                    "Linafanya kazi katika maeneo gani? (chagua yote yanayohusika)",
-                ),
-            ),
-            END,
-        ]
-        + [q for q in _location(gps=False) if q.name != "urban_rural"]
-        + [
-            _group("cso", CONSENTED),
-            Q(
-                "select_one yes_no",
-                "q_cso_consulted",
-                T(
-                    "In the last 12 months, did the authorities consult your organisation on SDG plans or laws?",
-                    "Trong 12 tháng qua, chính quyền có tham vấn tổ chức của anh/chị về kế hoạch hoặc luật liên quan đến SDG không?",
-                    "Katika miezi 12 iliyopita, mamlaka zilishauriana na shirika lako kuhusu mipango au sheria za SDG?",
-                ),
-            ),
-            Q(
-                "select_one yes_no",
-                "q_cso_data_used",
-                T(
-                    "Have the authorities used data or evidence your organisation collected?",
-                    "Chính quyền có sử dụng dữ liệu hoặc bằng chứng do tổ chức của anh/chị thu thập không?",
-                    "Je, mamlaka zimetumia data au ushahidi uliokusanywa na shirika lako?",
-                ),
-            ),
-            Q(
-                "select_one space5",
-                "q_cso_space",
-                T(
-                    "How would you rate the space for civil society to act freely? (1 closed - 5 open)",
-                    "Anh/chị đánh giá thế nào về không gian hoạt động của xã hội dân sự? (1 rất hạn chế – 5 cởi mở)",
-                    "Unakadiriaje nafasi ya mashirika ya kiraia kufanya kazi kwa uhuru? (1 imefungwa – 5 iko wazi)",
-                ),
-            ),
-            Q(
-                "select_one yes_no",
-                "q_cso_climate",
-                T(
-                    "Does your organisation work on climate adaptation or disaster preparedness?",
-                    "Tổ chức của anh/chị có hoạt động về thích ứng biến đổi khí hậu hoặc phòng chống thiên tai không?",
-                    "Je, shirika lako linafanya kazi ya kukabiliana na tabianchi au kujiandaa kwa majanga?",
-                ),
-            ),
-            END,
-        ]
-        + _contact(
-            T("Name of the contact person", "Tên người liên hệ", "Jina la mtu wa kuwasiliana")
-        )
-        + _design("commune_id", by_region=True)
-        + _closing()
-    )
+def _names(population: str, list_name: str) -> list[str]:
+    """The questions of a form that use a choice list, in form order (simulate answers them)."""
+    return [q.name for q in FORMS[population] if q.list_name == list_name]
+
+
+def _codes(list_name: str) -> list[str]:
+    return [c for c, _ in BASE_LISTS[list_name]]
 
 
 # --------------------------------------------------------------------------- countries
@@ -1950,7 +886,7 @@ def simulate(
     step = spec.step
     if plan.population == "cso":
         d["organisation_type"] = _cat(
-            rng, n, [c for c, _ in ORG_TYPE], [0.3, 0.22, 0.12, 0.12, 0.12, 0.05, 0.07]
+            rng, n, _codes("organisation_type"), [0.3, 0.22, 0.12, 0.12, 0.12, 0.05, 0.07]
         )
         d["org_name"] = [f"{cs.iso} Synthetic Association {i + 1:03d}" for i in range(n)]
         d["founded"] = [
@@ -1995,7 +931,7 @@ def simulate(
         _functioning(
             rng,
             d,
-            [c for c, k, _ in CF_QUESTIONS if k == "difficulty"],
+            _names("children", "difficulty"),
             [3, 2, 3, 1, 1, 3, 2, 2, 1, 1, 1],
             ["cf_anxiety", "cf_depression"],
         )
@@ -2046,13 +982,13 @@ def simulate(
             d["sexual_orientation"].isin(["lesbian", "gay", "bisexual"])
             | d["gender_identity"].isin(["transgender_man", "transgender_woman", "non_binary"])
         ).to_numpy()
-        _functioning(rng, d, [c for c, _ in WG_QUESTIONS], [2, 1.5, 3, 1.5, 1, 1])
+        _functioning(rng, d, _names("adults", "difficulty"), [2, 1.5, 3, 1.5, 1, 1])
         d["q_water_basic"] = _yes(rng, _expit(2.0 - 0.8 * z))
         d["q_social_assist"] = _yes(rng, _expit(-1.6 + 0.45 * z))
         d["q_education"] = _ordinal(
             rng.normal(0.4 - 0.7 * z + 0.4 * (age < 35) + 0.1 * step, 1),
             [-1.8, -0.9, 0.0, 1.0],
-            [c for c, _ in EDUCATION],
+            _codes("education"),
         )
         d["q_training_12m"] = _yes(rng, _expit(-0.9 - 0.5 * z + 0.5 * youth + 0.1 * step))
         status = np.empty(n, dtype=object)
@@ -2159,7 +1095,7 @@ def simulate(
                 "religion": 0.05,
                 "other": 0.05,
             }
-            pick = [g for g, _ in GROUNDS if rng.random() < probs[g]]
+            pick = [g for g in _codes("grounds") if rng.random() < probs[g]]
             grounds.append(" ".join(pick) if pick else "other")
         d["q_discrim_grounds"] = grounds
     return d
@@ -2290,27 +1226,6 @@ def add_dirt(
 
 # --------------------------------------------------------------------------- forms
 
-BASE_LISTS = {
-    "yes_no": YES_NO,
-    "difficulty": DIFFICULTY,
-    "frequency": FREQUENCY,
-    "sex": SEX,
-    "gender_identity": GENDER_IDENTITY,
-    "sexual_orientation": ORIENTATION,
-    "ethnicity": ETHNICITY,
-    "urban_rural": URBAN_RURAL,
-    "education": EDUCATION,
-    "work_status": WORK_STATUS,
-    "safe4": SAFE4,
-    "satisfaction5": SATISFACTION5,
-    "agree4": AGREE4,
-    "grounds": GROUNDS,
-    "read3": READ3,
-    "safe_school": SAFE_SCHOOL,
-    "organisation_type": ORG_TYPE,
-    "cso_areas": CSO_AREAS,
-    "space5": SPACE5,
-}
 # VN 2020 used numeric choice names for these lists (as many national forms do).
 NUMERIC_ORDER = {"sex": ["male", "female", "intersex"]}
 
@@ -2342,9 +1257,12 @@ def renames(plan: Plan, regions) -> dict[str, dict[str, str]]:
 
 
 def form_rows(plan: Plan, cs: CountrySpec) -> list[Q]:
-    if plan.population == "adults":
-        return adults_form(cs.age_min)
-    return children_form() if plan.population == "children" else cso_form()
+    """The plan's questionnaire with the country's minimum age filled in."""
+    age_min = str(cs.age_min)
+    return [
+        replace(q, constraint=q.constraint.replace("{age_min}", age_min)) if q.constraint else q
+        for q in FORMS[plan.population]
+    ]
 
 
 def write_form(path: Path, spec: CycleSpec, plan: Plan, cs: CountrySpec, regions) -> None:
@@ -3068,7 +1986,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(
-        prog="python -m voicescount.examples",
+        prog="python -m tools.examples",
         description="Write the synthetic example data (deterministic).",
     )
     ap.add_argument("--out", default="data", help="the data/ folder to write into (default: data)")
@@ -3663,6 +2581,7 @@ def write_official(odir: Path, seed: int) -> None:
                                 f"{val:.1f}",
                                 str(y),
                                 "SYNTHETIC example: not official statistics",
+                                # committed data/ text: see SYNTHETIC_NOTE
                                 "Synthetic value generated by voicescount.examples.",
                                 "C" if y % 2 == 0 else "E",
                                 "PERCENT",
@@ -3749,6 +2668,7 @@ def write_country_readme(path: Path, iso: str, planted: dict) -> None:
         "",
         SYNTHETIC_NOTE,
         "",
+        # committed data/ text (the old command name): see SYNTHETIC_NOTE
         "Every file under this folder is generated from a fixed seed; do not edit by hand (re-run",
         "`python -m voicescount.examples`). `population.csv` holds plausible, **synthetic** adult",
         "population margins (sex, age_group, region, urban_rural) for raking; they are not census figures.",

@@ -1,0 +1,1 @@
+"""The synthetic example data generator (`python -m tools.examples`); see generate.py."""
