@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import r_raked_rows, raked_fixture_design, random_survey
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
@@ -109,6 +109,7 @@ def test_raked_level_covariance_matches_r(name):
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from(["proportion", "mean"]), st.booleans())
+@example(450, "mean", True)  # two nearly equal means: the gap is mostly their rounding
 def test_raked_covariance_equals_rows_transcription_of_r(seed, kind, clustered):
     """gaps (SE and covariance of each level with its rest) and the level means' covariance
     equal R's raking loop run on the rows: single-PSU strata, missing items, a dimension with
@@ -137,7 +138,11 @@ def test_raked_covariance_equals_rows_transcription_of_r(seed, kind, clustered):
             row = g[(g.dimension == dim) & (g.code == code)].iloc[0]
             if np.isnan(p) or np.isnan(r):
                 continue
-            assert row.gap == pytest.approx(p - r, rel=1e-12, abs=1e-15)
+            # A gap is a difference of two means, each exact to a few ulps of its size: when
+            # the means nearly agree (seed 450, mean, clustered: gap 4.8e-4 of means 4.79),
+            # those ulps (2e-15) are most of the gap, so bound the error by the means' size.
+            tol = 1e-13 * max(abs(p), abs(r))
+            assert row.gap == pytest.approx(p - r, rel=1e-12, abs=tol)
             se = np.sqrt(max(V[0, 0] + V[1, 1] - 2 * V[0, 1], 0))
             assert row.se == pytest.approx(se, rel=1e-9, abs=1e-14)
             assert row["cov"] == pytest.approx(V[0, 1], rel=1e-9, abs=1e-15)
