@@ -161,7 +161,8 @@ def test_svg_bytes_are_deterministic(est, project, tmp_path):
     assert h1 == h2
 
 
-def test_heatmap_gaps_significance_and_suppression(est, project):
+def test_heatmap_gaps_and_suppression_without_tests_draw_no_significance(est, project):
+    """Figures draw, they never test: a table without `significant` gets no marks at all."""
     c = figures.heatmap(
         est, ["poor", "school"], ["region"], dimensions=project.dimensions,
         country=project.country("VN"), labels={"poor": "Poverty", "school": "In school"},
@@ -172,10 +173,12 @@ def test_heatmap_gaps_significance_and_suppression(est, project):
     assert tab.loc[
         ("Central & Central Highlands", "Poverty"), "Gap (percentage points)"
     ] == pytest.approx(15.0)
-    # North vs overall: gap -0.10, var = (1-2*0.4)*0.03^2 + 0.01^2 -> z ~ -6.5: significant.
-    assert tab.loc[("North", "Poverty"), "Significant"] == "yes"
-    # Central: gap 0.15 with se 0.09 -> z ~ 1.6: not significant.
-    assert tab.loc[("Central & Central Highlands", "Poverty"), "Significant"] == ""
+    # North's gap of -10 points is large, but nothing tested it: no mark anywhere
+    assert "Significant" not in c.table.columns
+    assert "significant" not in c.alt.lower()
+    assert not any(figures.SIGNIFICANT in t.get_text() for t in c.fig.axes[0].texts)
+    legend = [h.get_label() for h in c.fig.legends[0].legend_handles]
+    assert "gap statistically significant" not in legend and len(legend) == 3
     assert tab.loc[("South", "Poverty"), "Note"] == "suppressed (n < 5)"
     assert np.isnan(tab.loc[("South", "Poverty"), "Gap (percentage points)"])
     assert "Largest gap: Central & Central Highlands, Poverty (+15.0 percentage points)" in c.alt
@@ -321,13 +324,18 @@ def test_bengali_renders_when_a_bengali_font_is_installed():
         fig.savefig(io.BytesIO(), format="svg")
 
 
-def test_heatmap_uses_significance_from_stats_when_given(est, project):
-    given = est.assign(significant=est["region"].eq("central"))
+def test_heatmap_marks_the_significance_the_table_gives(est, project):
+    # the large North gap is not marked (the table says not significant), the small Central
+    # one is; a suppressed cell is never marked, whatever the table says
+    given = est.assign(significant=est["region"].isin(["central", "south"]))
     c = figures.heatmap(
         given, ["poor"], ["region"], dimensions=project.dimensions, country=project.country("VN")
     )
     sig = dict(zip(c.table["Group"], c.table["Significant"], strict=True))
     assert sig == {"North": "", "Central & Central Highlands": "yes", "South": ""}
+    starred = [t.get_text() for t in c.fig.axes[0].texts if figures.SIGNIFICANT in t.get_text()]
+    assert len(starred) == 1
+    assert "significant" in c.alt.lower()
 
 
 def test_every_chart_kind_has_alt_text_and_a_matching_csv(est, project, tmp_path):

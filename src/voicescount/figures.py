@@ -37,10 +37,13 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib import font_manager
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.ft2font import FT2Font
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter
 
 from .errors import InputError
@@ -121,8 +124,6 @@ def style() -> mpl.rc_context:
 
 @cache
 def _installed_families() -> tuple[str, ...]:
-    from matplotlib import font_manager
-
     found = []
     for family in FONT_FAMILY:
         try:
@@ -137,8 +138,6 @@ def _installed_families() -> tuple[str, ...]:
 
 def available_fonts() -> list[Path]:
     """Font files matplotlib will use for FONT_FAMILY, in fallback order (installed ones only)."""
-    from matplotlib import font_manager
-
     out: list[Path] = []
     for family in _installed_families():
         path = Path(font_manager.findfont(font_manager.FontProperties(family=family)))
@@ -149,8 +148,6 @@ def available_fonts() -> list[Path]:
 
 def missing_glyphs(text: str) -> list[str]:
     """Characters of `text` that no report font can draw (they would show as empty boxes)."""
-    from matplotlib.ft2font import FT2Font
-
     fonts = [FT2Font(str(p)) for p in available_fonts()]
     return sorted(
         {
@@ -558,10 +555,7 @@ def _dot_legend(
 def _text_width_in(text: str, size: float) -> float:
     """Width in inches of the longest line of `text` as the SVG is drawn (glyphs as paths,
     the report's fonts with their fallbacks); call it inside `style()`."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import text_to_path
-
-    prop = FontProperties(size=size)
+    prop = font_manager.FontProperties(size=size)
     return (
         max(
             text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0]
@@ -785,19 +779,6 @@ def _luminance(rgb: Sequence[float]) -> float:
     return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
 
-def _gap_pvalues(cells: pd.DataFrame) -> np.ndarray:
-    """Two-sided p-values of group − overall.
-
-    The group is part of the overall, so the two are correlated. With w = N_group / N_all and
-    the group independent of its complement, Var(g − o) = (1 − 2w)·Var(g) + Var(o).
-    """
-    w = (cells["N"] / cells["N_overall"]).clip(0, 1) if "N" in cells else 0.0
-    var = (1 - 2 * w) * cells["se"] ** 2 + cells["se_overall"] ** 2
-    z = (cells["estimate"] - cells["estimate_overall"]) / np.sqrt(var.clip(lower=1e-18))
-    # Two-sided normal p-value, 2·(1 − Φ(|z|)) = erfc(|z|/√2); math.erfc avoids importing scipy.
-    return np.array([math.erfc(abs(v) / math.sqrt(2)) for v in z.to_numpy(dtype=float)])
-
-
 def heatmap(
     est: pd.DataFrame,
     variables: Sequence[str],
@@ -808,19 +789,20 @@ def heatmap(
     lang: str = "en",
     labels: Mapping[str, str] | None = None,
     higher_is_better: Mapping[str, bool] | None = None,
-    alpha: float = 0.05,
-    method: str = "holm",
+    alpha: float | None = None,
     suppress_n: int = 5,
 ) -> Chart:
     """Groups (rows) × indicators (columns): gap to the overall, in percentage points.
 
     Colour shows better (blue) or worse (orange) off than overall given each indicator's
-    direction; the signed gap is written in the cell; `*` marks gaps significant after the
-    `method` correction (rules.multiple_comparisons) across the map; a `significant` or
-    `p_value` column (lnob) wins over the approximation in `_gap_pvalues`. Suppressed cells
-    are grey and hatched.
+    direction; the signed gap is written in the cell. Figures draw, they never test: `*`
+    marks the cells whose `significant` column is true (the gap tests of `lnob`, corrected as
+    rules.multiple_comparisons says, computed once for the cycle); a table without that column
+    draws no significance marks (no star, legend entry, table column or alt-text sentence).
+    `alpha` is ignored (significance is decided where the tests are run; the argument goes
+    when report.py stops passing it). Suppressed cells are grey and hatched.
     """
-    _check_columns(est, (*ESTIMATE_COLUMNS, "se"), "estimate")
+    _check_columns(est, ESTIMATE_COLUMNS, "estimate")
     labels = dict(labels or {})
     hib = dict(higher_is_better or {})
     title = t("chart.heatmap_title", lang)
@@ -834,31 +816,22 @@ def heatmap(
         rows["_code"] = _group_codes(rows, g)
         rows["_grouping"] = g
         cells.append(rows)
-    cols_out = [
+    tested = "significant" in sub.columns
+    c_group, c_ind, c_gap = (
         t("table.group", lang),
         t("table.indicator", lang),
         t("table.gap_pp", lang),
-        t("table.significant", lang),
-        t("table.note", lang),
-    ]
+    )
+    c_sig, c_note = t("table.significant", lang), t("table.note", lang)
+    cols_out = [c_group, c_ind, c_gap, *([c_sig] if tested else []), c_note]
     if not cells or overall.empty:
         return _empty_chart(title, lang, cols_out)
     cells = pd.concat(cells, ignore_index=True)
     cells = cells[cells["variable"].isin(overall.index)].copy()
     cells["estimate_overall"] = cells["variable"].map(overall["estimate"])
-    cells["se_overall"] = cells["variable"].map(overall["se"])
-    if "N" in cells:
-        cells["N_overall"] = cells["variable"].map(overall["N"])
     cells["_caution"], cells["_suppressed"], cells["_why"] = _flags(cells)
     cells["gap"] = (cells["estimate"] - cells["estimate_overall"]) * 100
-    if "significant" in cells:
-        sig = cells["significant"].fillna(False).astype(bool).to_numpy()
-    else:
-        p = cells["p_value"].to_numpy(dtype=float) if "p_value" in cells else _gap_pvalues(cells)
-        p = np.where(cells["_suppressed"], np.nan, p)
-        from .lnob import adjust_pvalues  # imported here: it pulls in scipy
-
-        sig = adjust_pvalues(p, method) < alpha  # rules.multiple_comparisons
+    sig = cells["significant"].fillna(False).astype(bool).to_numpy() if tested else False
     cells["_sig"] = sig & ~cells["_suppressed"].to_numpy()
 
     group_keys = list(dict.fromkeys(zip(cells["_grouping"], cells["_code"], strict=True)))
@@ -914,7 +887,7 @@ def heatmap(
         handles = [
             Patch(facecolor=OKABE_ITO["blue"], label=t("legend.better_off", lang)),
             Patch(facecolor=OKABE_ITO["orange"], label=t("legend.worse_off", lang)),
-            Line2D([], [], ls="", marker="$*$", color="black", label=t("legend.significant", lang)),
+            *([Line2D([], [], ls="", marker="$*$", color="black", label=t("legend.significant", lang))] if tested else []),
             Patch(facecolor=LIGHT_GREY, hatch="///", edgecolor=GREY, label=t("legend.hatched_suppressed", lang, n=suppress_n)),
         ]  # fmt: skip
         fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
@@ -928,36 +901,36 @@ def heatmap(
             if match.empty:
                 continue
             r = match.iloc[0]
-            records.append(
-                {
-                    cols_out[0]: group_names[i],
-                    cols_out[1]: labels.get(v, v),
-                    cols_out[2]: float("nan") if sup[i, j] else _round(gap[i, j], 1),
-                    cols_out[3]: t("table.sig_yes", lang) if star[i, j] else "",
-                    cols_out[4]: _note(sup[i, j], r["_why"], r["_caution"], lang, suppress_n),
-                }
-            )
+            rec = {
+                c_group: group_names[i],
+                c_ind: labels.get(v, v),
+                c_gap: float("nan") if sup[i, j] else _round(gap[i, j], 1),
+                c_sig: t("table.sig_yes", lang) if star[i, j] else "",
+                c_note: _note(sup[i, j], r["_why"], r["_caution"], lang, suppress_n),
+            }
+            records.append({k: rec[k] for k in cols_out})
     table = pd.DataFrame(records, columns=cols_out)
 
     parts = [title + ".", t("alt.heatmap", lang, k=nc, m=nr)]
-    shown = table[table[cols_out[2]].notna()]
+    shown = table[table[c_gap].notna()]
     if not shown.empty:
-        absgap = shown[cols_out[2]].abs()
+        absgap = shown[c_gap].abs()
         big, small = shown.loc[absgap.idxmax()], shown.loc[absgap.idxmin()]
         for key, row in (("alt.largest_gap", big), ("alt.smallest_gap", small)):
             parts.append(
                 t(
-                    key, lang, group=row[cols_out[0]], indicator=row[cols_out[1]],
-                    value=fmt_number(row[cols_out[2]], lang, 1, signed=True) + " " + t("axis.pp", lang),
+                    key, lang, group=row[c_group], indicator=row[c_ind],
+                    value=fmt_number(row[c_gap], lang, 1, signed=True) + " " + t("axis.pp", lang),
                 )
             )  # fmt: skip
-        parts.append(
-            t("alt.significant", lang, k=int(star.sum()), m=len(shown), symbol=SIGNIFICANT)
-        )
-    hidden = table[table[cols_out[2]].isna()]
-    names = [f"{r[cols_out[0]]} ({r[cols_out[1]]})" for _, r in hidden.iterrows()]
+        if tested:
+            parts.append(
+                t("alt.significant", lang, k=int(star.sum()), m=len(shown), symbol=SIGNIFICANT)
+            )
+    hidden = table[table[c_gap].isna()]
+    names = [f"{r[c_group]} ({r[c_ind]})" for _, r in hidden.iterrows()]
     parts += _flag_parts([], names, lang, suppress_n)
-    return Chart(fig, " ".join(parts), table, title, lang, {cols_out[2]: 1})
+    return Chart(fig, " ".join(parts), table, title, lang, {c_gap: 1})
 
 
 # --------------------------------------------------------------------------- trend
