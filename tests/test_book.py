@@ -157,3 +157,71 @@ def test_exchange_dirs_swaps_two_folders_in_one_step(tmp_path):
     assert [p.name for p in new.iterdir()] == ["old.html"]
     assert not book.exchange_dirs(tmp_path / "absent", final)  # errors are reported, not raised
     assert [p.name for p in final.iterdir()] == ["new.html"]
+
+
+# --------------------------------------------------------------------------- offline
+
+
+def _final_config(project_root):
+    """The Sphinx configuration jupyter-book derives from _config.yml (its own code)."""
+    from jupyter_book.config import get_final_config
+
+    cfg, _ = get_final_config(
+        user_yaml=project_root / "_config.yml",
+        cli_config={"latex_individualpages": False},
+        sourcedir=project_root,
+        raise_on_invalid=True,
+    )
+    return cfg
+
+
+def test_config_serves_mathjax_from_the_book_and_nothing_from_other_sites(project_root):
+    """The built config points mathjax_path at the book's own MathJax file (which exists in
+    the copy sphinxext makes) and leaves every theme/extension feature that would load
+    from another site off: launch buttons, thebe, analytics, comments, ipywidgets CDNs."""
+    from voicescount import sphinxext
+
+    cfg = _final_config(project_root)
+    assert "voicescount.sphinxext" in cfg["extensions"]
+    path = cfg["mathjax_path"]
+    assert path == sphinxext.MATHJAX_PATH and not path.startswith(("http:", "https:", "//"))
+    rel = path.removeprefix("mathjax/")
+    assert (sphinxext.mathjax_dir() / rel).is_file(), "the MathJax wheel is not installed"
+    assert cfg["nb_ipywidgets_js"] == {}
+    opts = cfg["html_theme_options"]
+    launch = opts["launch_buttons"]
+    assert launch["thebe"] is False
+    assert not any(launch[k] for k in ("binderhub_url", "jupyterhub_url", "colab_url"))
+    assert not any(v for k, v in opts["analytics"].items() if not k.endswith("_url"))
+    assert not any(cfg["comments_config"].values())
+    assert not cfg.get("intersphinx_mapping")  # intersphinx would fetch inventories
+
+
+def test_sphinxext_copies_mathjax_and_rejects_a_remote_mathjax_path(tmp_path):
+    """A minimal Sphinx build with the extension: the page loads _static/mathjax, the files
+    are there (entry, CHTML fonts, licence); Sphinx's CDN default is replaced; another
+    remote address stops the build."""
+    from sphinx.application import Sphinx
+    from sphinx.errors import ExtensionError
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "index.rst").write_text("T\n=\n\n.. math:: x^2\n", encoding="utf-8")
+
+    def build(conf: str):
+        (src / "conf.py").write_text(
+            'extensions = ["sphinx.ext.mathjax", "voicescount.sphinxext"]\n' + conf
+        )
+        out = tmp_path / "out"
+        app = Sphinx(src, src, out, tmp_path / "doctrees", "html", status=None, warning=None)
+        app.build()
+        return out
+
+    out = build("")  # Sphinx's default: cdn.jsdelivr.net
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'src="_static/mathjax/tex-mml-chtml.js"' in page and "cdn.jsdelivr" not in page
+    mj = out / "_static" / "mathjax"
+    assert (mj / "tex-mml-chtml.js").is_file() and (mj / "LICENSE").is_file()
+    assert list((mj / "output" / "chtml" / "fonts" / "woff-v2").glob("MathJax_Main-*.woff"))
+    with pytest.raises(ExtensionError, match="another site"):
+        build('mathjax_path = "https://example.org/tex-mml-chtml.js"\n')
