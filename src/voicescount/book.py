@@ -125,20 +125,22 @@ def write_toc(project: Project) -> Path:
     return path
 
 
-def _toc_files(entry: Any) -> list[str]:
+def toc_files(entry: Any) -> list[str]:
+    """Every `file` of a toc (or of one of its parts, chapters or sections), in toc order:
+    `pdf` prints the report's pages in this order."""
     out = []
     if isinstance(entry, dict):
         if "file" in entry:
             out.append(entry["file"])
         for key in ("parts", "chapters", "sections"):
             for sub in entry.get(key, []) or []:
-                out += _toc_files(sub)
+                out += toc_files(sub)
     return out
 
 
 def missing_pages(project: Project, toc_dict: dict[str, Any]) -> list[str]:
     """Toc entries with no .md/.ipynb/.rst file: caught before Sphinx, with a clear remedy."""
-    files = [toc_dict["root"], *_toc_files(toc_dict)]
+    files = [toc_dict["root"], *toc_files(toc_dict)]
     return [
         f
         for f in files

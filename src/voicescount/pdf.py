@@ -37,7 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from bs4 import BeautifulSoup
+
+from .book import toc, toc_files
 from .errors import ConfigError, InputError
+from .provenance import SYNTHETIC_NOTICE
 from .registry import Project, label
 
 __all__ = [
@@ -102,10 +106,8 @@ class Chapter:
 
 def report_pages(project: Project, iso: str, cycle: int | str, lang: str) -> list[str]:
     """Book paths (no suffix) of the report's pages for (iso, cycle, lang), in toc order."""
-    from .book import _toc_files, toc
-
     prefix = f"report/{iso}/{cycle}/{lang}/"
-    files = [f for f in _toc_files(toc(project)) if f.startswith(prefix)]
+    files = [f for f in toc_files(toc(project)) if f.startswith(prefix)]
     if not files:
         raise ConfigError(
             f"the book has no report pages for {iso} {cycle} in '{lang}'.",
@@ -125,8 +127,6 @@ def report_chapters(
     base_url: str = "",
 ) -> list[Chapter]:
     """Read and clean every built page of the report (a missing page is an InputError)."""
-    from bs4 import BeautifulSoup
-
     html_dir = Path(html_dir)
     files = report_pages(project, iso, cycle, lang)
     pages = [Path(f).name + ".html" for f in files]
@@ -436,8 +436,7 @@ def export_pdf(
     """Write `report_<ISO>_<cycle>_<lang>.pdf` per language from the built book."""
     from playwright.sync_api import sync_playwright
 
-    from .provenance import SYNTHETIC_NOTICE
-    from .publish import cycle_meta
+    from .publish import cycle_meta  # KNOWN (tests/test_architecture.py): a circle with publish
 
     html_dir = Path(html_dir) if html_dir else project.root / "_build" / "html"
     cycle = int(cycle)
