@@ -30,13 +30,86 @@ def test_translations_know_only_english_keys_and_keep_placeholders(lang):
         assert i18n.placeholders(msg) == i18n.placeholders(en[key]), key
 
 
-def test_t_formats_and_falls_back_to_english():
+def test_t_formats_and_falls_back_to_english_only_without_a_catalogue():
     assert i18n.t("legend.suppressed", "vi", n=5) == "đã ẩn (n < 5)"
-    # sw has no alt.dot yet: English is used
-    assert i18n.t("alt.no_data", "sw") == i18n.t("alt.no_data", "en")
-    assert i18n.t("legend.caution", "xx") == "use with caution"
+    # a language with no catalogue at all is English, and says so
+    with pytest.warns(i18n.UntranslatedWarning, match="locales/xx.yml"):
+        i18n._warn_untranslated.cache_clear()
+        assert i18n.t("legend.caution", "xx") == "use with caution"
     with pytest.raises(KeyError):
         i18n.t("no.such.key", "en")
+
+
+@pytest.fixture
+def locales(tmp_path, monkeypatch):
+    """A throw-away locales folder: write catalogues into it, i18n reads them fresh."""
+
+    def write(lang: str, text: str) -> None:
+        (tmp_path / f"{lang}.yml").write_text(text, encoding="utf-8")
+        i18n._load.cache_clear()
+        i18n.catalogue.cache_clear()
+
+    monkeypatch.setattr(i18n, "LOCALES", tmp_path)
+    yield write
+    i18n._load.cache_clear()
+    i18n.catalogue.cache_clear()
+
+
+def test_t_never_quietly_falls_back_for_a_language_with_a_catalogue(locales):
+    locales("en", "a: {b: Apple, c: 'Cat {n}', d: Dog}\n")
+    locales(
+        "zz", "_meta: {review: machine-drafted, keys: [a.b]}\na: {b: Zapple, c: 'Zat {m}', x: X}\n"
+    )
+    assert i18n.t("a.b", "zz") == "Zapple"
+    with pytest.raises(i18n.MissingTranslation, match=r"zz\.yml, field 'a\.d'.*'Dog'"):
+        i18n.t("a.d", "zz")
+    assert i18n.missing_keys("zz") == ["a.d"]
+    assert i18n.missing_keys("yy") == ["a.b", "a.c", "a.d"]  # no catalogue: everything
+    problems = i18n.catalogue_problems("zz")
+    assert "zz.yml lacks 'a.d'" in problems
+    assert "zz.yml has 'a.x', which en.yml does not" in problems
+    assert "zz.yml 'a.c' has placeholders ['m'], en.yml ['n']" in problems
+    assert i18n.drafted_keys("zz") == {"a.b"} and i18n.is_machine_drafted("zz")
+    locales("zz", "_meta: {review: machine-drafted, keys: [a.nope]}\na: {b: Zapple}\n")
+    with pytest.raises(ConfigError, match="_meta.keys"):
+        i18n.drafted_keys("zz")
+
+
+def _published_languages(root) -> set[str]:
+    """Every language a cycle (data/*/*/cycle.yml) or a country (countries.yml) publishes."""
+    import yaml
+
+    langs: set[str] = set()
+    for path in sorted((root / "data").glob("*/*/cycle.yml")):
+        langs |= set(yaml.safe_load(path.read_text(encoding="utf-8")).get("languages") or [])
+    countries = yaml.safe_load((root / "data" / "countries.yml").read_text(encoding="utf-8"))
+    for country in countries["countries"]:
+        langs |= set(country.get("languages") or [])
+    return langs
+
+
+def test_every_published_language_has_a_complete_catalogue(project_root):
+    langs = _published_languages(project_root)
+    assert {"en", "vi", "sw", "bn"} <= langs  # the check reads the real registry
+    problems = {lang: i18n.catalogue_problems(lang) for lang in sorted(langs)}
+    assert not any(problems.values()), {k: v[:10] for k, v in problems.items() if v}
+
+
+def test_language_names_are_endonyms_in_every_catalogue():
+    names = {k: v for k, v in i18n.catalogue("en").items() if k.startswith("language.")}
+    assert names["language.vi"] == "Tiếng Việt" and names["language.bn"] == "বাংলা"
+    for lang in i18n.languages():
+        assert {k: i18n.t(k, lang) for k in names} == names, lang
+
+
+def test_machine_drafted_catalogues_are_marked_and_say_so():
+    assert i18n.is_machine_drafted("sw") and i18n.is_machine_drafted("bn")
+    assert not i18n.is_machine_drafted("en")
+    # vi is reviewed; only its translation of the drafting notice itself is drafted
+    assert not i18n.is_machine_drafted("vi")
+    assert "notice.machine_drafted_text" in i18n.drafted_keys("vi")
+    assert i18n.drafted_keys("sw") == frozenset(i18n.catalogue("sw"))
+    assert not any(k.startswith("_meta") for k in i18n.catalogue("sw"))
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,13 @@
 
 Labels of questions and choices come from the XLSForm translations and labels of dimensions
 and regions from `data/*.yml`; everything else the report says (headings, legends, notices,
-alt text) comes from the message catalogue in `locales/<lang>.yml`. A missing translation falls
-back to English so a new language can be added key by key; `en.yml` is the reference.
+alt text, PDF cover, VNR chapter, downloads, notices, language names) comes from the message
+catalogue in `locales/<lang>.yml`, looked up by `t`; `en.yml` is the reference. A language that
+has a catalogue must have every key: `t` raises rather than quietly printing English on a
+Swahili page (`missing_keys` lists the gaps; tests/test_i18n.py checks every published
+language). Only a language with no catalogue at all falls back to English, with a warning.
+A catalogue's `_meta` block (not a message) says which of its keys were machine-drafted and
+await native review; `is_machine_drafted` tells the page header to say so.
 
 Numbers follow each language's convention (CLDR): Vietnamese writes 1.234,5 and 12,5%;
 Bengali uses Bengali digits and Indian grouping (১২,৩৪,৫৬৭). Rounding is half-up on the
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import math
 import string
+import warnings
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
@@ -37,6 +43,25 @@ _NUMBER_STYLE: dict[str, tuple[str, str, str, bool]] = {
 }
 
 
+META = "_meta"  # top-level block of a catalogue that is not a message (review status)
+MACHINE_DRAFTED = "machine-drafted"
+# The drafting notice's own words do not make a page "drafted": it is shown only where other
+# text is, so a reviewed catalogue may carry a drafted translation of the notice.
+_NOTICE_KEYS = frozenset({"notice.machine_drafted_title", "notice.machine_drafted_text"})
+
+
+class MissingTranslation(ConfigError):
+    """A catalogue lacks a key en.yml has (a page would otherwise mix in English unseen).
+
+    Not a KeyError on purpose: callers that humanise codes en.yml does not know must not
+    swallow a missing translation.
+    """
+
+
+class UntranslatedWarning(UserWarning):
+    """A language without any catalogue is shown in English."""
+
+
 def _flatten(tree: dict, prefix: str = "") -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in tree.items():
@@ -49,8 +74,7 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, str]:
 
 
 @cache
-def catalogue(lang: str) -> dict[str, str]:
-    """The flat message catalogue of `lang` ({'legend.caution': ...}); {} if none exists."""
+def _load(lang: str) -> dict:
     path = LOCALES / f"{lang}.yml"
     if not path.is_file():
         return {}
@@ -64,7 +88,71 @@ def catalogue(lang: str) -> dict[str, str]:
         ) from None
     if not isinstance(data, dict):
         raise ConfigError("must be a mapping of keys to messages.", path=path)
-    return _flatten(data)
+    return data
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    """The flat message catalogue of `lang` ({'legend.caution': ...}); {} if none exists."""
+    return _flatten({k: v for k, v in _load(lang).items() if k != META})
+
+
+def has_catalogue(lang: str) -> bool:
+    """Whether `locales/<lang>.yml` exists (then it must be complete)."""
+    return (LOCALES / f"{lang}.yml").is_file()
+
+
+def drafted_keys(lang: str) -> frozenset[str]:
+    """Keys of `lang` machine-drafted and not yet reviewed (`_meta: {review: machine-drafted,
+    keys: all | [key, ...]}`); empty for a reviewed catalogue."""
+    meta = _load(lang).get(META) or {}
+    path = LOCALES / f"{lang}.yml"
+    if not isinstance(meta, dict):
+        raise ConfigError("must be a mapping (review, keys).", path=path, field=META)
+    if meta.get("review") != MACHINE_DRAFTED:
+        return frozenset()
+    keys = meta.get("keys", "all")
+    if keys == "all":
+        return frozenset(catalogue(lang))
+    if not isinstance(keys, list):
+        raise ConfigError("must be 'all' or a list of keys.", path=path, field=f"{META}.keys")
+    unknown = sorted(set(keys) - set(catalogue(lang)))
+    if unknown:
+        raise ConfigError(
+            f"lists keys the catalogue does not have: {', '.join(unknown)}.",
+            path=path,
+            field=f"{META}.keys",
+            hint="List only keys translated in this file, or write keys: all.",
+        )
+    return frozenset(keys)
+
+
+def is_machine_drafted(lang: str) -> bool:
+    """Whether `lang`'s pages carry machine-drafted text (so they must say so)."""
+    return bool(drafted_keys(lang) - _NOTICE_KEYS)
+
+
+def missing_keys(lang: str) -> list[str]:
+    """Keys en.yml has and `lang` lacks, sorted (all of them if `lang` has no catalogue)."""
+    return sorted(set(catalogue(FALLBACK)) - set(catalogue(lang)))
+
+
+def catalogue_problems(lang: str) -> list[str]:
+    """Everything that keeps `lang` from being published: missing keys, keys en.yml does not
+    have, and messages whose {placeholders} differ from English (they would fail or leave a
+    value out). Empty when the catalogue is complete."""
+    en, other = catalogue(FALLBACK), catalogue(lang)
+    problems = [f"{lang}.yml lacks '{key}'" for key in missing_keys(lang)]
+    problems += [
+        f"{lang}.yml has '{key}', which en.yml does not" for key in sorted(set(other) - set(en))
+    ]
+    for key in sorted(set(other) & set(en)):
+        want, got = placeholders(en[key]), placeholders(other[key])
+        if want != got:
+            problems.append(
+                f"{lang}.yml '{key}' has placeholders {sorted(got)}, en.yml {sorted(want)}"
+            )
+    return problems
 
 
 def languages() -> list[str]:
@@ -78,13 +166,35 @@ def placeholders(message: str) -> set[str]:
 
 
 def t(key: str, lang: str, **fmt: object) -> str:
-    """The message `key` in `lang` (English if untranslated), with {placeholders} filled."""
+    """The message `key` in `lang`, with {placeholders} filled: the one lookup for reader text.
+
+    A key missing from a catalogue that exists raises MissingTranslation (never English on a
+    page that claims another language); a language without a catalogue is shown in English,
+    with an UntranslatedWarning. A key en.yml lacks is a KeyError.
+    """
     message = catalogue(lang).get(key)
     if message is None:
         message = catalogue(FALLBACK).get(key)
-    if message is None:
-        raise KeyError(f"message '{key}' is not in locales/{FALLBACK}.yml")
+        if message is None:
+            raise KeyError(f"message '{key}' is not in locales/{FALLBACK}.yml")
+        if has_catalogue(lang):
+            raise MissingTranslation(
+                f"has no message '{key}' (English: {message!r}).",
+                path=f"src/voicescount/locales/{lang}.yml",
+                field=key,
+                hint="Translate it (keep the {placeholders}); i18n.missing_keys lists all gaps.",
+            )
+        _warn_untranslated(lang)
     return message.format(**fmt) if fmt else message
+
+
+@cache
+def _warn_untranslated(lang: str) -> None:
+    warnings.warn(
+        f"no catalogue locales/{lang}.yml: '{lang}' pages are shown in English",
+        UntranslatedWarning,
+        stacklevel=3,
+    )
 
 
 # --------------------------------------------------------------------------- numbers

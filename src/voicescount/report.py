@@ -74,38 +74,9 @@ __all__ = [
     "who_heard",
 ]
 
-# Overview strings per language (English fallback). The i18n catalogue may take them over.
-_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "overview": "Overview",
-        "sdgs": "SDGs in focus",
-        "instruments": "Instruments",
-        "fieldwork": "Fieldwork",
-        "regions": "Regions",
-        "to": "to",
-        "intro": "This chapter describes the {cycle} survey cycle in {country}: the Sustainable "
-        "Development Goals it focuses on, the questionnaires used and where and when the "
-        "fieldwork took place.",
-        "goal": "SDG {goal}",
-    },
-    "vi": {
-        "overview": "Tổng quan",
-        "sdgs": "Các mục tiêu SDG trọng tâm",
-        "instruments": "Bộ công cụ khảo sát",
-        "fieldwork": "Thời gian thu thập dữ liệu",
-        "regions": "Các vùng",
-        "to": "đến",
-        "intro": "Chương này mô tả chu kỳ khảo sát {cycle} tại {country}: các Mục tiêu Phát "
-        "triển Bền vững trọng tâm, các bảng hỏi được sử dụng, địa bàn và thời gian thu thập "
-        "dữ liệu.",
-        "goal": "SDG {goal}",
-    },
-}
-
-
 def _t(key: str, lang: str, **fmt: Any) -> str:
-    text = _TEXT.get(lang, {}).get(key) or _TEXT["en"][key]
-    return text.format(**fmt) if fmt else text
+    """An overview-page message (`report.overview.<key>` in the i18n catalogue)."""
+    return t(f"report.overview.{key}", lang, **fmt)
 
 
 class Markdown:
