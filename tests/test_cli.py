@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from voicescount import cli
+from voicescount import cli, commands
 from voicescount.errors import ConfigError
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
@@ -97,3 +97,12 @@ def test_voices_error_exit_code_comes_from_the_error(monkeypatch, capsys):
     monkeypatch.setattr(cli, "build_parser", lambda: _patched(parser, bad))
     assert cli.main(["build"]) == ConfigError.exit_code == 2
     assert capsys.readouterr().err.strip() == "error: data/x.yml, field 'a': broken. Fix it."
+
+
+def test_every_command_of_the_grammar_has_exactly_one_handler():
+    # commands.py is the grammar (the handbook documents it), cli.HANDLERS runs it
+    names = set(commands.subparsers(commands.build_parser()).choices)
+    assert names == set(cli.HANDLERS) == set(subcommands())
+    parser = cli.build_parser()
+    for name, sub in commands.subparsers(parser).choices.items():
+        assert sub.get_default("func") is cli.HANDLERS[name]

@@ -1,9 +1,10 @@
 """The `voicescount` command: a thin layer over the library functions.
 
-Each subcommand is an `add_<name>(subparsers)` function that builds its parser and sets
-`func` (called with the parsed args and a `Project`; it returns the exit code). They are listed
-once, in `SUBCOMMANDS` at the end of this module: to add a command, write its `add_*` function
-and append it there.
+The grammar (subcommands, options, help) is `commands`, below this module and `training`
+(the handbook documents the commands from that parser); here each subcommand's handler is
+called with the parsed args and a `Project` and returns the exit code. `HANDLERS` maps every
+subcommand's name to its handler: a new command is an `add_*` function in `commands` and its
+handler here.
 
 `main()` turns a `VoicesError` (a problem with the inputs) into one paragraph on stderr and
 exit code 2; a traceback is shown only with `--debug`, because analysts act on the message and
@@ -19,62 +20,19 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import __version__
-from .errors import VoicesError
+from . import commands
+from .book import build_book
+from .errors import ConfigError, VoicesError
+from .publish import EXPORT_KINDS, export
 from .registry import Project
+from .runner import execute
+from .training import SLIDES_ASSETS, SLIDES_KIT_DIR, build_kit
+from .validate import validate_cycle
 
 # --------------------------------------------------------------------------- run / build / all
 
 
-def _add_selection(p: argparse.ArgumentParser) -> None:
-    """Options shared by `run` and `all`: which cycles, languages, how many workers."""
-    p.add_argument(
-        "--country",
-        action="append",
-        metavar="ISO",
-        help="country ISO code, e.g. VN (repeat for several; default: all countries)",
-    )
-    p.add_argument(
-        "--cycle",
-        action="append",
-        type=int,
-        metavar="YEAR",
-        help="survey cycle, e.g. 2022 (repeat for several; default: all cycles)",
-    )
-    p.add_argument(
-        "--lang",
-        action="append",
-        metavar="CODE",
-        help="page language, e.g. en (repeat for several; default: the cycle's languages)",
-    )
-    p.add_argument(
-        "--jobs",
-        "-j",
-        type=int,
-        default=None,
-        metavar="N",
-        help="parallel worker processes (default: number of CPU cores)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=600.0,
-        metavar="SECONDS",
-        help="per-notebook time limit in seconds (default: 600)",
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="execute every selected notebook even when its inputs are unchanged",
-    )
-    p.add_argument(
-        "--no-progress", action="store_true", help="do not show the progress bar on stderr"
-    )
-
-
 def _run(args: argparse.Namespace, project: Project) -> int:
-    from .runner import execute
-
     summary = execute(
         project,
         countries=args.country,
@@ -89,8 +47,6 @@ def _run(args: argparse.Namespace, project: Project) -> int:
 
 
 def _build(args: argparse.Namespace, project: Project) -> int:
-    from .book import build_book
-
     out = build_book(project, quiet=not getattr(args, "verbose", False))
     print(f"book: {out.relative_to(project.root)}/index.html")
     return 0
@@ -104,50 +60,10 @@ def _all(args: argparse.Namespace, project: Project) -> int:
     return _build(args, project)
 
 
-def add_run(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "run",
-        help="execute the template notebooks for the selected countries and cycles",
-        description="Execute each template notebook in analyses/ (order from "
-        "analyses/chapters.yml) for every selected (country, cycle) and language into "
-        "report/<ISO>/<cycle>/<lang>/. Notebooks whose template, parameters, input files and "
-        "package version are unchanged are skipped. Ends with 'executed: N  skipped: M  failed: K'.",
-    )
-    _add_selection(p)
-    p.set_defaults(func=_run)
-
-
-def add_build(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "build",
-        help="write _toc.yml from the registry and build the book into _build/html",
-        description="Generate _toc.yml (landing page, a part per country and cycle, handbook "
-        "and training parts) and build the Jupyter Book without executing notebooks. Warnings "
-        "(broken references, missing files) fail the build.",
-    )
-    p.add_argument("--verbose", action="store_true", help="show the Sphinx build output")
-    p.set_defaults(func=_build)
-
-
-def add_all(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "all",
-        help="run, then build (what `make report` does)",
-        description="Execute the notebooks (as `run`), then build the book (as `build`). "
-        "The build is skipped when a notebook failed.",
-    )
-    _add_selection(p)
-    p.add_argument("--verbose", action="store_true", help="show the Sphinx build output")
-    p.set_defaults(func=_all)
-
-
 # --------------------------------------------------------------------------- validate
 
 
 def _validate(args: argparse.Namespace, project: Project) -> int:
-    from .errors import ConfigError
-    from .validate import validate_cycle
-
     if args.path is not None:
         cdir = Path(args.path).resolve()
         if not (cdir / "cycle.yml").is_file():
@@ -171,33 +87,10 @@ def _validate(args: argparse.Namespace, project: Project) -> int:
     return 0 if result.ok else 2
 
 
-def add_validate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "validate",
-        help="check a cycle's exports against the data contract",
-        description="Read and validate every instrument of a cycle; print counts by rule and "
-        "severity and the first issues with hints; write issues.csv, cleaning_log.csv and "
-        "quarantine.csv. Rows with errors are quarantined (exit 0); exit 2 when the run cannot "
-        "go on (a file cannot be read, a required column is missing, no usable row is left).",
-    )
-    p.add_argument("path", nargs="?", type=Path, help="a cycle folder holding cycle.yml")
-    p.add_argument("--country", metavar="ISO", help="country ISO code, e.g. VN")
-    p.add_argument("--cycle", type=int, metavar="YEAR", help="survey cycle, e.g. 2022")
-    p.add_argument(
-        "--out",
-        type=Path,
-        help="folder for the CSV files (default: build/<ISO>/<cycle>/validation)",
-    )
-    p.add_argument("--first", type=int, default=5, help="issues to show (default: 5)")
-    p.set_defaults(func=_validate)
-
-
 # --------------------------------------------------------------------------- training
 
 
 def _training(args: argparse.Namespace, project: Project) -> int:
-    from .training import SLIDES_ASSETS, SLIDES_KIT_DIR, build_kit
-
     out = args.out if args.out.is_absolute() else project.root / args.out
     assets = args.slides_assets
     if assets is None and (project.root / SLIDES_ASSETS).is_dir():
@@ -213,45 +106,10 @@ def _training(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
-def add_training(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "training",
-        help="write the training kit: participant and trainer notebooks and slides",
-        description="For each session in handbook/training/, write a participant copy "
-        "(solution cells removed, outputs cleared), a trainer copy (executed) and reveal.js "
-        "slides into OUT/<session>/. With the assets of `make slides-assets` the slides also "
-        "work without internet (copied to OUT/_slides/).",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("training-kit"),
-        metavar="DIR",
-        help="output folder, relative to the project root (default: training-kit)",
-    )
-    p.add_argument(
-        "--session",
-        action="append",
-        metavar="ID",
-        help="session id such as 03-questionnaires-wgss (repeat for several; default: all)",
-    )
-    p.add_argument(
-        "--slides-assets",
-        type=Path,
-        metavar="DIR",
-        help="reveal.js files for offline slides, copied into the kit (default: "
-        "build/slides-assets when `make slides-assets` made it, else slides load them online)",
-    )
-    p.set_defaults(func=_training)
-
-
 # --------------------------------------------------------------------------- export
 
 
 def _export(args: argparse.Namespace, project: Project) -> int:
-    from .errors import ConfigError
-    from .publish import EXPORT_KINDS, export
-
     kinds = list(EXPORT_KINDS) if "all" in args.kind else list(dict.fromkeys(args.kind))
     out = args.out if args.out.is_absolute() else project.root / args.out
     if args.country and args.cycle:
@@ -270,73 +128,24 @@ def _export(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
-def add_export(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "export",
-        help="write partner formats: Open SDG, SDMX-CSV, downloads, draft VNR chapter, PDF",
-        description="Write the published estimates of one (country, cycle) as Open SDG CSV + "
-        "metadata, SDMX-CSV (SDG DSD codes, data/sdmx_codes.yml) or the download files (CSV, "
-        "Parquet, data dictionary, CITATION.cff); the draft VNR chapter (Markdown and .docx per "
-        "language); the PDF of the report (printed from the built book with headless Chromium). "
-        "Suppressed cells stay suppressed. Without --country and --cycle: every cycle, into "
-        "OUT/<ISO>/<cycle>/.",
-    )
-    p.add_argument(
-        "kind",
-        nargs="+",
-        choices=["opensdg", "sdmx", "downloads", "vnr", "pdf", "all"],
-        help="what to write (several allowed; all = every kind)",
-    )
-    p.add_argument("--country", metavar="ISO", help="country ISO code, e.g. VN")
-    p.add_argument("--cycle", type=int, metavar="YEAR", help="survey cycle")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument(
-        "--estimates",
-        type=Path,
-        help="published estimate table, .parquet or .csv "
-        "(default: the cycle's table, computed and cached in build/<ISO>/<cycle>/)",
-    )
-    p.add_argument("--lang", default="en", help="label language for Open SDG (default: en)")
-    p.add_argument(
-        "--base-url",
-        default="",
-        metavar="URL",
-        help="address of the published book, for links in the VNR chapter, PDF and CITATION.cff",
-    )
-    p.set_defaults(func=_export)
-
-
 # --------------------------------------------------------------------------- registration
 
-# Every subcommand, in the order `--help` lists them. Append new `add_*` functions here.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_run,
-    add_build,
-    add_all,
-    add_validate,
-    add_training,
-    add_export,
-]
+# Subcommand name -> handler(args, project) -> exit code; one per `commands.SUBCOMMANDS`.
+HANDLERS: dict[str, Callable[[argparse.Namespace, Project], int]] = {
+    "run": _run,
+    "build": _build,
+    "all": _all,
+    "validate": _validate,
+    "training": _training,
+    "export": _export,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="voicescount",
-        description="Reproducible Citizen-Generated Data reports and handbook for the SDGs.",
-    )
-    parser.add_argument("--version", action="version", version=f"voicescount {__version__}")
-    parser.add_argument(
-        "--root",
-        type=Path,
-        default=Path("."),
-        help="project root holding data/, analyses/ and _config.yml (default: current folder)",
-    )
-    parser.add_argument(
-        "--debug", action="store_true", help="show the full traceback when something fails"
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in SUBCOMMANDS:
-        add(sub)
+    """`commands.build_parser()` with each subcommand's handler set as its `func`."""
+    parser = commands.build_parser()
+    for name, sub in commands.subparsers(parser).choices.items():
+        sub.set_defaults(func=HANDLERS[name])
     return parser
 
 

@@ -16,16 +16,23 @@ are removed from participant copies; cells tagged `hint` stay. Slide types come 
 
 from __future__ import annotations
 
+import argparse
 import ast
 import copy
 import re
+import shutil
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 
+from . import validate
+from .commands import build_parser, subparsers
 from .contract import contract_table, load_contract
+from .errors import ConfigError
+from .prepare import design_for, prepare_cycle
 from .registry import (
     Cycle,
     DesignSpec,
@@ -166,11 +173,7 @@ def cycle_fields_table() -> pd.DataFrame:
 
 
 def cli_table() -> pd.DataFrame:
-    """Every subcommand and option of `voicescount`, from the argparse parser."""
-    import argparse
-
-    from .cli import build_parser
-
+    """Every subcommand and option of `voicescount`, from its argparse parser (`commands`)."""
     parser = build_parser()
     rows = []
 
@@ -184,14 +187,13 @@ def cli_table() -> pd.DataFrame:
             rows.append({"command": command, "option": flags, "meaning": action.help or ""})
 
     options(parser, "voicescount")
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            helps = {a.dest: a.help for a in action._choices_actions}
-            for name, sub in action.choices.items():
-                rows.append(
-                    {"command": f"voicescount {name}", "option": "", "meaning": helps.get(name, "")}
-                )
-                options(sub, f"voicescount {name}")
+    action = subparsers(parser)
+    helps = {a.dest: a.help for a in action._choices_actions}
+    for name, sub in action.choices.items():
+        rows.append(
+            {"command": f"voicescount {name}", "option": "", "meaning": helps.get(name, "")}
+        )
+        options(sub, f"voicescount {name}")
     return pd.DataFrame(rows, columns=["command", "option", "meaning"])
 
 
@@ -260,8 +262,6 @@ RULE_SEVERITY = {
 
 def validation_rules_table() -> pd.DataFrame:
     """Row-level validation rules with severity and fix, from `voicescount.validate`."""
-    from . import validate
-
     rows = [
         # HINTS are str.format templates: show "{{" as the "{" the analyst will see.
         {
@@ -327,16 +327,12 @@ def load_example(
     weighting), cached in build/, so a notebook sees exactly the report's numbers and a
     second call costs a parquet read instead of a full intake.
     """
-    from .prepare import prepare_cycle
-
     return prepare_cycle(project, iso, cycle).data(instrument)
 
 
 def design_of(project: Project, iso: str = "VN", cycle: int = 2022, instrument: str = "adults"):
     """The `stats.Design` the report uses for an instrument: the strata and PSUs declared in
     `cycle.yml`, with the final (raked and trimmed) weight `weight_final`."""
-    from .prepare import design_for
-
     return design_for(project.cycle(iso, cycle), instrument)
 
 
@@ -363,8 +359,6 @@ def execute_handbook(project: Project, timeout: int = 600) -> list[Path]:
     The book is built with execution off, so this runs before the build to put computed
     numbers into the examples. A failing cell raises nbclient's CellExecutionError.
     """
-    import nbformat
-
     done = []
     for path in example_notebooks(project):
         nb = nbformat.read(path, as_version=4)
@@ -388,8 +382,6 @@ class Session:
 
 def list_sessions(project: Project) -> list[Session]:
     """The training sessions, in order, from handbook/training/*-exercise.ipynb."""
-    import nbformat
-
     out = []
     for path in sorted((project.root / HANDBOOK / TRAINING).glob("*-exercise.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -468,10 +460,6 @@ def copy_slides_assets(src: str | Path, kit_dir: str | Path) -> Path:
     themes' web-font imports are dropped from the copies (offline they fail anyway and the
     slides use the system's fonts), so opening the kit requests nothing outside it.
     """
-    import shutil
-
-    from .errors import ConfigError
-
     src = Path(src)
     missing = [f for f in SLIDES_FILES if not (src / f).is_file()]
     if missing:
@@ -506,10 +494,6 @@ def build_kit(
     With `slides_assets` (see `SLIDES_ASSETS`) the slides work offline: the assets are copied
     to `out_dir`/_slides/ and loaded from there. Returns the folders written, one per session.
     """
-    import nbformat
-
-    from .errors import ConfigError
-
     out_dir = Path(out_dir)
     chosen = list_sessions(project)
     if sessions is not None:
