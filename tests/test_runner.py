@@ -364,3 +364,108 @@ def test_stale_staging_of_a_dead_worker_is_removed_and_a_live_one_kept(tmp_path)
     assert dead.parent == jobs[0].output.parent.parent and dead.name.startswith(".en.")
     assert runner.remove_stale_staging(jobs) == 1
     assert not dead.exists() and live.exists()
+
+
+# --------------------------------------------------------------------------- kernels (issue 13)
+
+
+def test_summary_line_names_kernels_that_did_not_start_only_when_there_are_some(monkeypatch):
+    s = runner.RunSummary()
+    assert s.line() == "executed: 0  skipped: 0  failed: 0" and s.ok
+    s.no_kernel.append(runner.Failure(None, "x"))  # type: ignore[arg-type]
+    assert s.line() == "executed: 0  skipped: 0  failed: 0  kernel did not start: 1"
+    assert not s.ok
+    monkeypatch.setenv("VOICESCOUNT_KERNEL_REUSE", "1")
+    assert runner.kernel_reuse() == 1
+    monkeypatch.setenv("VOICESCOUNT_KERNEL_REUSE", "many")
+    with pytest.raises(ConfigError, match="VOICESCOUNT_KERNEL_REUSE"):
+        runner.kernel_reuse()
+    assert runner._is_start_failure(RuntimeError("Kernel died before replying to kernel_info"))
+    assert runner._is_start_failure(RuntimeError("Kernel didn't respond in 60 seconds"))
+    assert not runner._is_start_failure(RuntimeError("Kernel died"))  # DeadKernelError mid-run
+
+
+def _flaky_start(monkeypatch, log: Path, fail_first: int) -> None:
+    """Make the first `fail_first` kernel starts fail as under load (the worker is forked, so
+    the patch holds in it); every attempt is logged to `log`."""
+    real = runner.Kernel._start_once
+
+    def start(self):
+        with log.open("a") as fh:
+            fh.write(f"{time.monotonic()}\n")
+        if len(log.read_text().splitlines()) <= fail_first:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        real(self)
+
+    monkeypatch.setattr(runner.Kernel, "_start_once", start)
+    monkeypatch.setattr(runner, "KERNEL_RETRY_DELAYS", (0.2, 0.4, 0.8))
+
+
+def test_a_kernel_that_never_starts_is_retried_then_reported_apart_from_failures(
+    tmp_path, monkeypatch
+):
+    project = copy_tiny(tmp_path / "p")
+    good = project.root / "report/ZZ/2021/en/tiny.ipynb"
+    good.parent.mkdir(parents=True)
+    good.write_text("last good notebook")
+    log = tmp_path / "starts.log"
+    _flaky_start(monkeypatch, log, fail_first=99)
+    summary, out, err = run(project, cycles=[2021], langs=["en"], jobs=1)
+    assert out.strip() == "executed: 0  skipped: 0  failed: 0  kernel did not start: 1"
+    assert not summary.ok and not summary.failed
+    assert "after 4 attempts" in summary.no_kernel[0].message
+    assert "Kernel died before replying to kernel_info" in summary.no_kernel[0].message
+    assert "KERNEL DID NOT START ZZ/2021/en/tiny.ipynb" in err
+    starts = [float(x) for x in log.read_text().split()]
+    assert len(starts) == 4  # one try and three retries, with growing pauses between them
+    pauses = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert pauses[0] >= 0.2 and pauses[1] >= 0.4 and pauses[2] >= 0.8
+    assert good.read_text() == "last good notebook"  # nothing published, nothing half-written
+    assert not (good.parent / ".tiny.failed.ipynb").exists()
+    assert not list(good.parent.glob(".*.running.ipynb"))
+    assert not list(good.parent.parent.glob(".*.staging"))
+
+
+@pytest.mark.slow
+def test_a_kernel_that_fails_once_is_retried_and_the_chapter_runs(tmp_path, monkeypatch):
+    project = copy_tiny(tmp_path / "p")
+    log = tmp_path / "starts.log"
+    _flaky_start(monkeypatch, log, fail_first=1)
+    summary, out, _ = run(project, cycles=[2021], langs=["en"], jobs=1)
+    assert out.strip() == "executed: 1  skipped: 0  failed: 0"
+    assert summary.ok and len(log.read_text().splitlines()) == 2
+    assert (project.root / "report/ZZ/2021/en/tiny.ipynb").is_file()
+
+
+@pytest.mark.slow
+def test_a_reused_kernel_gives_each_notebook_a_clean_namespace(tmp_path, monkeypatch):
+    project = copy_tiny(tmp_path / "p")
+    probe = (
+        "import os\n"
+        "leaked = sorted(n for n in dir() if n.startswith('mine'))\n"
+        "print(os.getpid(), os.path.basename(os.getcwd()).split('.')[2], leaked)"
+    )
+    for name in ("a", "b", "c"):
+        add_template(project, name, [probe, f"mine_{name} = 1\n{name!r}"], only=name == "a")
+    add_template(project, "d", [probe, "raise ValueError('bad')"])
+    add_template(project, "e", [probe])
+
+    def seen(stem: str) -> tuple[list[str], list[int]]:
+        nb = nbformat.read(project.root / f"report/ZZ/2021/en/{stem}.ipynb", as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        out = next(c for c in code if c.source == probe).outputs[0]["text"]
+        return out.split(maxsplit=2), [c.execution_count for c in code]
+
+    summary, out, _ = run(project, cycles=[2021], langs=["en"], jobs=1)
+    assert out.strip() == "executed: 4  skipped: 0  failed: 1"
+    pids = {}
+    for stem in ("a", "b", "c", "e"):
+        (pid, cwd, leaked), counts = seen(stem)
+        pids[stem] = pid
+        assert leaked.strip() == "[]" and cwd == stem  # no names of earlier notebooks; own folder
+        assert counts == list(range(1, len(counts) + 1))  # counted from 1 as in a fresh kernel
+    assert pids["a"] == pids["b"] == pids["c"]  # one kernel ...
+    assert pids["e"] != pids["c"]  # ... retired after the failing notebook d
+    monkeypatch.setenv("VOICESCOUNT_KERNEL_REUSE", "1")  # the previous behaviour
+    run(project, cycles=[2021], langs=["en"], jobs=1, force=True)
+    assert len({seen(s)[0][0] for s in ("a", "b", "c", "e")}) == 4

@@ -190,16 +190,20 @@ class RunSummary:
     executed: list[Job] = field(default_factory=list)
     skipped: list[Job] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
+    # Notebooks that never ran: no kernel started after the retries (not the chapter's fault).
+    no_kernel: list[Failure] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.no_kernel
 
     def line(self) -> str:
-        return (
+        """'executed: N  skipped: M  failed: K', then '  kernel did not start: J' when J > 0."""
+        text = (
             f"executed: {len(self.executed)}  skipped: {len(self.skipped)}  "
             f"failed: {len(self.failed)}"
         )
+        return text + (f"  kernel did not start: {len(self.no_kernel)}" if self.no_kernel else "")
 
 
 def _select(values: list[Any] | None, allowed: list[Any]) -> list[Any]:
@@ -439,14 +443,172 @@ def _publish_outputs(job: Job, stage: Path) -> list[str]:
     return written
 
 
-def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
-    """Run one notebook in its own process group; send (ok, message) back."""
-    with contextlib.suppress(OSError):
-        os.setsid()  # the guard can then kill this worker and its kernel together
-    # The kernel's start-up chatter would tear the progress bar; failures come back via `conn`.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
+# Kernel start: one attempt and then retries after these pauses (issue 13: under load a kernel
+# can die before replying to kernel_info; that is not the chapter's failure).
+KERNEL_RETRY_DELAYS = (1.0, 2.0, 4.0)
+KERNEL_START_TIMEOUT = 60.0
+# No IPython history database (nbclient would keep one in memory): nothing reads it.
+KERNEL_ARGS = ("--HistoryManager.enabled=False",)
+# Notebooks one kernel runs (each in a clean namespace) before it is replaced by a fresh one.
+# A fresh kernel costs ~0.8 s to start plus ~1.4 s to import voicescount.report again; reusing
+# it for 20 notebooks keeps the kernel's memory bounded (see benchmarks/bench_fixed_cost.py).
+KERNEL_REUSE = 20
+
+# Run (silently, not counted) before each notebook on a reused kernel, so it starts as a fresh
+# kernel would: no user names, execution count 1, the notebook's working directory, no open
+# figures, and warnings that were shown once shown again.
+_RESET = """\
+import os as _vc_os
+_vc_os.chdir({cwd!r})  # first: the last notebook's folder is gone, and %reset reads the cwd
+get_ipython().run_line_magic("reset", "-f")
+import sys as _vc_sys, warnings as _vc_w
+if "matplotlib.pyplot" in _vc_sys.modules:
+    _vc_sys.modules["matplotlib.pyplot"].close("all")
+_vc_w.onceregistry.clear()
+_vc_w._filters_mutated()
+get_ipython().execution_count = 1
+del _vc_sys, _vc_w
+"""
+
+
+class KernelStartError(RuntimeError):
+    """The kernel did not start (or did not answer kernel_info) after every retry."""
+
+
+_START_FAILURES = (
+    "Kernel died before replying to kernel_info",
+    "didn't respond in",
+    "Kernel didn't respond",
+)
+
+
+def _last_line(exc: BaseException | None) -> str:
+    return (f"{type(exc).__name__}: {exc}".strip().splitlines() or ["error"])[-1]
+
+
+def _is_start_failure(exc: BaseException) -> bool:
+    """nbclient/jupyter_client raise plain RuntimeError (or TimeoutError) when a kernel does not
+    come up; DeadKernelError is a RuntimeError too, but only a start-up one counts here."""
+    if isinstance(exc, KernelStartError):
+        return True
+    text = str(exc)
+    return isinstance(exc, (RuntimeError, TimeoutError)) and any(s in text for s in _START_FAILURES)
+
+
+class Kernel:
+    """One worker's kernel, reused for up to `reuse` notebooks, each in a clean namespace.
+
+    `ready(cwd)` starts it if needed (with retries and backoff) and resets it; a notebook that
+    did not succeed retires the kernel (it may still be busy in a timed-out cell), so the next
+    notebook gets a fresh one. `reuse=1` is the previous behaviour: a fresh kernel each time.
+    """
+
+    def __init__(self, root: str, reuse: int = KERNEL_REUSE) -> None:
+        self.root = root
+        self.reuse = max(1, reuse)
+        self.km: Any = None
+        self.used = 0
+        self.starts = 0  # kernels started, retries included (tests and benchmarks read it)
+
+    def _loop(self):
+        from jupyter_core.utils import ensure_event_loop
+
+        return ensure_event_loop()
+
+    def _start_once(self) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        self.starts += 1
+        km = AsyncKernelManager(kernel_name="python3")
+        self.km = km
+        self._loop().run_until_complete(
+            km.start_kernel(extra_arguments=list(KERNEL_ARGS), cwd=self.root)
+        )
+        self.used = 0
+
+    async def _execute(self, code: str) -> None:
+        kc = self.km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=KERNEL_START_TIMEOUT)
+            reply = await kc.execute_interactive(
+                code, silent=True, store_history=False, timeout=KERNEL_START_TIMEOUT,
+                output_hook=lambda msg: None,
+            )  # fmt: skip
+        finally:
+            kc.stop_channels()
+        if reply["content"].get("status") != "ok":
+            raise RuntimeError(f"kernel reset failed: {reply['content'].get('evalue', '')}")
+
+    def ready(self, cwd: str) -> Any:
+        """A started kernel manager whose kernel answered, was reset and is in `cwd`. One try:
+        any failure is a KernelStartError (the caller retries with backoff)."""
+        if self.km is not None and self.used >= self.reuse:
+            self.shutdown()
+        try:
+            if self.km is None:
+                self._start_once()
+            self._loop().run_until_complete(self._execute(_RESET.format(cwd=cwd)))
+        except Exception as exc:
+            self.shutdown(now=True)
+            raise KernelStartError(_last_line(exc)) from exc
+        return self.km
+
+    def done(self, ok: bool) -> None:
+        """Count a notebook; retire the kernel after a failure or `reuse` notebooks."""
+        self.used += 1
+        if not ok or self.used >= self.reuse:
+            self.shutdown(now=not ok)
+
+    def shutdown(self, now: bool = False) -> None:
+        km, self.km = self.km, None
+        if km is None:
+            return
+        with contextlib.suppress(Exception):
+            self._loop().run_until_complete(km.shutdown_kernel(now=now))
+        with contextlib.suppress(Exception):
+            km.cleanup_resources()
+
+
+def _engine_name() -> str:
+    """A papermill engine that runs the notebook on a kernel it is given (`km=`) and leaves it
+    running, closing only its own client; registered once per process."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+
+    name = "voicescount"
+    if name in papermill_engines._engines:
+        return name
+
+    class GivenKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(
+            cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
+            start_timeout=60, execution_timeout=None, km=None, **kwargs,
+        ):  # fmt: skip
+            kwargs.pop("input_path", None)
+            client = PapermillNotebookClient(
+                nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout,
+                kernel_name=kernel_name, log=logger, log_output=log_output,
+                stdout_file=stdout_file, stderr_file=stderr_file, **kwargs,
+            )  # fmt: skip
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
+    papermill_engines.register(name, GivenKernelEngine)
+    return name
+
+
+# What a worker sends back per job: "ok", "failed" (the chapter) or "no-kernel" (never ran).
+Outcome = tuple[str, str]
+
+
+def _run_job(job: Job, root: str, timeout: float, kernel: Kernel) -> Outcome:
+    """Execute one notebook on `kernel` in its staging folder and publish it atomically."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -461,17 +623,38 @@ def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
     stage.mkdir()
     failed_copy = out_dir / f".{job.output.stem}.failed.ipynb"
     rel_tmp = relpath(tmp, root)
+    ok = False
     try:
-        pm.execute_notebook(
-            rel_in,
-            rel_tmp,
-            parameters=job.parameters,
-            cwd=relpath(stage, root),
-            execution_timeout=timeout,
-            progress_bar=False,
-            log_output=False,
-            report_mode=False,
-        )
+        last: BaseException | None = None
+        for delay in (0.0, *KERNEL_RETRY_DELAYS):
+            if delay:
+                time.sleep(delay)
+            try:
+                km = kernel.ready(str(stage.resolve()))
+                pm.execute_notebook(
+                    rel_in,
+                    rel_tmp,
+                    parameters=job.parameters,
+                    cwd=relpath(stage, root),
+                    execution_timeout=timeout,
+                    start_timeout=KERNEL_START_TIMEOUT,
+                    progress_bar=False,
+                    log_output=False,
+                    report_mode=False,
+                    engine_name=_engine_name(),
+                    km=km,
+                )
+                break
+            except Exception as exc:
+                if not _is_start_failure(exc):
+                    raise
+                last = exc  # no cell ran: a fresh kernel after the pause
+                kernel.shutdown(now=True)
+        else:
+            n = 1 + len(KERNEL_RETRY_DELAYS)
+            raise KernelStartError(
+                f"the kernel did not start after {n} attempts: {_last_line(last)}"
+            )
         nb = nbformat.read(tmp, as_version=4)
         nb.metadata.setdefault("papermill", {})["output_path"] = rel_out
         finalize_notebook(nb)
@@ -481,15 +664,20 @@ def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
         _atomic_write_text(outputs_record(job), json.dumps(written, indent=1))
         _atomic_write_text(job.manifest_path, json.dumps(job.manifest, indent=1, sort_keys=True))
         failed_copy.unlink(missing_ok=True)
-        conn.send((True, ""))
+        ok = True
+        return ("ok", "")
     except PapermillExecutionError as exc:
         where = _cell_report(tmp, exc.cell_index)
         last = (f"{exc.ename}: {exc.evalue}".strip().splitlines() or [exc.ename])[-1]
         os.replace(tmp, failed_copy)
-        conn.send(
-            (False, f"failed at {where}: {last} [partial output: {relpath(failed_copy, root)}]")
+        return (
+            "failed",
+            f"failed at {where}: {last} [partial output: {relpath(failed_copy, root)}]",
         )
-    except BaseException as exc:  # timeouts, kernel deaths, bad templates: report, never hang
+    except Exception as exc:  # timeouts, kernel deaths, bad templates: report, never hang
+        if _is_start_failure(exc):
+            tmp.unlink(missing_ok=True)
+            return ("no-kernel", str(exc))
         where = _cell_report(tmp, None) if tmp.exists() else "start-up"
         if isinstance(exc, TimeoutError):  # nbclient's per-cell limit (CellTimeoutError)
             last = f"the cell timed out after {timeout:g} s"
@@ -497,9 +685,37 @@ def _worker(job: Job, root: str, timeout: float, conn: Connection) -> None:
             last = (f"{type(exc).__name__}: {exc}".strip().splitlines() or ["error"])[-1]
         if tmp.exists():
             os.replace(tmp, failed_copy)
-        conn.send((False, f"failed at {where}: {last}"))
+        return ("failed", f"failed at {where}: {last}")
     finally:
+        kernel.done(ok)
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _worker(root: str, timeout: float, reuse: int, conn: Connection) -> None:
+    """Serve jobs from `conn` one at a time on one (reused) kernel, in its own process group;
+    send an `Outcome` back for each; stop at None."""
+    with contextlib.suppress(OSError):
+        os.setsid()  # the guard can then kill this worker and its kernel together
+    # The kernel's start-up chatter would tear the progress bar; failures come back via `conn`.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    kernel = Kernel(root, reuse)
+    try:
+        while True:
+            try:
+                job = conn.recv()
+            except EOFError:
+                break
+            if job is None:
+                break
+            try:
+                outcome = _run_job(job, root, timeout, kernel)
+            except BaseException as exc:  # noqa: BLE001  (report, never hang the parent)
+                outcome = ("failed", f"failed at start-up: {type(exc).__name__}: {exc}")
+            conn.send(outcome)
+    finally:
+        kernel.shutdown()
         conn.close()
 
 
@@ -514,6 +730,54 @@ def _context() -> mp.context.BaseContext:
     # fork: workers start in milliseconds with papermill already imported (the parent runs no
     # threads: tqdm's monitor thread is switched off below). spawn where fork does not exist.
     return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+
+
+def kernel_reuse() -> int:
+    """Notebooks per kernel: VOICESCOUNT_KERNEL_REUSE (1 = a fresh kernel for every notebook,
+    the previous behaviour), else KERNEL_REUSE."""
+    raw = os.environ.get("VOICESCOUNT_KERNEL_REUSE", "").strip()
+    if not raw:
+        return KERNEL_REUSE
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise ConfigError(
+            f"VOICESCOUNT_KERNEL_REUSE={raw!r} is not a whole number.",
+            field="VOICESCOUNT_KERNEL_REUSE",
+            hint="Use 1 for a fresh kernel per notebook, or unset it.",
+        ) from None
+
+
+class _Slot:
+    """A worker process (its own process group, with its kernel) and the job it is running."""
+
+    def __init__(self, ctx: mp.context.BaseContext, root: str, timeout: float, reuse: int):
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_worker, args=(root, timeout, reuse, child), daemon=True)
+        self.proc.start()
+        child.close()
+        self.job: Job | None = None
+        self.deadline = 0.0
+
+    def give(self, job: Job, timeout: float) -> None:
+        self.conn.send(job)
+        self.job = job
+        self.deadline = time.monotonic() + timeout + GUARD_GRACE
+
+    def stop(self) -> None:
+        """Ask an idle worker to shut its kernel down and exit."""
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.proc.join(10)
+        if self.proc.is_alive():
+            _kill_group(self.proc)
+            self.proc.join(5)
+        self.conn.close()
+
+    def kill(self) -> None:
+        _kill_group(self.proc)
+        self.conn.close()
+        self.proc.join(5)
 
 
 def _check_cycles(project: Project, jobs: list[Job]) -> None:
@@ -570,56 +834,65 @@ def execute(
         bar = tqdm(total=len(todo), desc="notebooks", unit="nb", file=err, disable=not progress)
         ctx = _context()
         queue = list(todo)
-        running: dict[Connection, tuple[Job, Any, float]] = {}
+        reuse = kernel_reuse()
+        slots: list[_Slot] = []
         try:
-            while queue or running:
-                while queue and len(running) < workers:
-                    job = queue.pop(0)
-                    recv, send = ctx.Pipe(duplex=False)
-                    proc = ctx.Process(
-                        target=_worker, args=(job, str(project.root), timeout, send), daemon=True
-                    )
-                    proc.start()
-                    send.close()
-                    running[recv] = (job, proc, time.monotonic() + timeout + GUARD_GRACE)
-                next_deadline = min(d for _, _, d in running.values())
-                ready = wait(list(running), timeout=max(0.0, next_deadline - time.monotonic()))
+            while queue or any(s.job for s in slots):
+                for slot in [s for s in slots if s.job is None]:
+                    if queue:
+                        slot.give(queue.pop(0), timeout)
+                    else:  # nothing left for it: let it shut its kernel down
+                        slot.stop()
+                        slots.remove(slot)
+                while queue and len(slots) < workers:
+                    slot = _Slot(ctx, str(project.root), timeout, reuse)
+                    slots.append(slot)
+                    slot.give(queue.pop(0), timeout)
+                busy = [s for s in slots if s.job is not None]
+                next_deadline = min(s.deadline for s in busy)
+                ready = wait([s.conn for s in busy], max(0.0, next_deadline - time.monotonic()))
                 now = time.monotonic()
-                for conn in list(running):
-                    job, proc, deadline = running[conn]
-                    if conn in ready:
+                for slot in busy:
+                    job = slot.job
+                    if slot.conn in ready:
                         try:
-                            ok, msg = conn.recv()
+                            kind, msg = slot.conn.recv()
                         except EOFError:
-                            ok, msg = False, "the worker process died (out of memory?)"
-                    elif now >= deadline:
-                        _kill_group(proc)
-                        partial = running_path(job, proc.pid)
+                            kind, msg = "failed", "the worker process died (out of memory?)"
+                            slot.kill()
+                            slots.remove(slot)
+                        slot.job = None
+                    elif now >= slot.deadline:
+                        pid = slot.proc.pid
+                        slot.kill()
+                        slots.remove(slot)
+                        partial = running_path(job, pid)
                         where = "start-up"
                         if partial.exists():
                             where = _cell_report(partial, None)
                             failed = job.output.parent / f".{job.output.stem}.failed.ipynb"
                             os.replace(partial, failed)
-                        shutil.rmtree(staging_path(job, proc.pid), ignore_errors=True)
-                        ok, msg = False, f"timed out after {timeout:g} s at {where} (killed)"
+                        shutil.rmtree(staging_path(job, pid), ignore_errors=True)
+                        kind, msg = "failed", f"timed out after {timeout:g} s at {where} (killed)"
                     else:
                         continue
-                    conn.close()
-                    proc.join(5)
-                    del running[conn]
-                    if ok:
+                    if kind == "ok":
                         summary.executed.append(job)
+                    elif kind == "no-kernel":
+                        summary.no_kernel.append(Failure(job, msg))
+                        bar.write(f"KERNEL DID NOT START {job.name}: {msg}", file=err)
                     else:
                         summary.failed.append(Failure(job, msg))
                         bar.write(f"FAILED {job.name}: {msg}", file=err)
                     bar.update(1)
         finally:
-            for conn, (job, proc, _) in running.items():  # Ctrl-C: leave no kernel behind
-                _kill_group(proc)
-                conn.close()
-                proc.join(5)
-                running_path(job, proc.pid).unlink(missing_ok=True)
-                shutil.rmtree(staging_path(job, proc.pid), ignore_errors=True)
+            for slot in slots:
+                if slot.job is None:
+                    slot.stop()
+                    continue
+                slot.kill()  # Ctrl-C: leave no kernel behind
+                running_path(slot.job, slot.proc.pid).unlink(missing_ok=True)
+                shutil.rmtree(staging_path(slot.job, slot.proc.pid), ignore_errors=True)
             bar.close()
     print(summary.line(), file=out, flush=True)
     return summary
