@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
 from pydantic import Field
 
-from .registry import Labels, Strict, load_model
+from .registry import Labels, Strict, label, load_model
 
 Population = Literal["adults", "cso", "children"]
 
@@ -83,10 +84,6 @@ def contract_table(contract: Contract, lang: str = "en", *, derived: bool = Fals
     of `contract.yml` (the order an analyst reads it in). With `derived=True` the table lists
     the columns computed by `voicescount.derive` (name and description only).
     """
-    import pandas as pd
-
-    from .registry import label
-
     if derived:
         rows = [
             {"column": d.name, "description": label(d.description, lang)} for d in contract.derived

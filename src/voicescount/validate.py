@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from . import intake
 from .contract import Contract, ContractColumn, load_contract
 from .errors import InputError, ValidationFailed, VoicesError
 from .registry import Country, Cycle, Project
@@ -768,8 +769,6 @@ def validate_cycle(
     still validated, so one run shows everything. Files are written to `out_dir` (default:
     the cycle's build folder) as issues.csv, cleaning_log.csv and quarantine.csv.
     """
-    from . import intake
-
     cyc = project.cycle(iso, cycle)
     contract = load_contract(project.data_dir)
     rules = ValidationRules(country=project.country(iso))
