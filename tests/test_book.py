@@ -101,6 +101,25 @@ def test_missing_report_pages_fail_before_sphinx_with_a_remedy(tiny):
         build_book(tiny)
 
 
+def test_an_incomplete_catalogue_of_a_published_language_fails_before_the_build(
+    tiny, tmp_path, monkeypatch
+):
+    from voicescount import i18n
+
+    book.check_languages(tiny)  # en and vi are complete
+    shutil.copy(i18n.LOCALES / "en.yml", tmp_path / "en.yml")
+    (tmp_path / "vi.yml").write_text("group: {overall: Tất cả}\n", encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALES", tmp_path)
+    for f in (i18n._load, i18n.catalogue):
+        f.cache_clear()
+    try:
+        with pytest.raises(BookBuildError, match=r"catalogue problems.*vi\.yml lacks"):
+            build_book(tiny)
+    finally:
+        for f in (i18n._load, i18n.catalogue):
+            f.cache_clear()
+
+
 def test_table_csvs_and_chart_svgs_are_copied_beside_their_pages(tiny, tmp_path):
     tables = tiny.root / "report/ZZ/2021/en/tables"
     tables.mkdir(parents=True)

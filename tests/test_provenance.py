@@ -66,6 +66,16 @@ def test_page_header_shows_synthetic_notice_in_the_page_language(tiny):
     assert "Synthetic example data" in en._repr_html_() and "Synthetic" in repr(en)
 
 
+def test_machine_drafted_language_says_so_on_every_page(tiny):
+    """sw.yml is marked machine-drafted (_meta): its pages carry the review notice; en and vi
+    (reviewed) do not."""
+    sw = page_header(tiny, "ZZ", 2021, "sw")._repr_html_()
+    assert "voicescount-machine-drafted" in sw and "Tafsiri iliyoandaliwa na mashine" in sw
+    assert "Data za mfano za kubuni" in sw  # the synthetic notice, in Kiswahili
+    for lang in ("en", "vi"):
+        assert "voicescount-machine-drafted" not in page_header(tiny, "ZZ", 2021, lang).html
+
+
 def test_no_notice_for_real_data(tiny):
     cyc = tiny.root / "data/ZZ/2021/cycle.yml"
     cyc.write_text(cyc.read_text().replace("synthetic: true", "synthetic: false"))

@@ -12,6 +12,7 @@ import pytest
 from docx import Document
 
 from voicescount import vnr
+from voicescount.i18n import t
 from voicescount.vnr import Figure, VnrChapter, md_text, plain_text, stable_zip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,9 +175,7 @@ def test_example_cycle_chapter_quotes_the_report_findings_in_each_language(examp
         text = vnr.docx_text(tmp_path / f"vnr_VN_2022_{lang}.docx")
         for f in items:
             assert f["text"] in text
-        from voicescount.provenance import SYNTHETIC_NOTICE
-
-        assert SYNTHETIC_NOTICE[lang][0] in text
+        assert t("notice.synthetic_title", lang) in text
         doc = Document(str(tmp_path / f"vnr_VN_2022_{lang}.docx"))
         assert len(doc.inline_shapes) == sum(f["kind"] == "gap" for f in items)
     first = (tmp_path / "vnr_VN_2022_vi.docx").read_bytes()

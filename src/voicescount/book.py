@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError, VoicesError
+from .i18n import FALLBACK, catalogue, catalogue_problems, t
 from .registry import Project, label, read_yaml
 from .runner import chapter_outputs, chapter_specs
 
@@ -37,15 +38,12 @@ TOC_FILE = "_toc.yml"
 HANDBOOK_PART = Path("handbook") / "_toc_part.yml"
 TRAINING_PART = Path("handbook") / "training" / "_toc_part.yml"
 
-# Language names in their own language, for navigation titles.
+# Language names in their own language (`language.<code>` in the catalogue; the same in every
+# one). A view for report.py's language switch, which has not moved to t() yet.
 LANGUAGE_NAMES = {
-    "en": "English",
-    "vi": "Tiếng Việt",
-    "sw": "Kiswahili",
-    "bn": "বাংলা",
-    "fr": "Français",
-    "es": "Español",
-    "pt": "Português",
+    key.removeprefix("language."): name
+    for key, name in catalogue(FALLBACK).items()
+    if key.startswith("language.")
 }
 
 _HEADER = (
@@ -101,7 +99,7 @@ def toc(project: Project) -> dict[str, Any]:
                 title = label(cycle.title, lang, f"{label(country.name, lang)} {cyc}")
                 entry: dict[str, Any] = {
                     "file": docs[0],
-                    "title": f"{title} ({LANGUAGE_NAMES.get(lang, lang)})",
+                    "title": f"{title} ({t(f'language.{lang}', lang)})",
                 }
                 if docs[1:]:
                     entry["sections"] = [{"file": d} for d in docs[1:]]
@@ -204,8 +202,31 @@ def exchange_dirs(a: Path, b: Path) -> bool:
     return rc == 0
 
 
+def check_languages(project: Project) -> None:
+    """Refuse to build while a published language's catalogue is incomplete.
+
+    `i18n.t` raises on a missing key anyway; this names every gap at once, before an hour of
+    notebooks, instead of the first one a page happens to need.
+    """
+    langs = sorted(
+        {lang for iso, cyc in project.cycles() for lang in project.cycle(iso, cyc).languages}
+    )
+    problems = [p for lang in langs for p in catalogue_problems(lang)]
+    if problems:
+        raise BookBuildError(
+            f"{len(problems)} catalogue problems in published languages: {'; '.join(problems[:5])}"
+            + (f" and {len(problems) - 5} more" if len(problems) > 5 else "")
+            + ".",
+            path="src/voicescount/locales",
+            hint="Translate the missing keys (keep the {placeholders}) and mark drafted ones in "
+            "the catalogue's _meta block; `python -c 'from voicescount import i18n; "
+            'print(i18n.missing_keys("sw"))\'` lists them.',
+        )
+
+
 def build_book(project: Project, quiet: bool = True) -> Path:
     """Write the toc, build the book (no execution, -W -n) and swap it into `_build/html`."""
+    check_languages(project)
     write_toc(project)
     toc_dict = yaml.safe_load((project.root / TOC_FILE).read_text(encoding="utf-8"))
     missing = missing_pages(project, toc_dict)

@@ -41,7 +41,7 @@ from bs4 import BeautifulSoup
 
 from .book import toc, toc_files
 from .errors import ConfigError, InputError
-from .provenance import SYNTHETIC_NOTICE
+from .i18n import t
 from .registry import Project, label
 
 __all__ = [
@@ -65,31 +65,9 @@ CHROMIUM_ARGS = [
 MAX_PASSES = 3
 PAGE_MARGIN = {"top": "18mm", "bottom": "18mm", "left": "16mm", "right": "16mm"}
 
-_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "contents": "Contents",
-        "report": "Citizen-generated data report",
-        "by": "Prepared by {coalition}",
-        "released": "Released {date}",
-        "printed": "Printed from the online report; figures, tables and notes are as published "
-        "there. Data downloads: {url}",
-        "page": "Page",
-    },
-    "vi": {
-        "contents": "Mục lục",
-        "report": "Báo cáo dữ liệu do người dân tạo ra",
-        "by": "Thực hiện bởi {coalition}",
-        "released": "Phát hành ngày {date}",
-        "printed": "Bản in từ báo cáo trực tuyến; các biểu đồ, bảng và ghi chú giống như bản đã "
-        "công bố. Tải dữ liệu: {url}",
-        "page": "Trang",
-    },
-}
 
-
-def _p(key: str, lang: str, **fmt: object) -> str:
-    text = _TEXT.get(lang, {}).get(key) or _TEXT["en"][key]
-    return text.format(**fmt) if fmt else text
+def _synthetic_notice(lang: str) -> tuple[str, str]:
+    return t("notice.synthetic_title", lang), t("notice.synthetic_text", lang)
 
 
 # --------------------------------------------------------------------------- chapters
@@ -249,10 +227,10 @@ def assemble(
     esc = html.escape
     cover = [
         '<section class="cover">',
-        f'<div class="kicker">{esc(_p("report", lang))}</div>',
+        f'<div class="kicker">{esc(t("pdf.report", lang))}</div>',
         f"<h1>{esc(title)}</h1>",
-        f'<div class="meta"><p>{esc(subtitle)}</p><p>{esc(_p("by", lang, coalition=coalition))}'
-        f"</p><p>{esc(_p('released', lang, date=date))}</p></div>",
+        f'<div class="meta"><p>{esc(subtitle)}</p><p>{esc(t("pdf.by", lang, coalition=coalition))}'
+        f"</p><p>{esc(t('pdf.released', lang, date=date))}</p></div>",
     ]
     if notice:
         cover.append(
@@ -260,7 +238,7 @@ def assemble(
             f"{esc(notice[0])}</p><p>{esc(notice[1])}</p></div>"
         )
     cover.append(
-        f'<div class="foot"><p>{esc(_p("printed", lang, url=downloads_url or "–"))}</p></div>'
+        f'<div class="foot"><p>{esc(t("pdf.printed", lang, url=downloads_url or "–"))}</p></div>'
     )
     cover.append("</section>")
     items = []
@@ -271,7 +249,7 @@ def assemble(
             f'<span class="n">{esc(n)}</span></a></li>'
         )
     toc = (
-        f'<nav class="toc" id="contents"><h1>{esc(_p("contents", lang))}</h1>'
+        f'<nav class="toc" id="contents"><h1>{esc(t("pdf.contents", lang))}</h1>'
         f"<ol>{''.join(items)}</ol></nav>"
     )
     body = "\n".join(
@@ -288,7 +266,7 @@ def assemble(
 def _footer(lang: str) -> str:
     return (
         '<div style="font-size:8pt;width:100%;text-align:center;font-family:DejaVu Sans,sans-serif">'
-        f'{html.escape(_p("page", lang))} <span class="pageNumber"></span> / '
+        f'{html.escape(t("pdf.page", lang))} <span class="pageNumber"></span> / '
         '<span class="totalPages"></span></div>'
     )
 
@@ -454,7 +432,7 @@ def export_pdf(
             "subtitle": f"{label(country.name, lang, iso)}, {cycle}",
             "coalition": meta.coalition,
             "date": meta.date_released,
-            "notice": SYNTHETIC_NOTICE.get(lang, SYNTHETIC_NOTICE["en"]) if cyc.synthetic else None,
+            "notice": _synthetic_notice(lang) if cyc.synthetic else None,
             "downloads_url": downloads_url,
         }
         jobs.append((lang, chapters, doc))
@@ -468,7 +446,7 @@ def export_pdf(
             for lang, chapters, doc in jobs:
                 pdf, starts = print_pdf(browser, chapters, doc, Path(tmp))
                 info = {
-                    "contents": _p("contents", lang),
+                    "contents": t("pdf.contents", lang),
                     "title": doc["title"],
                     "author": meta.coalition,
                     "subject": doc["subtitle"],

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .i18n import is_machine_drafted, t
 from .registry import Project
 
 # Packages whose versions can change a number or a page; recorded on every page.
@@ -25,7 +26,9 @@ KEY_PACKAGES = (
     "pandas",
     "numpy",
     "scipy",
+    "svy",
     "matplotlib",
+    "seaborn",
     "papermill",
     "jupyter-book",
     "pydantic",
@@ -160,38 +163,8 @@ def provenance_record(
 
 # --------------------------------------------------------------------------- page header
 
-# The notice must be readable by everyone the page is for, so it is given in the page's
-# language; English is the fallback.
-SYNTHETIC_NOTICE = {
-    "en": (
-        "Synthetic example data",
-        "The figures on this page are computed from generated example data, not from a real "
-        "survey. They show how the report works and must not be cited as findings.",
-    ),
-    "vi": (
-        "Dữ liệu ví dụ tổng hợp",
-        "Các số liệu trên trang này được tính từ dữ liệu ví dụ do máy tạo ra, không phải từ "
-        "một cuộc khảo sát thực tế. Chúng minh hoạ cách báo cáo hoạt động và không được trích "
-        "dẫn như kết quả nghiên cứu.",
-    ),
-    "sw": (
-        "Data za mfano za kubuni",
-        "Takwimu kwenye ukurasa huu zimetokana na data za mfano zilizotengenezwa, si utafiti "
-        "halisi. Zinaonyesha jinsi ripoti inavyofanya kazi na hazipaswi kunukuliwa kama matokeo.",
-    ),
-    "bn": (
-        "কৃত্রিম উদাহরণ ডেটা",
-        "এই পৃষ্ঠার সংখ্যাগুলি তৈরি করা উদাহরণ ডেটা থেকে গণনা করা, প্রকৃত জরিপ থেকে নয়। "
-        "এগুলি প্রতিবেদনটি কীভাবে কাজ করে তা দেখায় এবং ফলাফল হিসাবে উদ্ধৃত করা যাবে না।",
-    ),
-}
-
-PROVENANCE_TITLE = {
-    "en": "How this page was made",
-    "vi": "Trang này được tạo ra như thế nào",
-    "sw": "Jinsi ukurasa huu ulivyotengenezwa",
-    "bn": "এই পৃষ্ঠাটি কীভাবে তৈরি হয়েছে",
-}
+# Notices are given in the page's language (locales/<lang>.yml, notice.*), so everyone the page
+# is for can read them; a page in a machine-drafted language also says its wording awaits review.
 
 
 class PageHeader:
@@ -227,9 +200,20 @@ def page_header(
     parts: list[str] = []
     plain: list[str] = []
     if cyc.synthetic:
-        title, body = SYNTHETIC_NOTICE.get(lang, SYNTHETIC_NOTICE["en"])
+        title, body = t("notice.synthetic_title", lang), t("notice.synthetic_text", lang)
         parts.append(
             '<div class="admonition warning voicescount-synthetic" role="note">'
+            f'<p class="admonition-title">{html.escape(title)}</p>'
+            f"<p>{html.escape(body)}</p></div>"
+        )
+        plain.append(f"{title}: {body}")
+    if is_machine_drafted(lang):
+        title, body = (
+            t("notice.machine_drafted_title", lang),
+            t("notice.machine_drafted_text", lang),
+        )
+        parts.append(
+            '<div class="admonition note voicescount-machine-drafted" role="note">'
             f'<p class="admonition-title">{html.escape(title)}</p>'
             f"<p>{html.escape(body)}</p></div>"
         )
@@ -242,7 +226,7 @@ def page_header(
     )
     param_text = ", ".join(f"{k}={v!r}" for k, v in rec["parameters"].items())
     pkg_text = ", ".join(f"{k} {v}" for k, v in rec["packages"].items())
-    summary = PROVENANCE_TITLE.get(lang, PROVENANCE_TITLE["en"])
+    summary = t("notice.provenance_title", lang)
     parts.append(
         '<details class="voicescount-provenance">'
         f"<summary>{html.escape(summary)}</summary>"

@@ -1075,38 +1075,6 @@ def download_files(project: Project, iso: str, cycle: int) -> list[tuple[str, st
 # Where `make report` puts each cycle's exports inside the built book, and how a report page
 # (report/<ISO>/<cycle>/<lang>/<page>.html) reaches them.
 BOOK_DOWNLOADS = "downloads"
-_DOWNLOAD_TEXT = {
-    "en": {
-        "title": "Downloads",
-        "intro": "The published estimates (suppressed cells withheld) and this report in "
-        "other formats:",
-        "csv": "Estimates (CSV)",
-        "parquet": "Estimates (Parquet)",
-        "dictionary": "Data dictionary (CSV)",
-        "dictionary_md": "Data dictionary (Markdown)",
-        "citation": "Citation (CITATION.cff)",
-        "opensdg": "Open SDG data and metadata (zip)",
-        "sdmx": "SDMX-CSV (SDG data structure)",
-        "vnr_docx": "Draft VNR chapter, Word ({lang})",
-        "vnr_md": "Draft VNR chapter, Markdown ({lang})",
-        "pdf": "Report as PDF ({lang})",
-    },
-    "vi": {
-        "title": "Tải xuống",
-        "intro": "Các ước lượng đã công bố (ô bị ẩn không được cung cấp) và báo cáo này ở "
-        "các định dạng khác:",
-        "csv": "Ước lượng (CSV)",
-        "parquet": "Ước lượng (Parquet)",
-        "dictionary": "Từ điển dữ liệu (CSV)",
-        "dictionary_md": "Từ điển dữ liệu (Markdown)",
-        "citation": "Trích dẫn (CITATION.cff)",
-        "opensdg": "Dữ liệu và siêu dữ liệu Open SDG (zip)",
-        "sdmx": "SDMX-CSV (cấu trúc dữ liệu SDG)",
-        "vnr_docx": "Dự thảo chương VNR, Word ({lang})",
-        "vnr_md": "Dự thảo chương VNR, Markdown ({lang})",
-        "pdf": "Báo cáo PDF ({lang})",
-    },
-}
 
 
 def downloads_section(project: Project, iso: str, cycle: int | str, lang: str) -> str:
@@ -1118,16 +1086,17 @@ def downloads_section(project: Project, iso: str, cycle: int | str, lang: str) -
     """
     from html import escape
 
-    from .book import LANGUAGE_NAMES
+    from .i18n import t
 
-    text = {**_DOWNLOAD_TEXT["en"], **_DOWNLOAD_TEXT.get(lang, {})}
     up = f"../../../../{BOOK_DOWNLOADS}/{iso}/{int(cycle)}/"
     items = []
     for kind, rel in download_files(project, iso, int(cycle)):
         key, _, lg = kind.partition(":")
-        name = text[key].format(lang=LANGUAGE_NAMES.get(lg, lg))
+        language = t(f"language.{lg}", lang) if lg else ""
+        name = t(f"downloads.{key}", lang, language=language)
         items.append(f'<li><a href="{escape(up + rel)}">{escape(name)}</a></li>')
+    title, intro = t("downloads.title", lang), t("downloads.intro", lang)
     return (
-        f'<section class="voicescount-downloads"><h2 id="downloads">{escape(text["title"])}</h2>'
-        f"<p>{escape(text['intro'])}</p><ul>{''.join(items)}</ul></section>"
+        f'<section class="voicescount-downloads"><h2 id="downloads">{escape(title)}</h2>'
+        f"<p>{escape(intro)}</p><ul>{''.join(items)}</ul></section>"
     )

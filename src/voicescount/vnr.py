@@ -48,64 +48,6 @@ MAX_QUOTES = 4
 PNG_DPI = 150
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip member can carry
 
-# The chapter's own strings (English fallback). The report's catalogue provides the rest.
-_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Leaving no one behind: what communities told us",
-        "subtitle": "Draft chapter for the Voluntary National Review: {country}, {cycle}",
-        "draft": "Draft for the VNR team to edit. Numbers come from the citizen-generated data "
-        "report of {coalition}; keep them as they are or check them against the report.",
-        "intro": "In {cycle}, {coalition} surveyed {kept} people in {country}, including groups "
-        "that official statistics often miss: youth, women, people with disabilities, children "
-        "aged 11-15 and civil-society organisations. This chapter sets out where groups are "
-        "furthest behind and what they told us.",
-        "findings": "Key findings",
-        "figures": "Figures",
-        "figure": "Figure {k}",
-        "quotes": "In their own words",
-        "quotes_intro": "Anonymised quotes from focus groups, interviews and dialogues.",
-        "methods": "About the data",
-        "sample": "Respondents: {received} questionnaires received, {kept} kept after validation "
-        "({quarantined} set aside).",
-        "instrument_n": "{instrument}: {n} respondents.",
-        "references": "References",
-        "report_chapter": "Citizen-generated data report, {cycle}: {chapter}",
-        "downloads": "Data downloads (CSV, Parquet, Open SDG, SDMX) and the printable report",
-        "overview": "Overview",
-        "notice_prefix": "Notice",
-    },
-    "vi": {
-        "title": "Không để ai bị bỏ lại phía sau: những điều cộng đồng chia sẻ với chúng tôi",
-        "subtitle": "Dự thảo chương cho Báo cáo Rà soát Quốc gia Tự nguyện (VNR): {country}, {cycle}",
-        "draft": "Bản dự thảo để nhóm VNR chỉnh sửa. Các số liệu lấy từ báo cáo dữ liệu do người "
-        "dân tạo ra của {coalition}; hãy giữ nguyên hoặc đối chiếu với báo cáo.",
-        "intro": "Năm {cycle}, {coalition} đã khảo sát {kept} người tại {country}, trong đó có "
-        "những nhóm mà thống kê chính thức thường bỏ sót: thanh niên, phụ nữ, người khuyết tật, "
-        "trẻ em 11-15 tuổi và các tổ chức xã hội dân sự. Chương này trình bày những nhóm đang bị "
-        "bỏ lại xa nhất và những điều họ chia sẻ.",
-        "findings": "Những phát hiện chính",
-        "figures": "Biểu đồ",
-        "figure": "Hình {k}",
-        "quotes": "Bằng chính lời của họ",
-        "quotes_intro": "Trích dẫn đã ẩn danh từ thảo luận nhóm, phỏng vấn và đối thoại.",
-        "methods": "Về dữ liệu",
-        "sample": "Người trả lời: nhận được {received} phiếu, giữ lại {kept} phiếu sau kiểm tra "
-        "({quarantined} phiếu bị tách riêng).",
-        "instrument_n": "{instrument}: {n} người trả lời.",
-        "references": "Tài liệu tham khảo",
-        "report_chapter": "Báo cáo dữ liệu do người dân tạo ra, {cycle}: {chapter}",
-        "downloads": "Tải dữ liệu (CSV, Parquet, Open SDG, SDMX) và báo cáo bản in",
-        "overview": "Tổng quan",
-        "notice_prefix": "Lưu ý",
-    },
-}
-
-
-def _v(key: str, lang: str, **fmt: object) -> str:
-    text = _TEXT.get(lang, {}).get(key) or _TEXT["en"][key]
-    return text.format(**fmt) if fmt else text
-
-
 # --------------------------------------------------------------------------- escaping
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that can start
@@ -190,7 +132,7 @@ def chapter_pages(project: Project, iso: str, cycle: int | str, lang: str) -> li
     for nb in templates(project):
         stem = nb.stem
         if stem == "overview":
-            title = _v("overview", lang)
+            title = t("report.overview.overview", lang)
         elif stem in CHAPTERS:
             title = t(CHAPTERS[stem], lang)
         else:
@@ -225,7 +167,6 @@ def build_chapter(
     """
     from . import report
     from .figures import dot_whisker
-    from .provenance import SYNTHETIC_NOTICE
     from .publish import cycle_meta
 
     cycle = int(cycle)
@@ -280,7 +221,7 @@ def build_chapter(
                 report.chart_name(var, g),
                 _png(ch),
                 ch.alt,
-                f"{_v('figure', lang, k=k)}. {ch.title}",
+                f"{t('vnr.figure', lang, k=k)}. {ch.title}",
             )
         )
 
@@ -290,8 +231,8 @@ def build_chapter(
         report.rt(
             "design_text", lang, weight=d.weight or "–", strata=d.strata or "–", psu=d.psu or "–"
         ),
-        _v(
-            "sample",
+        t(
+            "vnr.sample",
             lang,
             received=fmt_number(s["received"], lang),
             kept=fmt_number(s["kept"], lang),
@@ -300,8 +241,8 @@ def build_chapter(
     ]
     for name in prepared.instruments:
         methods.append(
-            _v(
-                "instrument_n",
+            t(
+                "vnr.instrument_n",
                 lang,
                 instrument=label(cyc.instruments[name].label, lang, name),
                 n=fmt_number(s["instruments"][name]["kept"], lang),
@@ -323,26 +264,26 @@ def build_chapter(
     prefix = base_url.rstrip("/") + "/" if base_url else ""
     rel = f"report/{iso}/{cycle}/{lang}"
     refs = [
-        (_v("report_chapter", lang, cycle=cycle, chapter=title), f"{prefix}{rel}/{stem}.html")
+        (t("vnr.report_chapter", lang, cycle=cycle, chapter=title), f"{prefix}{rel}/{stem}.html")
         for stem, title in chapter_pages(project, iso, cycle, lang)
     ]
     if downloads_path:
-        refs.append((_v("downloads", lang), f"{prefix}{downloads_path}"))
+        refs.append((t("vnr.downloads", lang), f"{prefix}{downloads_path}"))
     notice = None
     if cyc.synthetic:
-        notice = SYNTHETIC_NOTICE.get(lang, SYNTHETIC_NOTICE["en"])
+        notice = (t("notice.synthetic_title", lang), t("notice.synthetic_text", lang))
     return VnrChapter(
         iso=iso,
         cycle=cycle,
         lang=lang,
-        title=_v("title", lang),
-        subtitle=_v("subtitle", lang, country=cname, cycle=cycle),
+        title=t("vnr.title", lang),
+        subtitle=t("vnr.subtitle", lang, country=cname, cycle=cycle),
         date=meta.date_released,
         author=meta.coalition,
         notice=notice,
-        draft_note=_v("draft", lang, coalition=meta.coalition),
-        intro=_v(
-            "intro",
+        draft_note=t("vnr.draft", lang, coalition=meta.coalition),
+        intro=t(
+            "vnr.intro",
             lang,
             cycle=cycle,
             coalition=meta.coalition,
@@ -415,14 +356,14 @@ def write_markdown(ch: VnrChapter, out_dir: str | Path) -> Path:
     if ch.notice:
         lines += [f"> **{md_text(ch.notice[0])}**: {md_text(ch.notice[1])}", ""]
     lines += [f"> {md_text(ch.draft_note)}", "", md_text(ch.intro), ""]
-    lines += [f"## {md_text(_v('findings', ch.lang))}", "", md_text(ch.findings_intro), ""]
+    lines += [f"## {md_text(t('vnr.findings', ch.lang))}", "", md_text(ch.findings_intro), ""]
     if ch.findings:
         lines += [f"{k}. {md_text(f['text'])}" for k, f in enumerate(ch.findings, start=1)]
     else:
         lines.append(md_text(ch.no_findings))
     lines.append("")
     if ch.figures:
-        lines += [f"### {md_text(_v('figures', ch.lang))}", ""]
+        lines += [f"### {md_text(t('vnr.figures', ch.lang))}", ""]
         for fig in ch.figures:
             path = fig_dir / f"{fig.name}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -435,16 +376,16 @@ def write_markdown(ch: VnrChapter, out_dir: str | Path) -> Path:
             ]
     if ch.quotes:
         lines += [
-            f"## {md_text(_v('quotes', ch.lang))}",
+            f"## {md_text(t('vnr.quotes', ch.lang))}",
             "",
-            md_text(_v("quotes_intro", ch.lang)),
+            md_text(t("vnr.quotes_intro", ch.lang)),
             "",
         ]
         for text, who in ch.quotes:
             lines += [f"> {md_text(text)}", ">", f"> — {md_text(who)}", ""]
-    lines += [f"## {md_text(_v('methods', ch.lang))}", ""]
+    lines += [f"## {md_text(t('vnr.methods', ch.lang))}", ""]
     lines += [f"- {md_text(m)}" for m in ch.methods] + [""]
-    lines += [f"## {md_text(_v('references', ch.lang))}", ""]
+    lines += [f"## {md_text(t('vnr.references', ch.lang))}", ""]
     lines += [f"- {md_text(text)} <{_url(url)}>" for text, url in ch.references] + [""]
     path = out / f"{ch.stem}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -475,7 +416,7 @@ def write_docx(ch: VnrChapter, out_dir: str | Path) -> Path:
         p.add_run(plain_text(ch.notice[1]))
     doc.add_paragraph(plain_text(ch.draft_note), style="Quote")
     doc.add_paragraph(plain_text(ch.intro))
-    doc.add_heading(plain_text(_v("findings", ch.lang)), level=1)
+    doc.add_heading(plain_text(t("vnr.findings", ch.lang)), level=1)
     doc.add_paragraph(plain_text(ch.findings_intro))
     if ch.findings:
         for f in ch.findings:
@@ -483,7 +424,7 @@ def write_docx(ch: VnrChapter, out_dir: str | Path) -> Path:
     else:
         doc.add_paragraph(plain_text(ch.no_findings))
     if ch.figures:
-        doc.add_heading(plain_text(_v("figures", ch.lang)), level=2)
+        doc.add_heading(plain_text(t("vnr.figures", ch.lang)), level=2)
         for fig in ch.figures:
             doc.add_picture(io.BytesIO(fig.png), width=Inches(6.0))
             shape = doc.inline_shapes[-1]
@@ -491,16 +432,16 @@ def write_docx(ch: VnrChapter, out_dir: str | Path) -> Path:
             shape._inline.docPr.set("name", fig.name)
             doc.add_paragraph(plain_text(fig.caption), style="Caption")
     if ch.quotes:
-        doc.add_heading(plain_text(_v("quotes", ch.lang)), level=1)
-        doc.add_paragraph(plain_text(_v("quotes_intro", ch.lang)))
+        doc.add_heading(plain_text(t("vnr.quotes", ch.lang)), level=1)
+        doc.add_paragraph(plain_text(t("vnr.quotes_intro", ch.lang)))
         for text, who in ch.quotes:
             p = doc.add_paragraph(style="Quote")
             p.add_run(plain_text(text))
             p.add_run("\n— " + plain_text(who)).italic = False
-    doc.add_heading(plain_text(_v("methods", ch.lang)), level=1)
+    doc.add_heading(plain_text(t("vnr.methods", ch.lang)), level=1)
     for m in ch.methods:
         doc.add_paragraph(plain_text(m), style="List Bullet")
-    doc.add_heading(plain_text(_v("references", ch.lang)), level=1)
+    doc.add_heading(plain_text(t("vnr.references", ch.lang)), level=1)
     for text, url in ch.references:
         doc.add_paragraph(f"{plain_text(text)} {plain_text(url)}", style="List Bullet")
 
