@@ -25,6 +25,7 @@ from browser import (
     book_pages,
     build_fixture_book,
     crawl,
+    request_log,
     serve,
 )
 
@@ -110,6 +111,46 @@ def test_pages_load_nothing_from_other_sites(crawled):
     """Readers' browsers contact no third party (privacy; the book also works offline)."""
     bad = {p: r["external"] for p, r in crawled.items() if r["external"]}
     assert not bad, f"pages request external resources:\n{_report(bad)}"
+
+
+@pytest.fixture(scope="module")
+def full_book() -> Path:
+    """The full built book: $VOICESCOUNT_TEST_BOOK, else _build/html (after `make report`)."""
+    html = Path(os.environ.get("VOICESCOUNT_TEST_BOOK") or ROOT / "_build" / "html")
+    if not (html / "index.html").is_file():
+        pytest.skip(
+            f"no full built book at {html}: run `make report` first (the fixture book's "
+            "pages are checked for external requests by the crawl above)"
+        )
+    return html
+
+
+def test_full_book_requests_nothing_from_other_hosts_and_typesets_math_offline(full_book, chromium):
+    """Every page of the full book, in Chromium: no request to any host but the local
+    server (a CDN, fonts, analytics, widgets), and math typeset by the book's own MathJax.
+    Images, fonts and media are counted and then aborted (they cannot load anything
+    further), which keeps the crawl of the whole book within CI's time."""
+    pages = book_pages(full_book)
+    assert pages, f"no pages in {full_book}"
+    with serve(full_book) as base:
+        ctx = chromium.new_context()
+        try:
+            log = request_log(ctx, base, pages)
+        finally:
+            ctx.close()
+    bad = {p: r["external"] for p, r in log.items() if r["external"]}
+    assert not bad, f"{len(bad)} of {len(log)} pages request other hosts:\n{_report(bad)}"
+    assert all(r["local"] for r in log.values()), "the crawl saw no request (route not active)"
+    math = {p: r for p, r in log.items() if r["math"]}
+    untypeset = {
+        p: f"{r['math']} formulas, {r['typeset']} typeset; MathJax requests: "
+        + str([u for u in r["local"] if "mathjax" in u][:3])
+        for p, r in math.items()
+        if not r["typeset"]
+    }
+    assert not untypeset, f"math not typeset offline:\n{_report(untypeset)}"
+    for p, r in math.items():
+        assert any(u.endswith("_static/mathjax/tex-mml-chtml.js") for u in r["local"]), p
 
 
 def test_no_serious_or_critical_wcag21_aa_violation(crawled):

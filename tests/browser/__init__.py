@@ -183,6 +183,58 @@ AXE_RUN_JS = """async (tags) => {
 }"""
 
 
+# What a page may load besides the served book itself: inline and generated content.
+LOCAL_SCHEMES = ("data:", "blob:", "about:")
+# Counted, then aborted, by the offline crawl: they cannot start further requests of their own
+# (a stylesheet or script could, so those are loaded), and skipping them keeps it fast.
+ABORTED_TYPES = ("image", "font", "media")
+
+
+def request_log(context, base: str, pages: list[str]) -> dict[str, dict]:
+    """Visit every page and record every request it makes until its `load` event and a
+    short wait for late scripts (MathJax typesets after load): `external` (any host but the
+    local server), `local` (paths on it) and `mathjax` (whether a math page typeset).
+    External requests are aborted, so nothing leaves the machine."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    rec: dict[str, list[str]] = {"external": [], "local": []}
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(base) or url.startswith(LOCAL_SCHEMES):
+            rec["local"].append(url.removeprefix(base))
+            if r.request.resource_type in ABORTED_TYPES:
+                r.abort()
+            else:
+                r.continue_()
+        else:
+            rec["external"].append(url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    out = {}
+    try:
+        for p in pages:
+            rec["external"], rec["local"] = [], []
+            page.goto(base + p, wait_until="load")
+            math = page.locator(".math").count()
+            if math:  # MathJax replaces each formula with an mjx-container
+                with contextlib.suppress(PlaywrightTimeout):  # reported as typeset == 0
+                    page.wait_for_selector("mjx-container", state="attached", timeout=15_000)
+            page.wait_for_timeout(30)
+            out[p] = {
+                "external": sorted(set(rec["external"])),
+                "local": sorted(set(rec["local"])),
+                "math": math,
+                "typeset": page.locator("mjx-container").count(),
+            }
+    finally:
+        page.close()
+        context.unroute("**/*")
+    return out
+
+
 def crawl(context, base: str, pages: list[str], axe_js: str) -> dict[str, dict]:
     """Visit every page once: console errors, page errors, failed and external requests,
     dialogs, injected-markup probes and the axe-core audit. Returns one record per page."""
