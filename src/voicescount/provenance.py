@@ -227,15 +227,27 @@ def page_header(
     param_text = ", ".join(f"{k}={v!r}" for k, v in rec["parameters"].items())
     pkg_text = ", ".join(f"{k} {v}" for k, v in rec["packages"].items())
     summary = t("notice.provenance_title", lang)
+    # the message is escaped before the code-formatted values go in
+    made = html.escape(t("notice.provenance_made", lang)).format(
+        version=html.escape(rec["voicescount"]),
+        source=f"<code>{rec['source'][:12]}</code>",
+        parameters=f"<code>{html.escape(param_text)}</code>",
+    )
     parts.append(
         '<details class="voicescount-provenance">'
         f"<summary>{html.escape(summary)}</summary>"
-        f"<p>voicescount {html.escape(rec['voicescount'])} "
-        f"(source <code>{rec['source'][:12]}</code>); "
-        f"parameters: <code>{html.escape(param_text)}</code></p>"
+        f"<p>{made}</p>"
         f"<p>{html.escape(pkg_text)}</p>"
-        "<table><thead><tr><th>input file</th><th>SHA-256</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></details>"
+        f"<table><thead><tr><th>{html.escape(t('notice.provenance_input_file', lang))}</th>"
+        f"<th>SHA-256</th></tr></thead><tbody>{rows}</tbody></table></details>"
     )
-    plain.append(f"{summary}: {len(rec['inputs'])} input files, parameters {param_text}")
+    plain.append(
+        t(
+            "notice.provenance_plain",
+            lang,
+            title=summary,
+            n=len(rec["inputs"]),
+            parameters=param_text,
+        )
+    )
     return PageHeader("\n".join(parts), "\n".join(plain))
