@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from pydantic import Field
 
 from .errors import ConfigError, InputError
@@ -495,8 +496,6 @@ def read_opensdg_meta(path: str | Path) -> dict:
                 hint="Open SDG metadata in Markdown starts with a '---' line, the YAML keys, "
                 "and a closing '---' line.",
             )
-        import yaml
-
         try:
             data = yaml.safe_load(m.group(1))
         except yaml.YAMLError as exc:

@@ -20,6 +20,7 @@ Enabled in `_config.yml` (`sphinx: extra_extensions: [voicescount.sphinxext]`).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,6 @@ def _copy_mathjax(app: Any, exception: Exception | None) -> None:
         return
     if not str(app.config.mathjax_path).startswith("mathjax/"):
         return
-    import shutil
-
     src = mathjax_dir()
     dest = Path(app.outdir) / "_static" / "mathjax"
     dest.mkdir(parents=True, exist_ok=True)
