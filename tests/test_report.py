@@ -356,12 +356,36 @@ def chapters(tmp_path, monkeypatch):
         "R3,2023,1,Ramps,Đường dốc,Commune,SDG 1,partly,\n",
         encoding="utf-8",
     )
-    tables = {2021: _table(_respondents(seed=7)), 2023: _table(_respondents())}
-    monkeypatch.setattr(
-        report, "estimate_cycle", lambda project, iso, cycle, prepared=None: tables[int(cycle)]
-    )
-    monkeypatch.setattr(report._Ctx, "prepared", None)
+    _use_stores(monkeypatch, {("ZZ", 2021): _table(_respondents(seed=7)),
+                              ("ZZ", 2023): _table(_respondents())})  # fmt: skip
     return Project(tmp_path / "p")
+
+
+def _use_stores(monkeypatch, tables, behind=None) -> None:
+    """Pages read cycle stores made from the fixture tables (no microdata, so no
+    furthest-behind probabilities unless `behind` is given); building a store from prepared
+    data is test_estimates' job."""
+    from voicescount import estimates
+    from voicescount.provenance import cycle_input_files, file_hashes
+
+    def load(project, iso, cycle):
+        cycle = int(cycle)
+        est = tables[(iso, cycle)]
+        earlier = {cy: e for (code, cy), e in tables.items() if code == iso and cy < cycle}
+        prev = max(earlier) if earlier else None
+        inputs = file_hashes(cycle_input_files(project, iso, cycle), root=project.root)
+        return estimates.CycleStore(
+            iso=iso, cycle=cycle, estimates=est, previous=prev, notes=[],
+            **estimates.across_cycles(est, cycle, earlier, prev, RULES),
+            behind=pd.DataFrame(columns=estimates.BEHIND_COLUMNS) if behind is None else behind,
+            official=pd.DataFrame(), coverage=pd.DataFrame(columns=estimates.COVERAGE_COLUMNS),
+            respondents=pd.DataFrame(columns=["dimension", "code", "n"]),
+            groups=pd.DataFrame(columns=["group", "n"]),
+            weights=pd.DataFrame(columns=estimates.WEIGHT_COLUMNS),
+            summary={}, provenance={"inputs": inputs, "key": ""},
+        )  # fmt: skip
+
+    monkeypatch.setattr(estimates, "load", load)
 
 
 def test_sdg_page_has_definition_estimate_behind_charts_and_trend(chapters, tmp_path):
@@ -420,17 +444,18 @@ def test_sdg_page_in_vietnamese_labels_panels_and_tables(chapters, tmp_path):
 
 
 def test_sdg_page_states_the_probability_of_being_furthest_behind(chapters, tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
-    import voicescount.prepare
+    from voicescount import estimates
 
     page = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=tmp_path)._repr_html_()
     assert "Taking sampling error" not in page  # no microdata (the fixture's estimate table only)
     df = _respondents()
     df["sex×disability"] = df["sex"] + "|" + df["disability"]
-    monkeypatch.setattr(report._Ctx, "prepared", SimpleNamespace(data=lambda name: df))
-    monkeypatch.setattr(voicescount.prepare, "design_for",
-                        lambda cyc, name: stats.Design("weight", "stratum", "psu"))  # fmt: skip
+    design = stats.Design("weight", "stratum", "psu")
+    now = _table(_respondents())
+    behind = estimates.behind_table(now, {"adults": df}, {"adults": design},
+                                    chapters.indicators)  # fmt: skip
+    _use_stores(monkeypatch, {("ZZ", 2021): _table(_respondents(seed=7)), ("ZZ", 2023): now},
+                behind)  # fmt: skip
     fb = report.furthest_behind(_table(_respondents()), "x_water")
     k = 4 if fb["grouping"] == "sex×disability" else 2
     dim = {"sex×disability": "Sex × Disability", "disability": "Disability"}[fb["grouping"]]
@@ -538,11 +563,7 @@ def test_synthesis_needs_two_countries_and_lists_shared_indicators(chapters, tmp
         cyc.read_text().replace("ZZ", "YY").replace("2021", "2022").replace("[en, vi]", "[en]")
     )
     tables = {("ZZ", 2023): _table(_respondents()), ("YY", 2022): _table(_respondents(seed=9))}
-    monkeypatch.setattr(
-        report,
-        "estimate_cycle",
-        lambda project, iso, cycle, prepared=None: tables[(iso, int(cycle))],
-    )
+    _use_stores(monkeypatch, tables)
     page = report.synthesis_chapter(
         Project(chapters.root), "ZZ", 2023, "en", out_dir=tmp_path
     )._repr_html_()

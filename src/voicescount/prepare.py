@@ -58,23 +58,18 @@ larger (reference_trimmed.csv; the test pins the range).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from . import __version__, derive, weights
 from .errors import ConfigError, InputError, ValidationFailed
+from .fileio import atomic_write_bytes, locked, write_parquet
 from .provenance import file_hashes, source_fingerprint
 from .registry import Cycle, Project, Weighting
 from .stats import Design
@@ -97,52 +92,6 @@ def input_key(project: Project, iso: str, cycle: int | str) -> str:
     for rel, digest in file_hashes(files, root=project.root).items():
         h.update(f"{rel}\0{digest}\0".encode())
     return h.hexdigest()
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Exclusive lock: parallel notebook processes of one cycle wait for the first one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _arrow_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns of mixed Python types (text and numbers in one item) become text for parquet."""
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object:
-            kind = pd.api.types.infer_dtype(out[c], skipna=True)
-            if kind not in ("string", "empty", "boolean", "floating", "integer"):
-                out[c] = out[c].map(lambda v: v if v is None or v != v else str(v)).astype("str")
-    return out
-
-
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Deterministic parquet: no index, fixed compression and page options, atomic."""
-    table = pa.Table.from_pandas(_arrow_safe(df), preserve_index=False)
-    sink = pa.BufferOutputStream()
-    pq.write_table(
-        table,
-        sink,
-        compression="zstd",
-        compression_level=3,
-        use_dictionary=True,
-        write_statistics=True,
-        data_page_size=1 << 20,
-        version="2.6",
-    )
-    _atomic_bytes(path, sink.getvalue().to_pybytes())
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -500,7 +449,7 @@ def prepare_cycle(
     """
     bdir = project.build_dir(iso, cycle)
     key = input_key(project, iso, cycle)
-    with _locked(bdir / LOCK):
+    with locked(bdir / LOCK):
         if not force and (cached := _load_cached(bdir, key)) is not None:
             cached.validation = _validation_from(cached, iso, int(cycle))
             return cached
@@ -574,7 +523,7 @@ def prepare_cycle(
         }
         assert summary["received"] == summary["kept"] + summary["quarantined"]
         text = json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        _atomic_bytes(bdir / SUMMARY, text.encode("utf-8"))
+        atomic_write_bytes(bdir / SUMMARY, text.encode("utf-8"))
         prepared = PreparedCycle(bdir, summary, validation=cv)
         return prepared
 

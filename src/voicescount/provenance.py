@@ -140,20 +140,29 @@ def input_files(project: Project, iso: str, cycle: int | str, scope: str = "cycl
 
 
 def provenance_record(
-    project: Project, iso: str, cycle: int | str, lang: str, params: Mapping[str, Any]
+    project: Project,
+    iso: str,
+    cycle: int | str,
+    lang: str,
+    params: Mapping[str, Any],
+    inputs: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything needed to say how a page was made: inputs with hashes, parameters, versions.
 
     `params["inputs"]` (default `cycle`) is the page's chapters.yml scope: a cross-country page
     (`inputs: all`, the synthesis) passes `"all"` so that every file it reads is listed, as
-    its manifest hashes them, not only its own country's.
+    its manifest hashes them, not only its own country's. `inputs` are hashes already
+    recorded for the `cycle` scope (the cycle store's provenance record), so a page does not
+    hash the files again; they are ignored for another scope.
     """
     scope = str(params.get("inputs", "cycle"))
+    if inputs is None or scope != "cycle":
+        inputs = file_hashes(input_files(project, iso, cycle, scope), root=project.root)
     return {
         "country": iso,
         "cycle": int(cycle),
         "lang": lang,
-        "inputs": file_hashes(input_files(project, iso, cycle, scope), root=project.root),
+        "inputs": dict(sorted(inputs.items())),
         "parameters": dict(sorted(params.items())),
         "voicescount": __version__,
         "source": source_fingerprint(),
@@ -186,17 +195,23 @@ class PageHeader:
 
 
 def page_header(
-    project: Project, iso: str, cycle: int | str, lang: str, params: Mapping[str, Any] | None = None
+    project: Project,
+    iso: str,
+    cycle: int | str,
+    lang: str,
+    params: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, str] | None = None,
 ) -> PageHeader:
     """Synthetic-data notice (if cycle.yml says `synthetic: true`) and a collapsed provenance block.
 
     The block lists the inputs of the page's scope: `params={..., "inputs": "all"}` for a page
-    that reads every country (see `provenance_record`).
+    that reads every country (see `provenance_record`); `inputs`: hashes already recorded
+    for the `cycle` scope (the cycle store's record).
     """
     cyc = project.cycle(iso, cycle)
     if params is None:
         params = {"country": iso, "cycle": int(cycle), "lang": lang}
-    rec = provenance_record(project, iso, cycle, lang, params)
+    rec = provenance_record(project, iso, cycle, lang, params, inputs)
     parts: list[str] = []
     plain: list[str] = []
     if cyc.synthetic:

@@ -28,9 +28,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import disclosure, lnob
+from . import disclosure, estimates
 from .book import LANGUAGE_NAMES
 from .errors import ConfigError, VoicesError
+
+# The cycle store's functions (issue 12); those the pages no longer call are thin
+# re-exports for tests and notebooks.
+from .estimates import (  # noqa: F401
+    HEARD_DIMENSIONS,
+    LNOB_GROUPS,
+    PUBLIC_COLUMNS,
+    CycleStore,
+    behind_probability,
+    changes,
+    check_published,
+    coverage,
+    declared_codes,
+    disclose,
+    furthest_behind,
+    gap_tests,
+    gaps,
+    groupings_for,
+    kish_deff,
+    previous_cycle,
+    public,
+    trend_table,
+)
 from .figures import (
     Chart,
     counts_bar,
@@ -53,7 +76,6 @@ from .registry import (
     Rules,
     label,
 )
-from .stats import RESULT_COLUMNS, SEP, Design, estimate
 
 __all__ = [
     "Html",
@@ -147,16 +169,15 @@ def overview(project: Project, iso: str, cycle: int | str, lang: str) -> Html:
 # The chapters below share one estimate table per (country, cycle): every indicator of the
 # cycle's SDGs, overall and by every LNOB dimension and declared intersection its population
 # carries, weighted and design-based (stats.estimate), with disclosure control applied and each
-# group's gap to the overall tested. It is computed once (under the prepare lock, cached in
-# build/<ISO>/<cycle>/ by the prepared data's input key, which includes the package source), so
-# parallel chapter notebooks do not repeat the work and every chapter quotes the same numbers.
+# group's gap to the overall tested. It is computed once, in the cycle store
+# (`estimates.load`: build/<ISO>/<cycle>/store/, checked when written), with everything else
+# the pages quote (changes, history, trend, furthest-behind probabilities, official
+# comparison, coverage, counts), so pages only read and label it.
 
-ESTIMATES_FILE = "estimates.parquet"
-ESTIMATES_KEY = "estimates.key"
-# Columns a published estimate table carries (stats + disclosure); the rest are ours.
-PUBLIC_COLUMNS = [*RESULT_COLUMNS, "suppressed", "suppression", "caution"]
-# Who-was-heard dimensions, in the order the chapter shows them.
-HEARD_DIMENSIONS = ["region", "sex", "age_group", "disability", "ethnicity"]
+
+def estimate_cycle(project: Project, iso: str, cycle: int | str, prepared=None) -> pd.DataFrame:
+    """The cycle's published estimate table (`estimates.load(...).estimates`)."""
+    return estimates.load(project, iso, cycle).estimates
 
 
 def rt(key: str, lang: str, **fmt: Any) -> str:
@@ -170,243 +191,6 @@ def rt(key: str, lang: str, **fmt: Any) -> str:
 def suppress_threshold(rules: Rules, population: str) -> int:
     """Cells with fewer respondents than this are suppressed; children get the stricter rule."""
     return disclosure.threshold(rules, population)
-
-
-def disclose(est: pd.DataFrame, rules: Rules, population: str) -> pd.DataFrame:
-    """`disclosure.apply` (caution flags, primary and secondary suppression over every line
-    of cells that adds up to a published margin) plus `caution` as a boolean column, which
-    official.compare and the chapters read; suppressed cells are never 'caution'."""
-    out = disclosure.apply(est, rules, population)  # type: ignore[arg-type]
-    out["caution"] = out["flag"].fillna("").eq("caution") & ~out["suppressed"]
-    return out
-
-
-def check_published(est: pd.DataFrame, rules: Rules) -> None:
-    """`disclosure.check_published` per population of the cycle table (children are held to
-    their stricter threshold): a page never shows a table that breaks the declared rules."""
-    pops = est["population"] if "population" in est else pd.Series("adults", index=est.index)
-    for pop in sorted(set(pops)):
-        disclosure.check_published(public(est[pops == pop]), rules, pop)
-
-
-# --------------------------------------------------------------------------- gaps (LNOB)
-
-
-def gap_tests(
-    df: pd.DataFrame,
-    items: Sequence[str],
-    design: Design,
-    by: Sequence[Sequence[str]],
-    kind: str,
-    rules: Rules,
-    higher_is_better: Mapping[str, bool],
-) -> pd.DataFrame:
-    """`lnob.gaps` for every grouping of `by` (single dimensions and the intersection key
-    columns derive made, e.g. 'sex×disability'): each group against the rest of the
-    population, linearised jointly on the design, adjusted per indicator over every group
-    compared with `rules.multiple_comparisons`."""
-    cols = [SEP.join(g) for g in by if g and SEP.join(g) in df.columns]
-    if not cols:
-        return pd.DataFrame(columns=["variable", "dimension", "code", "p_value", "p_adjusted"])
-    return lnob.gaps(df, items, design, cols, kind=kind, higher_is_better=dict(higher_is_better),
-                     alpha=rules.alpha, method=rules.multiple_comparisons)  # fmt: skip
-
-
-def gaps(
-    est: pd.DataFrame, tests: pd.DataFrame, rules: Rules, higher_is_better: Mapping[str, bool]
-) -> pd.DataFrame:
-    """Each group's gap to the overall value and whether it is significantly left behind.
-
-    `gap` (shown on pages) is estimate - overall; the test is `lnob.gaps`' group-versus-rest
-    test (`gap_tests`), which is the same hypothesis (a group equals the overall exactly when
-    it equals the rest) with the correlation through shared PSUs taken into account.
-    `significant` = adjusted p < alpha; `behind` = significant and on the worse side given the
-    indicator's direction. Suppressed cells are never called significant.
-    """
-    out = est.copy()
-    overall = out[out["grouping"] == ""].drop_duplicates("variable").set_index("variable")
-    out["gap"] = np.where(
-        out["grouping"] == "", np.nan, out["estimate"] - out["variable"].map(overall["estimate"])
-    )
-    keyed = {
-        (r.variable, r.dimension, str(r.code)): (r.p_value, r.p_adjusted)
-        for r in tests.itertuples(index=False)
-    }
-
-    def key(row) -> tuple:
-        g = row["grouping"]
-        return (row["variable"], g, "|".join(str(row[d]) for d in split_dims(g)) if g else "")
-
-    found = [keyed.get(key(r), (np.nan, np.nan)) for _, r in out.iterrows()]
-    out["p_value"] = [f[0] for f in found]
-    out["p_adj"] = [f[1] for f in found]
-    hidden = out["suppressed"].fillna(False).astype(bool) | out["gap"].isna()
-    out.loc[hidden, ["p_value", "p_adj"]] = np.nan
-    out["significant"] = out["p_adj"] < rules.alpha
-    sign = out["variable"].map(lambda v: 1.0 if higher_is_better.get(v, True) else -1.0)
-    out["behind"] = out["significant"] & (out["gap"] * sign < 0)
-    return out
-
-
-def furthest_behind(est: pd.DataFrame, variable: str) -> pd.Series | None:
-    """The group significantly worst off for `variable` (largest gap on the worse side),
-    excluding caution-flagged estimates; None when no group is significantly behind."""
-    rows = est[(est["variable"] == variable) & est["behind"] & ~est["caution"]]
-    if rows.empty:
-        return None
-    order = rows["gap"].abs().sort_values(ascending=False, kind="mergesort")
-    return rows.loc[order.index[0]]
-
-
-def changes(current: pd.DataFrame, previous: pd.DataFrame, rules: Rules) -> pd.DataFrame:
-    """Overall change per indicator since the previous cycle, tested and adjusted.
-
-    The two cycles are independent samples: z = (p1 - p0) / sqrt(se1^2 + se0^2); p-values are
-    adjusted over all indicators compared. Returns variable, estimate, previous, change,
-    p_value, p_adj, significant (caution-flagged or suppressed estimates are not tested).
-    """
-    from scipy.stats import norm
-
-    cols = ["variable", "estimate", "se", "caution"]
-    a = current[current["grouping"] == ""][cols]
-    b = previous[previous["grouping"] == ""][cols]
-    m = a.merge(b, on="variable", suffixes=("", "_prev"))
-    m = m[m["estimate"].notna() & m["estimate_prev"].notna()].copy()
-    m["change"] = m["estimate"] - m["estimate_prev"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = m["change"] / np.sqrt(m["se"] ** 2 + m["se_prev"] ** 2)
-    p = 2 * norm.sf(np.abs(z.to_numpy(dtype=float)))
-    p[(m["caution"] | m["caution_prev"]).to_numpy(bool)] = np.nan
-    m["p_value"] = p
-    m["p_adj"] = lnob.adjust_pvalues(p, rules.multiple_comparisons)
-    m["significant"] = m["p_adj"] < rules.alpha
-    m = m.rename(columns={"estimate_prev": "previous"})
-    return m[["variable", "estimate", "previous", "change", "p_value", "p_adj", "significant"]]
-
-
-# --------------------------------------------------------------------------- estimates
-
-
-def groupings_for(
-    dimensions: DimensionSet, population: str, columns: Sequence[str]
-) -> list[list[str]]:
-    """Overall, every LNOB dimension the population carries, then the declared intersections
-    whose dimensions all apply (a CSO has no sex or disability; lgbt is asked of adults)."""
-    dims = [d.id for d in dimensions.dimensions if population in d.populations and d.id in columns]
-    out: list[list[str]] = [[]] + [[d] for d in dims]
-    out += [list(c) for c in dimensions.intersections if all(d in dims for d in c)]
-    return out
-
-
-def estimate_cycle(project: Project, iso: str, cycle: int | str, prepared=None) -> pd.DataFrame:
-    """The cycle's estimate table: disclosed, with gap tests, `population` and `instrument`.
-
-    Cached in build/<ISO>/<cycle>/estimates.parquet by the prepared data's input key.
-    """
-    from .prepare import _atomic_bytes, _locked, prepare_cycle, write_parquet
-
-    prepared = prepared or prepare_cycle(project, iso, cycle)
-    bdir = prepared.dir
-    key = prepared.summary["input_key"]
-    with _locked(bdir / ".estimates.lock"):
-        kpath, epath = bdir / ESTIMATES_KEY, bdir / ESTIMATES_FILE
-        if epath.exists() and kpath.exists() and kpath.read_text(encoding="utf-8") == key:
-            return pd.read_parquet(epath)
-        est = _compute_estimates(project, iso, cycle, prepared)
-        write_parquet(est, epath)
-        _atomic_bytes(kpath, key.encode("utf-8"))
-    return pd.read_parquet(epath)
-
-
-def _compute_estimates(project: Project, iso: str, cycle: int | str, prepared) -> pd.DataFrame:
-    from .prepare import design_for
-
-    cyc = project.cycle(iso, cycle)
-    rules = project.rules
-    hib = {i.id: i.higher_is_better for i in project.indicators.indicators}
-    frames = []
-    for name in prepared.instruments:
-        info = prepared.summary["instruments"][name]
-        pop = info["population"]
-        have = set(info["indicators"])
-        inds = [
-            i
-            for i in project.indicators.for_goals(cyc.sdgs)
-            if i.instrument == name and i.id in have
-        ]
-        if not inds:
-            continue
-        df = prepared.data(name)
-        present = [c for c in df.columns if df[c].notna().any()]
-        by = groupings_for(project.dimensions, pop, present)
-        design = design_for(cyc, name)  # final (calibrated) weight, the cycle's strata and PSUs
-        for kind in ("proportion", "mean"):
-            items = [i.id for i in inds if i.kind == kind]
-            if not items:
-                continue
-            est = estimate(
-                df,
-                items,
-                design,
-                by=by,
-                kind=kind,
-                caution_min_n=rules.caution_min_n,
-                caution_max_cv=rules.caution_max_cv,
-            )
-            est = disclose(est, rules, pop)
-            est = gaps(est, gap_tests(df, items, design, by, kind, rules, hib), rules, hib)
-            est.insert(2, "instrument", name)
-            est.insert(3, "population", pop)
-            frames.append(est)
-    if not frames:
-        return pd.DataFrame(
-            columns=["variable", "grouping", "instrument", "population", *PUBLIC_COLUMNS]
-        )
-    est = pd.concat(frames, ignore_index=True, sort=False)
-    dims = [c for c in est.columns if c in {d.id for d in project.dimensions.dimensions}]
-    for d in dims:
-        est[d] = est[d].astype("object").where(est[d].notna(), None)
-    lead = ["variable", "grouping", "instrument", "population", *dims]
-    rest = [c for c in est.columns if c not in lead]
-    return est[lead + rest].reset_index(drop=True)
-
-
-def public(est: pd.DataFrame) -> pd.DataFrame:
-    """The published columns only (variable, grouping, dimensions, statistics, flags)."""
-    drop = ["instrument", "population", "gap", "p_value", "p_adj", "significant", "behind"]
-    return est.drop(columns=[c for c in drop if c in est.columns])
-
-
-def previous_cycle(project: Project, iso: str, cycle: int | str) -> int | None:
-    earlier = [c for _code, c in project.cycles(iso) if c < int(cycle)]
-    return max(earlier) if earlier else None
-
-
-def _published_tables(
-    project: Project, pairs: Sequence[tuple[str, int]]
-) -> tuple[dict[tuple[str, int], pd.DataFrame], list[str]]:
-    """Estimate tables of several (country, cycle) pairs, each checked for publication; a
-    cycle that cannot be prepared becomes a note (a broken old cycle must not stop a page)."""
-    tables, notes = {}, []
-    for code, cy in pairs:
-        try:
-            e = estimate_cycle(project, code, cy)
-        except VoicesError as err:
-            notes.append(f"{code} {cy}: {err}")
-            continue
-        check_published(e, project.rules)
-        tables[(code, cy)] = e
-    return tables, notes
-
-
-def _history(project: Project, iso: str, cycle: int | str) -> tuple[pd.DataFrame, list[str]]:
-    """Estimates of this and every earlier cycle stacked with a `cycle` column, and notes on
-    earlier cycles that could not be prepared (a broken old cycle must not stop this one)."""
-    pairs = [(code, c) for code, c in project.cycles(iso) if c <= int(cycle)]
-    tables, notes = _published_tables(project, pairs)
-    frames = [e.assign(cycle=c) for (_code, c), e in tables.items()]
-    est = pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
-    return est, notes
 
 
 # --------------------------------------------------------------------------- page helpers
@@ -525,16 +309,13 @@ class _Ctx:
         return self.project.rules
 
     @cached_property
-    def prepared(self):
-        from .prepare import prepare_cycle
-
-        return prepare_cycle(self.project, self.iso, self.cycle)
+    def store(self) -> CycleStore:
+        """The cycle store: every number the page quotes, computed and checked once."""
+        return estimates.load(self.project, self.iso, self.cycle)
 
     @cached_property
     def est(self) -> pd.DataFrame:
-        est = estimate_cycle(self.project, self.iso, self.cycle, self.prepared)
-        check_published(est, self.rules)
-        return est
+        return self.store.estimates
 
     def ind(self, var: str) -> Indicator:
         return self.project.indicators.get(var)
@@ -594,7 +375,11 @@ def header(
 ) -> Html:
     """The synthetic-data notice and provenance (provenance.page_header) and a link to the
     same page in the cycle's other languages (pages of a cycle sit in report/<ISO>/<cycle>/<lang>/)."""
-    head = page_header(project, iso, cycle, lang, params)
+    recorded = None
+    if str((params or {}).get("inputs", "cycle")) == "cycle":
+        with contextlib.suppress(VoicesError):  # no store (e.g. no microdata): hash the files
+            recorded = estimates.load(project, iso, cycle).provenance["inputs"]
+    head = page_header(project, iso, cycle, lang, params, inputs=recorded)
     cyc = project.cycle(iso, cycle)
     others = [lg for lg in cyc.languages if lg != lang]
     links = " · ".join(
@@ -692,13 +477,14 @@ def key_findings(
 ) -> Html:
     """Chapter 1: the headline statements, each linked to the chart that shows it."""
     c = _ctx(project, iso, cycle, lang, out_dir)
-    prev = previous_cycle(project, iso, cycle)
+    prev = c.store.previous
     change, notes = None, []
     if prev is not None:
-        try:
-            change = changes(c.est, estimate_cycle(project, iso, prev), c.rules)
-        except VoicesError as err:
-            notes.append(rt("previous_unavailable", lang, cycle=prev, error=str(err)))
+        error = c.store.note_for(iso, prev)
+        if error is None:
+            change = c.store.changes
+        else:
+            notes.append(rt("previous_unavailable", lang, cycle=prev, error=error))
     items = findings(
         c.est, project.indicators, project.dimensions, c.country, lang, change,
         (c.cycle, prev) if prev is not None else None,
@@ -724,103 +510,49 @@ def key_findings(
 
 # --------------------------------------------------------------------------- 2. who was heard
 
-# LNOB groups a respondent counts in (one person may be in several): (group, column, code).
-LNOB_GROUPS = [
-    ("youth", "youth", "youth"),
-    ("women", "sex", "female"),
-    ("pwd", "disability", "with_disability"),
-    ("lgbt", "lgbt", "lgbt"),
-    ("ethnic_minority", "ethnicity", "minority"),
-]
+def label_counts(
+    counts: pd.DataFrame, dim: str, dimensions: DimensionSet, country: Country | None, lang: str
+) -> pd.DataFrame:
+    """Respondent counts of one dimension as the store holds them (code, n; code '' = not
+    stated) labelled in `lang`: columns code, label, n (undeclared codes show as they are)."""
+    declared = declared_codes(dim, dimensions, country)
+    rows = [
+        (
+            c,
+            rt("not_stated", lang) if c == ""
+            else code_label(dimensions, country, dim, c, lang) if c in declared
+            else str(c),
+            int(n),
+        )
+        for c, n in zip(counts["code"], counts["n"], strict=True)
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["code", "label", "n"])
 
 
 def respondent_counts(
     df: pd.DataFrame, dim: str, dimensions: DimensionSet, country: Country | None, lang: str
 ) -> pd.DataFrame:
-    """Respondents per code of `dim` (declared codes first, in declared order; a missing
-    answer is counted as 'not stated'), labelled in `lang`: columns code, label, n."""
-    if dim not in df.columns:
-        return pd.DataFrame(columns=["code", "label", "n"])
-    vals = df[dim].astype("object").where(df[dim].notna(), None)
-    counts = vals.value_counts(dropna=False)
-    declared: list[str] = []
-    if dim == "region" and country is not None:
-        declared = country.region_codes()
-    elif dim == "age_group" and country is not None:
-        declared = [
-            f"{country.child_band.min}-{country.child_band.max}",
-            *country.age_band_labels(),
-        ]
-    else:
-        with contextlib.suppress(KeyError):
-            declared = list(dimensions.get(dim).codes)
-    seen = [k for k in counts.index if k is not None]
-    order = [c for c in declared if c in seen] + sorted(str(c) for c in seen if c not in declared)
-    rows = [
-        (
-            c,
-            code_label(dimensions, country, dim, c, lang) if c in declared else str(c),
-            int(counts[c]),
-        )
-        for c in order
-    ]
-    missing = int(vals.isna().sum())
-    if missing:
-        rows.append(("", rt("not_stated", lang), missing))
-    return pd.DataFrame(rows, columns=["code", "label", "n"])
+    """`estimates.respondent_counts` labelled in `lang`: columns code, label, n."""
+    counts = estimates.respondent_counts(df, dim, dimensions, country)
+    return label_counts(counts, dim, dimensions, country, lang)
+
+
+def label_groups(counts: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """LNOB group counts (group, n) labelled in `lang`: columns code, label, n."""
+    return pd.DataFrame(
+        {
+            "code": counts["group"],
+            "label": [t(f"lnob_group.{g}", lang) for g in counts["group"]],
+            "n": counts["n"].astype(int),
+        }
+    )
 
 
 def group_counts(
     data: Mapping[str, pd.DataFrame], populations: Mapping[str, str], lang: str
 ) -> pd.DataFrame:
-    """Respondents in each LNOB group (a person can be in several), children and CSOs."""
-    people = [d for n, d in data.items() if populations[n] in ("adults", "children")]
-    allp = pd.concat(people, ignore_index=True, sort=False) if people else pd.DataFrame()
-    rows = []
-    for group, col, code in LNOB_GROUPS:
-        n = int((allp[col] == code).sum()) if col in allp else 0
-        rows.append((group, t(f"lnob_group.{group}", lang), n))
-    for group in ("children", "cso"):
-        n = sum(len(d) for name, d in data.items() if populations[name] == group)
-        rows.append((group, t(f"lnob_group.{group}", lang), n))
-    return pd.DataFrame(rows, columns=["code", "label", "n"])
-
-
-def coverage(df: pd.DataFrame, margins: pd.DataFrame, weight: str | None) -> pd.DataFrame:
-    """Sample shares (unweighted and weighted) beside the population margins, per dimension.
-
-    `margins` is population.csv (dimension, code, population). Shares are within the
-    dimension, over respondents with a stated value; weighted shares show what weighting
-    corrects. Columns: dimension, code, n, sample_share, weighted_share, population_share.
-    """
-    rows = []
-    for dim, grp in margins.groupby("dimension", sort=False):
-        if dim not in df.columns:
-            continue
-        pop = grp.set_index("code")["population"].astype(float)
-        known = df[df[dim].isin(pop.index)]
-        w = (
-            known[weight].astype(float)
-            if weight and weight in known
-            else pd.Series(1.0, index=known.index)
-        )
-        n = known[dim].value_counts()
-        wsum = w.groupby(known[dim]).sum()
-        for code in pop.index:
-            rows.append(
-                {
-                    "dimension": dim,
-                    "code": code,
-                    "n": int(n.get(code, 0)),
-                    "sample_share": n.get(code, 0) / max(len(known), 1),
-                    "weighted_share": wsum.get(code, 0.0) / w.sum() if w.sum() else np.nan,
-                    "population_share": pop[code] / pop.sum(),
-                }
-            )
-    return pd.DataFrame(
-        rows,
-        columns=["dimension", "code", "n", "sample_share", "weighted_share", "population_share"],
-    )
+    """`estimates.group_counts` labelled in `lang`: columns code, label, n."""
+    return label_groups(estimates.group_counts(data, populations), lang)
 
 
 def who_heard(
@@ -830,11 +562,11 @@ def who_heard(
     from . import voices
 
     c = _ctx(project, iso, cycle, lang, out_dir)
-    s = c.prepared.summary
+    s = c.store.summary
     parts = [_p(rt("heard_intro", lang, received=fmt_number(s["received"], lang),
                    kept=fmt_number(s["kept"], lang), quarantined=fmt_number(s["quarantined"], lang)))]  # fmt: skip
     rows = []
-    for name in c.prepared.instruments:
+    for name in c.store.instruments:
         i = s["instruments"][name]
         lab = label(c.cyc.instruments[name].label, lang, name)
         rows.append((lab, i["received"], i["kept"], i["quarantined"]))
@@ -843,28 +575,24 @@ def who_heard(
                                       rt("col.kept", lang), rt("col.quarantined", lang)])  # fmt: skip
     parts.append(_table(tab, out_dir, "heard-instruments", lang, rt("cap.instruments", lang)))
 
-    data = {n: c.prepared.data(n) for n in c.prepared.instruments}
-    pops = {n: s["instruments"][n]["population"] for n in data}
-    gc = group_counts(data, pops, lang)
+    gc = label_groups(c.store.groups, lang)
     parts.append(_h(2, rt("by_group", lang)))
     parts.append(_p(rt("groups_overlap", lang)))
     chart = counts_bar(gc, what=rt("what.group", lang), lang=lang)
     # Groups overlap, so a share of their sum means nothing: the table keeps the counts only.
     chart.table = chart.table.drop(columns=[t("table.share_pct", lang)])
     parts.append(_chart(chart, out_dir, "heard-group"))
-    people = c.prepared.all_respondents()
+    heard = c.store.respondents
     for dim in HEARD_DIMENSIONS:
-        counts = respondent_counts(people, dim, project.dimensions, c.country, lang)
+        counts = heard[heard["dimension"] == dim]
         if counts.empty:
             continue
+        counts = label_counts(counts, dim, project.dimensions, c.country, lang)
         what = dim_label(project.dimensions, dim, lang)
         parts.append(_chart(counts_bar(counts, what=what, lang=lang), out_dir, f"heard-{dim}"))
 
-    pop_path = project.data_dir / iso / "population.csv"
-    adults = [d for n, d in data.items() if pops[n] == "adults"]
-    if pop_path.exists() and adults:
-        margins = pd.read_csv(pop_path, dtype={"code": "str"})
-        cov = coverage(pd.concat(adults, ignore_index=True), margins, WEIGHT_FINAL)
+    cov = c.store.coverage  # adults against data/<ISO>/population.csv, when both exist
+    if not cov.empty:
         cov_t = pd.DataFrame(
             {
                 t("table.dimension", lang): [
@@ -895,56 +623,22 @@ def who_heard(
 # --------------------------------------------------------------------------- 3. SDG chapters
 
 
-def behind_probability(
-    df: pd.DataFrame,
-    est: pd.DataFrame,
-    var: str,
-    grouping: str,
-    design: Design,
-    kind: str,
-    higher_is_better: bool,
-) -> pd.Series:
-    """For each published group of `grouping`, the probability that it is the furthest behind
-    of the published groups (`lnob.furthest_behind`: seeded draws of the group estimates with
-    their design covariance), indexed by code ('female|with_disability' for intersections).
-
-    Suppressed groups are left out of the ranking (their rows stay in the design, outside every
-    group), so the numbers say nothing about a hidden cell. Empty when the grouping's column
-    is not in the data. One indicator and one grouping: milliseconds, not a page's worth.
-    """
-    col = SEP.join(split_dims(grouping))
-    if col not in df.columns:
-        return pd.Series(dtype=float)
-    rows = est[(est["variable"] == var) & (est["grouping"] == grouping) & ~est["suppressed"]]
-    published = {"|".join(str(r[d]) for d in split_dims(grouping)) for _, r in rows.iterrows()}
-    data = df.assign(**{col: df[col].where(df[col].astype(str).isin(published))})
-    fb = lnob.furthest_behind(data, [var], design, [col], kind=kind,  # type: ignore[arg-type]
-                              higher_is_better=higher_is_better)  # fmt: skip
-    return fb.set_index(fb["code"].astype(str))["prob_furthest_behind"]
-
-
 def _behind_sentence(c: _Ctx, var: str, fb: pd.Series) -> str:
-    """'Taking sampling error into account, the probability ... is 97%', or '' when the page
-    has no microdata (a table-only project) or the group was not ranked."""
-    from .prepare import design_for
-
-    if c.prepared is None:
-        return ""
-    ind, g = c.ind(var), fb["grouping"]
-    probs = behind_probability(
-        c.prepared.data(fb["instrument"]), c.est, var, g, design_for(c.cyc, fb["instrument"]),
-        ind.kind, ind.higher_is_better,
-    )  # fmt: skip
+    """'Taking sampling error into account, the probability ... is 97%', or '' when the store
+    has no probability for the group (no microdata, or the group was not ranked)."""
+    g = fb["grouping"]
     code = "|".join(str(fb[d]) for d in split_dims(g))
-    if code not in probs.index:
+    b = c.store.behind
+    row = b[(b["variable"] == var) & (b["grouping"] == g) & (b["code"] == code)]
+    if row.empty:
         return ""
-    p = float(probs[code])
+    p, k = float(row["prob"].iloc[0]), int(row["k"].iloc[0])
     shown = (
         rt("more_than_99", c.lang) if p > 0.99
         else rt("less_than_1", c.lang) if p < 0.01
         else fmt_percent(p, c.lang, 0)
     )  # fmt: skip
-    return rt("behind_probability", c.lang, k=len(probs), p=shown,
+    return rt("behind_probability", c.lang, k=k, p=shown,
               dimension=dim_label(c.project.dimensions, g, c.lang))  # fmt: skip
 
 
@@ -972,15 +666,6 @@ def indicator_summary(c: _Ctx, var: str) -> list[str]:
     return parts
 
 
-def _sdg_history(c: _Ctx) -> tuple[pd.DataFrame, list[str]]:
-    """`_history` for a page that already holds this cycle's checked table: only earlier
-    cycles are read and checked (reading and checking this one again was ~10% of a page)."""
-    earlier = [(code, cy) for code, cy in c.project.cycles(c.iso) if cy < c.cycle]
-    tables, notes = _published_tables(c.project, earlier)
-    frames = [e.assign(cycle=cy) for (_code, cy), e in tables.items()]
-    return pd.concat([*frames, c.est.assign(cycle=c.cycle)], ignore_index=True, sort=False), notes
-
-
 def sdg_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, sdg: int, out_dir: str | Path = "."
 ) -> Html:
@@ -1004,7 +689,7 @@ def sdg_chapter(
     if not variables:
         parts.append(_p(rt("sdg_no_indicators", lang)))
         return _page(parts)
-    hist, notes = _sdg_history(c)
+    hist, notes = c.store.history, c.store.notes
     for var in variables:
         ind = c.ind(var)
         code = ind.sdg.indicator or ind.sdg.target
@@ -1082,13 +767,8 @@ STATUSES = ["agree", "differ", "official data missing", "suppressed", "not compa
 
 
 def official_comparison(c: _Ctx) -> pd.DataFrame:
-    """CGD estimates (overall and single dimensions) beside the official data for the country."""
-    from .official import compare, load_official_codes, read_official_dir
-
-    codes = load_official_codes(c.project.data_dir / "official_codes.yml")
-    off = read_official_dir(c.project.data_dir / "official" / c.iso, codes=codes, country=c.country)
-    est = c.est[c.est["grouping"].map(lambda g: len(split_dims(g)) <= 1 if g else True)]
-    return compare(public(est), off, c.project.indicators)
+    """CGD estimates (overall and single dimensions) beside the official data (the store's)."""
+    return c.store.official
 
 
 def official_chapter(
@@ -1331,19 +1011,13 @@ def recommendations_chapter(
 # --------------------------------------------------------------------------- 9. methods
 
 
-def kish_deff(w: pd.Series) -> float:
-    """Kish's design effect from unequal weights: n sum(w^2) / (sum w)^2 = 1 + CV(w)^2."""
-    w = pd.to_numeric(w, errors="coerce").dropna().astype(float)
-    return float(len(w) * (w**2).sum() / w.sum() ** 2) if len(w) and w.sum() else float("nan")
-
-
 def methods(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
 ) -> Html:
     """Chapter 9: design, weights, validation and cleaning, the rules applied, limitations,
     and provenance (every input file with its hash, parameters, versions)."""
     c = _ctx(project, iso, cycle, lang, out_dir)
-    d, s, r = c.cyc.design, c.prepared.summary, c.rules
+    d, s, r = c.cyc.design, c.store.summary, c.rules
     parts = [_h(2, rt("design_title", lang))]
     parts.append(
         _p(
@@ -1363,18 +1037,14 @@ def methods(
         parts.append(_p(rt("variance_raking", lang, instrument=inst, margins=margins)))
     parts.append(_p(rt("behind_method", lang)))
     rows = []
-    for name in c.prepared.instruments:
-        df = c.prepared.data(name)
-        info = s["instruments"][name].get("weighting") or {}
-        final = kish_deff(df[WEIGHT_FINAL]) if WEIGHT_FINAL in df else float("nan")
-        design_deff = info.get("deff_design", final)
-        fit = info.get("margin_fit")
+    for wr in c.store.weights.itertuples(index=False):
+        name, final, fit = wr.instrument, float(wr.kish_deff), float(wr.margin_fit)
         rows.append(
             (label(c.cyc.instruments[name].label, lang, name),
-             rt(f"weighting.{'raked' if info.get('margins') else 'design'}", lang),
-             len(df), round(float(design_deff), 2), round(final, 2),
-             round(len(df) / final) if final == final else None,
-             round(100 * float(fit), 2) if fit is not None else None)
+             rt(f"weighting.{'raked' if wr.raked else 'design'}", lang),
+             int(wr.n), round(float(wr.deff_design), 2), round(final, 2),
+             round(float(wr.effective_n)) if final == final else None,
+             round(100 * fit, 2) if fit == fit else None)
         )  # fmt: skip
     cols = [rt("col.instrument", lang), rt("col.weights", lang), t("table.n", lang),
             rt("col.deff_design", lang), rt("col.kish_deff", lang), rt("col.effective_n", lang),
@@ -1416,8 +1086,9 @@ def methods(
                                   for k in ("sample", "self_report", "official", "qualitative")) + "</ul>")  # fmt: skip
     parts.append(_h(2, rt("provenance_title", lang)))
     rec = provenance_record(
-        project, iso, cycle, lang, {"country": iso, "cycle": int(cycle), "lang": lang}
-    )
+        project, iso, cycle, lang, {"country": iso, "cycle": int(cycle), "lang": lang},
+        inputs=c.store.provenance["inputs"],
+    )  # fmt: skip
     pv = pd.DataFrame(sorted(rec["inputs"].items()), columns=[rt("col.file", lang), "SHA-256"])
     parts.append(
         _p(rt("provenance_text", lang, version=rec["voicescount"], source=rec["source"][:12]))
@@ -1440,24 +1111,6 @@ def methods(
 TREND_GROUPINGS = ["", "disability"]
 
 
-def trend_table(hist: pd.DataFrame, rules: Rules) -> pd.DataFrame:
-    """Overall estimate per indicator and cycle, and the change from the previous cycle with
-    its adjusted significance (`changes`, per pair of consecutive cycles)."""
-    cycles = sorted(hist["cycle"].unique())
-    rows = hist[hist["grouping"] == ""].pivot_table(
-        index="variable", columns="cycle", values="estimate", aggfunc="first", sort=True
-    )
-    out = rows.reset_index()
-    if len(cycles) >= 2:
-        a, b = cycles[-1], cycles[-2]
-        ch = changes(hist[hist["cycle"] == a], hist[hist["cycle"] == b], rules).set_index(
-            "variable"
-        )
-        out["change"] = out["variable"].map(ch["change"])
-        out["significant"] = out["variable"].map(ch["significant"]).fillna(False).astype(bool)
-    return out
-
-
 def trends_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
 ) -> Html:
@@ -1465,15 +1118,14 @@ def trends_chapter(
     cycles, overall and by disability, and which changes since the previous cycle are
     statistically significant."""
     c = _ctx(project, iso, cycle, lang, out_dir)
-    hist, notes = _history(project, iso, cycle)
+    hist, notes = c.store.history, c.store.notes
     parts = [_p(rt("trends_intro", lang))]
-    repeat = hist.groupby("variable")["cycle"].nunique() if not hist.empty else pd.Series(dtype=int)
-    variables = [v for v in repeat.index if repeat[v] >= 2]
+    variables = estimates.repeated(hist)
     if not variables:
         parts.append(_p(rt("trends_none", lang)))
         return _page(parts + [_p(rt("previous_unavailable_short", lang, detail=n)) for n in notes])
     sub = hist[hist["variable"].isin(variables)]
-    tt = trend_table(sub, c.rules)
+    tt = c.store.trend
     cycles = sorted(sub["cycle"].unique())
     ind = {v: c.ind(v) for v in variables}
     shown = pd.DataFrame({t("table.indicator", lang): [c.label(v) for v in tt["variable"]]})
@@ -1518,7 +1170,12 @@ def synthesis_chapter(
     for code, cy in project.cycles():
         if cy <= c.cycle:
             latest[code] = max(cy, latest.get(code, cy))
-    tables, notes = _published_tables(project, sorted(latest.items()))
+    tables, notes = {}, []
+    for code, cy in sorted(latest.items()):
+        try:  # a broken cycle of another country must not stop the page
+            tables[(code, cy)] = estimates.load(project, code, cy).estimates
+        except VoicesError as err:
+            notes.append(f"{code} {cy}: {err}")
     frames = [
         e[e["grouping"] == ""].assign(country=code, cycle=cy) for (code, cy), e in tables.items()
     ]
