@@ -6,9 +6,7 @@ import io
 import json
 import os
 import shutil
-import sys
 import time
-import types
 from pathlib import Path
 
 import nbformat
@@ -158,13 +156,11 @@ def test_finalize_hides_code_and_parameters_and_drops_timestamps():
 
 def test_validation_gate_stops_before_any_notebook(tmp_path, monkeypatch):
     project = copy_tiny(tmp_path / "p")
-    fake = types.ModuleType("voicescount.prepare")
 
     def check_cycle(project, iso, cycle):
         raise ValidationFailed("2 errors.", path=project.root / "build/issues.csv")
 
-    fake.check_cycle = check_cycle
-    monkeypatch.setitem(sys.modules, "voicescount.prepare", fake)
+    monkeypatch.setattr("voicescount.prepare.check_cycle", check_cycle)
     with pytest.raises(ValidationFailed):
         execute(project, progress=False, out=io.StringIO(), err=io.StringIO())
     assert not (project.root / "report").exists()

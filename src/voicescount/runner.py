@@ -52,8 +52,9 @@ from typing import Any, Literal
 
 import nbformat
 from pydantic import Field
+from tqdm import tqdm
 
-from . import __version__
+from . import __version__, prepare
 from .errors import ConfigError
 from .provenance import (
     all_cycle_input_files,
@@ -782,14 +783,8 @@ class _Slot:
 
 def _check_cycles(project: Project, jobs: list[Job]) -> None:
     """Stop before any notebook when a cycle's data fail validation (prepare.check_cycle)."""
-    try:
-        from .prepare import check_cycle  # type: ignore[attr-defined]
-    except ImportError as exc:  # the validation step is not in this tree yet
-        if exc.name not in (f"{__package__}.prepare", None):
-            raise
-        return
     for iso, cyc in sorted({(j.iso, j.cycle) for j in jobs}):
-        check_cycle(project, iso, cyc)
+        prepare.check_cycle(project, iso, cyc)
 
 
 def execute(
@@ -828,7 +823,6 @@ def execute(
             _check_cycles(project, todo)
         remove_stale_staging(todo)
         import papermill  # noqa: F401  (imported before forking so workers start fast)
-        from tqdm import tqdm
 
         tqdm.monitor_interval = 0
         bar = tqdm(total=len(todo), desc="notebooks", unit="nb", file=err, disable=not progress)
