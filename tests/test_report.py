@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from myst_html import to_html
 
-from voicescount import report
+from voicescount import render, report
 from voicescount.registry import Project
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
@@ -20,21 +21,22 @@ def tiny(tiny_project) -> Project:
 
 
 def test_overview_lists_sdgs_instruments_fieldwork_and_regions(tiny):
-    html = report.overview(tiny, "ZZ", 2023, "en")._repr_html_()
-    for text in (
-        "SDG 1, SDG 5",
-        "Youth, women and people with disabilities",
-        "2023-03-01",
-        "2023-04-15",
-        "North, South",
-        "Zedland",
-    ):
-        assert text in html
+    view = report.overview(tiny, "ZZ", 2023, "en")
+    assert view.sdgs == [1, 5] and view.regions == ["north", "south"]
+    assert dict(view.facts) == {
+        "SDGs in focus": ["SDG 1, SDG 5"],
+        "Instruments": ["Youth, women and people with disabilities"],
+        "Fieldwork": ["2023-03-01 to 2023-04-15"],
+        "Regions": ["North, South"],
+    }
+    assert "Zedland" in view.intro
+    # the facts are a definition list (MyST deflist): term, then ': value'
+    assert "\nRegions\n: North, South\n" in view.markdown()
 
 
 def test_overview_and_title_in_vietnamese(tiny):
-    html = report.overview(tiny, "ZZ", 2023, "vi")._repr_html_()
-    assert "Các vùng" in html and "Miền Bắc, Miền Nam" in html and "Xứ Zed" in html
+    view = report.overview(tiny, "ZZ", 2023, "vi")
+    assert dict(view.facts)["Các vùng"] == ["Miền Bắc, Miền Nam"] and "Xứ Zed" in view.intro
     title = report.title(tiny, "ZZ", 2023, "vi")._repr_markdown_()
     assert title == "# Khảo sát người dân Xứ Zed 2023: Tổng quan"
     # an untranslated language falls back to English labels
@@ -485,24 +487,41 @@ def test_key_findings_page_links_each_finding_and_reports_no_spurious_change(cha
 
 
 def test_voices_page_counts_everything_and_shows_quotes_inert(chapters, tmp_path):
-    page = report.voices_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
+    view = report.voices_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    assert (view.segments, view.activities, view.stories) == (3, 2, 2)
+    page = view.markdown()
     assert "3 coded segments from 2 activities, including 2 cases and stories" in page
-    assert "<script>" not in page and "](javascript" not in page and "{eval}`" not in page
-    assert "&#60;script&#62;" in page or "&lt;script&gt;" in page
+    assert view.themes.rows[0][:3] == ["Water", "2", "2"] and view.themes.name == "voices-themes"
+    [(theme, code, said)] = view.quotes  # one theme raised in 2 activities: quoted
+    assert (theme, code, len(said)) == ("Water", "water", 2)
+    assert {q.who for q in said} == {"People with disabilities, Focus group discussions",
+                                     "Women, Key informant interviews"}  # fmt: skip
+    # respondents' words reach the page escaped: parsed as MyST, they are text, not markup
+    html = to_html(page)
+    assert "<script>" not in html and 'href="javascript' not in html and "<code" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; [link](javascript:x) {eval}`x`" in html
     assert "0912 345 678" not in page  # phone number scrubbed
     assert "Only once." not in page  # theme raised in one activity: counted, not quoted
+    assert render.targets(page) == [
+        "zz-2023-en-voices-themes",
+        "zz-2023-en-tab-voices-themes",
+        "zz-2023-en-tab-voices-themes-by-group",
+        "zz-2023-en-voices-quotes",
+        "zz-2023-en-voices-quotes-water",
+    ]
     themes = pd.read_csv(tmp_path / "tables" / "voices-themes.csv", encoding="utf-8-sig")
     assert themes.iloc[:, 1].tolist() == [2, 1]
 
 
 def test_recommendations_page_uptake_per_cycle(chapters, tmp_path):
-    page = report.recommendations_chapter(
-        chapters, "ZZ", 2023, "vi", out_dir=tmp_path
-    )._repr_html_()
+    view = report.recommendations_chapter(chapters, "ZZ", 2023, "vi", out_dir=tmp_path)
     up = pd.read_csv(tmp_path / "tables" / "recommendations-uptake.csv", encoding="utf-8-sig")
     assert up.iloc[:, 0].tolist() == [2021, 2023]
     assert up.iloc[:, -2].tolist() == [50.0, 0.0]  # integrated in full only
-    assert "Đường dốc" in page and "Giếng" in page
+    assert [row[0] for row in view.uptake.rows] == ["2021", "2023"]
+    texts = {cell for row in view.recommendations.rows for cell in row}
+    assert {"Đường dốc", "Giếng"} <= texts
+    assert "zz-2023-vi-tab-recommendations" in render.targets(view.markdown())
 
 
 def test_inequalities_page_heatmap_and_suppression_counts(chapters, tmp_path):

@@ -29,6 +29,9 @@ import numpy as np
 import pandas as pd
 
 from . import disclosure, estimates
+from . import recommendations as rc
+from . import scorecards as sc
+from . import voices as vo
 from .book import LANGUAGE_NAMES
 from .errors import ConfigError, VoicesError
 
@@ -76,6 +79,7 @@ from .registry import (
     Rules,
     label,
 )
+from .render import Figure, Page, Quote, Table, figure_view, myst_text, table_view
 
 __all__ = [
     "Html",
@@ -129,39 +133,39 @@ class Html:
 
 
 def title(project: Project, iso: str, cycle: int | str, lang: str) -> Markdown:
-    """The page title: '<cycle title>: Overview', in the page's language."""
+    """The page title: '<cycle title>: Overview', in the page's language (escaped MyST)."""
     cyc = project.cycle(iso, cycle)
     country = project.country(iso)
     name = label(cyc.title, lang, f"{label(country.name, lang)} {cycle}")
-    return Markdown(f"# {name}: {_t('overview', lang)}")
+    return Markdown(f"# {myst_text(name)}: {myst_text(_t('overview', lang))}")
 
 
-def overview(project: Project, iso: str, cycle: int | str, lang: str) -> Html:
+def overview(project: Project, iso: str, cycle: int | str, lang: str) -> Page:
     """Cycle overview: SDGs in focus, instruments, fieldwork dates and regions, from the registry."""
     cyc = project.cycle(iso, cycle)
     country = project.country(iso)
-    esc = html.escape
     cname = label(country.name, lang, iso)
-    intro = _t("intro", lang, cycle=cyc.cycle, country=cname)
-    goals = ", ".join(_t("goal", lang, goal=g) for g in sorted(cyc.sdgs))
-    insts = "".join(
-        f"<li>{esc(label(inst.label, lang, name))}</li>" for name, inst in cyc.instruments.items()
+    facts = [(_t("sdgs", lang), [", ".join(_t("goal", lang, goal=g) for g in sorted(cyc.sdgs))])]
+    facts.append(
+        (_t("instruments", lang), [label(i.label, lang, n) for n, i in cyc.instruments.items()])
     )
-    regions = ", ".join(label(r.name, lang, r.code) for r in country.regions)
-    rows = [(_t("sdgs", lang), esc(goals))]
-    rows.append((_t("instruments", lang), f"<ul>{insts}</ul>"))
     if cyc.fieldwork is not None:
-        rows.append(
-            (
-                _t("fieldwork", lang),
-                f"{esc(cyc.fieldwork.start)} {esc(_t('to', lang))} {esc(cyc.fieldwork.end)}",
-            )
-        )
-    rows.append((_t("regions", lang), esc(regions)))
-    body = "".join(f'<tr><th scope="row">{esc(k)}</th><td>{v}</td></tr>' for k, v in rows)
-    text = f'<p>{esc(intro)}</p><table class="voicescount-overview"><tbody>{body}</tbody></table>'
-    plain = "\n".join([intro] + [f"{k}: {html.unescape(v)}" for k, v in rows])
-    return Html(text, plain)
+        dates = f"{cyc.fieldwork.start} {_t('to', lang)} {cyc.fieldwork.end}"
+        facts.append((_t("fieldwork", lang), [dates]))
+    regions = ", ".join(label(r.name, lang, r.code) for r in country.regions)
+    facts.append((_t("regions", lang), [regions]))
+    return _view(
+        "overview",
+        ["intro", "facts"],
+        iso,
+        cycle,
+        lang,
+        intro=_t("intro", lang, cycle=cyc.cycle, country=cname),
+        facts=facts,  # (term, [values]): a definition list
+        sdgs=sorted(cyc.sdgs),
+        instruments=list(cyc.instruments),
+        regions=country.region_codes(),
+    )
 
 
 # =========================================================================== report chapters
@@ -286,6 +290,55 @@ def _page(parts: Sequence[str]) -> Html:
     return Html(text, html.unescape(" ".join(plain.split()))[:2000])
 
 
+# --------------------------------------------------------------------------- view models
+#
+# Converted chapters return a render.Page: the page's data (values, codes, render.Table and
+# render.Figure views) for the section macros of templates/<chapter>.md.j2, which put the
+# catalogue's words around them and emit MyST (escaped: see render). Files the page links are
+# written here, when the view is built: tables/<name>.csv, figures/<name>.svg.
+
+
+def page_prefix(iso: str, cycle: int | str, lang: str) -> str:
+    """The start of every reference label of a page ('vn-2022-en'): labels are global to the
+    book, and every (country, cycle, language) has the same chapters."""
+    return f"{iso}-{cycle}-{lang}".lower()
+
+
+def _view(
+    chapter: str, sections: Sequence[str], iso: str, cycle: int | str, lang: str, **data: Any
+) -> Page:
+    return Page(f"{chapter}.md.j2", sections, lang, prefix=page_prefix(iso, cycle, lang), **data)
+
+
+def _write_csv(df: pd.DataFrame, out_dir: str | Path, name: str) -> Path:
+    """tables/<name>.csv (formula-safe, UTF-8 with BOM for Excel), the table's download."""
+    path = Path(out_dir) / "tables" / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        df.map(formula_safe).to_csv(index=False, lineterminator="\n"), encoding="utf-8-sig"
+    )
+    return path
+
+
+def _tab(
+    df: pd.DataFrame,
+    out_dir: str | Path,
+    name: str,
+    lang: str,
+    caption: str,
+    decimals: Mapping[str, int] | None = None,
+) -> Table:
+    """A table view, its CSV written beside the page."""
+    _write_csv(df, out_dir, name)
+    return table_view(df, name, caption, lang, decimals)
+
+
+def _fig(chart: Chart, out_dir: str | Path, name: str, aliases: Sequence[str] = ()) -> Figure:
+    """A figure view, its SVG and CSV written beside the page (`aliases`: see `_chart`)."""
+    chart.save(out_dir, name)
+    return figure_view(chart, name, aliases=aliases)
+
+
 @dataclass
 class _Ctx:
     """What every chapter of one (country, cycle, language) page needs."""
@@ -361,8 +414,9 @@ def chapter_title(
     if chapter == "sdg":
         if sdg is None:
             raise ValueError("the sdg chapter needs its goal number")
-        return Markdown(f"# {t('chapter.sdg', lang, goal=sdg)}: {rt(f'goal.{sdg}', lang)}")
-    return Markdown(f"# {t(CHAPTERS[chapter], lang)}")
+        goal = f"{t('chapter.sdg', lang, goal=sdg)}: {rt(f'goal.{sdg}', lang)}"
+        return Markdown(f"# {myst_text(goal)}")
+    return Markdown(f"# {myst_text(t(CHAPTERS[chapter], lang))}")
 
 
 def header(
@@ -557,14 +611,11 @@ def group_counts(
 
 def who_heard(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
-) -> Html:
-    """Chapter 2: who took part, against the population, and what was kept."""
-    from . import voices
-
+) -> Page:
+    """Chapter 2: who took part, against the population, and what was kept (the store's
+    counts, labelled here in the page's language)."""
     c = _ctx(project, iso, cycle, lang, out_dir)
     s = c.store.summary
-    parts = [_p(rt("heard_intro", lang, received=fmt_number(s["received"], lang),
-                   kept=fmt_number(s["kept"], lang), quarantined=fmt_number(s["quarantined"], lang)))]  # fmt: skip
     rows = []
     for name in c.store.instruments:
         i = s["instruments"][name]
@@ -573,25 +624,22 @@ def who_heard(
     rows.append((t("table.total", lang), s["received"], s["kept"], s["quarantined"]))
     tab = pd.DataFrame(rows, columns=[rt("col.instrument", lang), rt("col.received", lang),
                                       rt("col.kept", lang), rt("col.quarantined", lang)])  # fmt: skip
-    parts.append(_table(tab, out_dir, "heard-instruments", lang, rt("cap.instruments", lang)))
-
     gc = label_groups(c.store.groups, lang)
-    parts.append(_h(2, rt("by_group", lang)))
-    parts.append(_p(rt("groups_overlap", lang)))
     chart = counts_bar(gc, what=rt("what.group", lang), lang=lang)
     # Groups overlap, so a share of their sum means nothing: the table keeps the counts only.
     chart.table = chart.table.drop(columns=[t("table.share_pct", lang)])
-    parts.append(_chart(chart, out_dir, "heard-group"))
     heard = c.store.respondents
+    dims = []  # (dimension, figure): one chart each
     for dim in HEARD_DIMENSIONS:
         counts = heard[heard["dimension"] == dim]
         if counts.empty:
             continue
         counts = label_counts(counts, dim, project.dimensions, c.country, lang)
         what = dim_label(project.dimensions, dim, lang)
-        parts.append(_chart(counts_bar(counts, what=what, lang=lang), out_dir, f"heard-{dim}"))
+        dims.append((dim, _fig(counts_bar(counts, what=what, lang=lang), out_dir, f"heard-{dim}")))
 
     cov = c.store.coverage  # adults against data/<ISO>/population.csv, when both exist
+    coverage_t = None
     if not cov.empty:
         cov_t = pd.DataFrame(
             {
@@ -608,16 +656,30 @@ def who_heard(
                 rt("col.population_pct", lang): (100 * cov["population_share"]).round(1),
             }
         )
-        parts.append(_h(2, rt("coverage", lang)))
-        parts.append(_p(rt("coverage_intro", lang)))
         pct = {col: 1 for col in cov_t.columns[3:]}
-        parts.append(_table(cov_t, out_dir, "heard-coverage", lang, rt("cap.coverage", lang), pct))
+        coverage_t = _tab(cov_t, out_dir, "heard-coverage", lang, rt("cap.coverage", lang), pct)
     act = c.side("activities")
+    activities_t = None
     if act is not None:
-        parts.append(_h(2, rt("activities", lang)))
-        summary = voices.activities_summary(voices.read_activities(act), lang)
-        parts.append(_table(summary, out_dir, "heard-activities", lang, rt("cap.activities", lang)))
-    return _page(parts)
+        summary = vo.activities_summary(vo.read_activities(act), lang)
+        activities_t = _tab(summary, out_dir, "heard-activities", lang,
+                            rt("cap.activities", lang))  # fmt: skip
+    return _view(
+        "who_heard",
+        ["intro", "groups", "coverage", "activities"],
+        iso,
+        cycle,
+        lang,
+        received=s["received"],
+        kept=s["kept"],
+        quarantined=s["quarantined"],
+        instruments=_tab(tab, out_dir, "heard-instruments", lang, rt("cap.instruments", lang)),
+        groups=_fig(chart, out_dir, "heard-group"),
+        group_counts=c.store.groups,  # codes: group, n
+        dimensions=dims,
+        coverage=coverage_t,
+        activities=activities_t,
+    )
 
 
 # --------------------------------------------------------------------------- 3. SDG chapters
@@ -829,35 +891,29 @@ def official_chapter(
 
 def scorecards_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
-) -> Html:
+) -> Page:
     """Chapter 6: community and provider scores per service and criterion, the gap, and how
     the agreed actions were followed up across cycles (each cycle's action file up to this one)."""
-    from . import scorecards as sc
-
     c = _ctx(project, iso, cycle, lang, out_dir)
     path = c.side("scorecards")
-    parts = [_p(rt("scorecards_intro", lang))]
     if path is None:
-        parts.append(_p(rt("scorecards_none", lang)))
-        return _page(parts)
+        return _view("scorecards", ["intro"], iso, cycle, lang, available=False)
     scores = sc.read_scorecards(path)
     now = scores[scores["cycle"] == c.cycle]
     summ = sc.summarise(now, by=("service", "criterion"))
+    services = []  # (code, label, figure): a section each
     for service, grp in summ.groupby("service", sort=True):
         name = sc.label("service", service, lang)
-        parts.append(_h(2, name))
         data = grp.assign(criterion=[sc.label("criterion", x, lang) for x in grp["criterion"]])
         ch = scorecard_dumbbell(data, service=name, lang=lang)
-        parts.append(_chart(ch, out_dir, f"scorecard-{service}"))
+        services.append((str(service), name, _fig(ch, out_dir, f"scorecard-{service}")))
     shown = summ.assign(
         service=[sc.label("service", x, lang) for x in summ["service"]],
         criterion=[sc.label("criterion", x, lang) for x in summ["criterion"]],
     )
     table = sc.scorecard_table(shown, lang)
-    parts.append(
-        _table(table, out_dir, "scorecards", lang, rt("cap.scorecards", lang),
-               {col: 2 for col in table.columns[-3:]})
-    )  # fmt: skip
+    scores_t = _tab(table, out_dir, "scorecards", lang, rt("cap.scorecards", lang),
+                    {col: 2 for col in table.columns[-3:]})  # fmt: skip
     files = []
     for _code, cy in project.cycles(iso):
         if cy <= c.cycle:
@@ -865,28 +921,29 @@ def scorecards_chapter(
             f = project.cycle_dir(iso, cy) / own if own else None
             if f is not None and (f.parent / "scorecard_actions.csv").exists():
                 files.append(f.parent / "scorecard_actions.csv")
+    followup = actions_t = None
     if files:
         actions = sc.read_actions_across(files)
         actions = actions[actions["cycle_raised"] <= c.cycle]
         follow = sc.action_followup(actions)
         follow = follow[follow["cycle"] <= c.cycle]
-        parts.append(_h(2, rt("actions_title", lang)))
         ft = sc.followup_table(follow, lang)
-        parts.append(
-            _table(
-                ft,
-                out_dir,
-                "scorecard-followup",
-                lang,
-                rt("cap.followup", lang),
-                {ft.columns[-1]: 1},
-            )
-        )
-        parts.append(
-            _table(sc.action_table(actions, c.cycle, lang), out_dir, "scorecard-actions", lang,
-                   rt("cap.actions", lang, cycle=c.cycle))
-        )  # fmt: skip
-    return _page(parts)
+        followup = _tab(ft, out_dir, "scorecard-followup", lang, rt("cap.followup", lang),
+                        {ft.columns[-1]: 1})  # fmt: skip
+        actions_t = _tab(sc.action_table(actions, c.cycle, lang), out_dir, "scorecard-actions",
+                         lang, rt("cap.actions", lang, cycle=c.cycle))  # fmt: skip
+    return _view(
+        "scorecards",
+        ["intro", "services", "scores", "actions"],
+        iso,
+        cycle,
+        lang,
+        available=True,
+        services=services,
+        scores=scores_t,
+        followup=followup,
+        actions=actions_t,
+    )
 
 
 # --------------------------------------------------------------------------- 7. voices
@@ -894,24 +951,19 @@ def scorecards_chapter(
 
 def voices_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
-) -> Html:
-    """Chapter 7: themes by group (counted), stories counted, and anonymised quotes shown as
-    inert text (voices.as_text): respondents' words are never interpreted as markup."""
-    from . import voices as vo
-
+) -> Page:
+    """Chapter 7: themes by group (counted), stories counted, and anonymised quotes per theme
+    raised in at least `min_quote_group` activities; the template shows respondents' words
+    as text (render escapes every value: nothing they wrote is read as markup)."""
     c = _ctx(project, iso, cycle, lang, out_dir)
     path = c.side("qualitative")
-    parts = [_p(rt("voices_intro", lang, k=c.rules.min_quote_group))]
+    k = c.rules.min_quote_group
     if path is None:
-        parts.append(_p(rt("voices_none", lang)))
-        return _page(parts)
+        return _view("voices", ["intro"], iso, cycle, lang, k=k, available=False)
     seg = vo.read_segments(path)
     themes_path = path.parent / "themes.csv"
     themes = vo.read_themes(themes_path) if themes_path.exists() else None
     summ = vo.theme_summary(seg, themes, lang)
-    parts.append(_p(rt("voices_counts", lang, segments=fmt_number(len(seg), lang),
-                       activities=fmt_number(seg["activity_id"].nunique(), lang),
-                       stories=fmt_number(int(seg["story"].sum()), lang))))  # fmt: skip
     st = pd.DataFrame(
         {
             t("table.theme", lang): summ["theme_label"],
@@ -921,30 +973,35 @@ def voices_chapter(
             t("table.stories", lang): summ["stories"],
         }
     )
-    parts.append(_table(st, out_dir, "voices-themes", lang, rt("cap.themes", lang)))
     bg = vo.themes_by_group(seg, themes, lang)
     pivot = bg.pivot_table(index="theme_label", columns="group_label", values="segments",
                            aggfunc="sum", fill_value=0, sort=False)  # fmt: skip
     pivot = pivot.reset_index().rename(columns={"theme_label": t("table.theme", lang)})
-    parts.append(
-        _table(pivot, out_dir, "voices-themes-by-group", lang, rt("cap.themes_by_group", lang))
-    )
-    quotes = vo.select_quotes(seg, min_activities=c.rules.min_quote_group, themes=themes, lang=lang)
-    parts.append(_h(2, rt("quotes_title", lang)))
-    if quotes.empty:
-        parts.append(_p(rt("quotes_none", lang, k=c.rules.min_quote_group)))
+    quotes = vo.select_quotes(seg, min_activities=k, themes=themes, lang=lang)
+    by_theme = []  # (theme label, theme code, quotes): one section each
     for theme, grp in quotes.groupby("theme_label", sort=False):
-        parts.append(_h(3, str(theme)))
+        said = []
         for _, q in grp.iterrows():
             kind = t(f"activity.{q['type']}", lang)
-            who = f"{vo.group_label(q['group'], lang)}, {kind}"
-            # as_text makes the respondent's words inert (entities for markup characters);
-            # it is the only escaping applied, so nothing is escaped twice.
-            parts.append(
-                f'<blockquote class="voicescount-quote"><p>{vo.as_text(q["text"])}</p>'
-                f"<footer>{html.escape(who)}</footer></blockquote>"
-            )
-    return _page(parts)
+            said.append(Quote(q["text"], f"{vo.group_label(q['group'], lang)}, {kind}"))
+        by_theme.append((str(theme), str(grp["theme"].iloc[0]), said))
+    return _view(
+        "voices",
+        ["intro", "themes", "quotes"],
+        iso,
+        cycle,
+        lang,
+        k=k,
+        available=True,
+        segments=len(seg),
+        activities=int(seg["activity_id"].nunique()),
+        stories=int(seg["story"].sum()),
+        themes=_tab(st, out_dir, "voices-themes", lang, rt("cap.themes", lang)),
+        by_group=_tab(
+            pivot, out_dir, "voices-themes-by-group", lang, rt("cap.themes_by_group", lang)
+        ),
+        quotes=by_theme,
+    )
 
 
 # --------------------------------------------------------------------------- 8. recommendations
@@ -954,8 +1011,6 @@ def _recommendations_until(project: Project, iso: str, cycle: int) -> pd.DataFra
     """Recommendations made up to `cycle`, from each cycle's file up to this one; a
     recommendation listed again in a later file takes its status from the latest file (its
     uptake is followed up there)."""
-    from . import recommendations as rc
-
     frames = []
     for _code, cy in project.cycles(iso):
         if cy > cycle:
@@ -981,31 +1036,32 @@ def _recommendations_until(project: Project, iso: str, cycle: int) -> pd.DataFra
 
 def recommendations_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
-) -> Html:
+) -> Page:
     """Chapter 8: uptake per cycle (integrated in full; partly stated apart) and each
     recommendation made up to this cycle with its target and status."""
-    from . import recommendations as rc
-
     c = _ctx(project, iso, cycle, lang, out_dir)
-    path = c.side("recommendations")
-    parts = [_p(rt("recs_intro", lang))]
-    if path is None:
-        parts.append(_p(rt("recs_none", lang)))
-        return _page(parts)
+    if c.side("recommendations") is None:
+        return _view("recommendations", ["intro"], iso, cycle, lang, available=False)
     recs = _recommendations_until(project, iso, c.cycle)
     up = rc.uptake(recs)
     ut = rc.uptake_table(up, lang)
     ut[ut.columns[0]] = ut[ut.columns[0]].astype(str)
-    parts.append(
-        _table(ut, out_dir, "recommendations-uptake", lang, rt("cap.uptake", lang),
-               {col: 1 for col in ut.columns[-2:]})
-    )  # fmt: skip
-    parts += [_p(x) for x in rc.uptake_sentences(up, lang)]
-    parts.append(_p(t("uptake.note", lang)))
     rt_ = rc.recommendations_table(recs, lang)
     rt_[rt_.columns[1]] = rt_[rt_.columns[1]].astype(str)
-    parts.append(_table(rt_, out_dir, "recommendations", lang, rt("cap.recommendations", lang)))
-    return _page(parts)
+    pct = {col: 1 for col in ut.columns[-2:]}
+    return _view(
+        "recommendations",
+        ["intro", "uptake", "recommendations"],
+        iso,
+        cycle,
+        lang,
+        available=True,
+        uptake=_tab(ut, out_dir, "recommendations-uptake", lang, rt("cap.uptake", lang), pct),
+        sentences=rc.uptake_sentences(up, lang),
+        recommendations=_tab(
+            rt_, out_dir, "recommendations", lang, rt("cap.recommendations", lang)
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- 9. methods

@@ -56,6 +56,7 @@ from tqdm import tqdm
 
 from . import __version__, prepare
 from .errors import ConfigError
+from .mystcells import outputs_to_cells
 from .provenance import (
     all_cycle_input_files,
     cycle_input_files,
@@ -315,6 +316,7 @@ def _title_to_markdown(nb: Any) -> None:
 def finalize_notebook(nb: Any) -> Any:
     """Hide code and parameter cells in the book; drop timestamps so outputs are reproducible."""
     _title_to_markdown(nb)
+    outputs_to_cells(nb)  # MyST outputs become Markdown cells: real sections in the book
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "injected-parameters" in tags and "id" in cell:
