@@ -153,7 +153,9 @@ def test_export_all_writes_all_five_formats_for_the_example_cycle(tmp_path):
         pdf.find_chromium()
     except Exception as err:  # noqa: BLE001
         pytest.skip(str(err))
-    from voicescount.publish import EXPORT_KINDS, download_files, downloads_section, export
+    from voicescount.estimates import download_files
+    from voicescount.publish import EXPORT_KINDS, export
+    from voicescount.report import downloads_section  # the pages render the links
 
     root = tmp_path / "p"
     root.mkdir()

@@ -746,7 +746,47 @@ def estimate_cycle(project: Project, iso: str, cycle: int | str) -> pd.DataFrame
     return load(project, iso, cycle).estimates
 
 
+# --------------------------------------------------------------------------- downloads
+#
+# What a cycle publishes for download is a naming convention shared by the exporter (which
+# writes the files) and the pages (which link them), so it lives here, below both.
+
+DOWNLOADS_DIR = "downloads"
+# Where `make report` puts each cycle's exports inside the built book, and how a report page
+# (report/<ISO>/<cycle>/<lang>/<page>.html) reaches them.
+BOOK_DOWNLOADS = "downloads"
+
+
+def download_files(project: Project, iso: str, cycle: int) -> list[tuple[str, str]]:
+    """(kind, file path relative to the cycle's export folder) of every published download;
+    kinds are 'csv', 'parquet', ... and 'vnr_docx:<lang>' etc. per language of the cycle.
+
+    The book's download links are these; `publish.export(..., EXPORT_KINDS)` writes them all.
+    """
+    cyc = project.cycle(iso, cycle)
+    stem = f"estimates_{iso}_{cycle}"
+    d = DOWNLOADS_DIR
+    files = [
+        ("csv", f"{d}/{stem}.csv"),
+        ("parquet", f"{d}/{stem}.parquet"),
+        ("dictionary", f"{d}/data_dictionary.csv"),
+        ("dictionary_md", f"{d}/data_dictionary.md"),
+        ("citation", f"{d}/CITATION.cff"),
+        ("opensdg", f"opensdg_{iso}_{cycle}.zip"),
+        ("sdmx", f"sdmx/{iso}_{cycle}.csv"),
+    ]
+    for lg in cyc.languages:
+        files += [
+            (f"vnr_docx:{lg}", f"vnr/vnr_{iso}_{cycle}_{lg}.docx"),
+            (f"vnr_md:{lg}", f"vnr/vnr_{iso}_{cycle}_{lg}.md"),
+            (f"pdf:{lg}", f"pdf/report_{iso}_{cycle}_{lg}.pdf"),
+        ]
+    return files
+
+
 __all__ = [
+    "BOOK_DOWNLOADS",
+    "DOWNLOADS_DIR",
     "HEARD_DIMENSIONS",
     "LNOB_GROUPS",
     "PUBLIC_COLUMNS",
@@ -760,6 +800,7 @@ __all__ = [
     "coverage",
     "declared_codes",
     "disclose",
+    "download_files",
     "estimate_cycle",
     "furthest_behind",
     "gap_tests",

@@ -48,7 +48,7 @@ from matplotlib.ticker import FuncFormatter
 
 from .errors import InputError
 from .i18n import code_label, dim_label, fmt_number, fmt_percent, split_dims, t
-from .registry import Country, DimensionSet
+from .registry import Country, DimensionSet, label
 
 # --------------------------------------------------------------------------- style
 
@@ -1159,3 +1159,104 @@ def scorecard_dumbbell(
         ),
     ]  # fmt: skip
     return Chart(fig, " ".join(parts), table, title, lang, dict.fromkeys(cols[1:], decimals))
+
+
+# --------------------------------------------------------------------------- key findings
+#
+# The headline statements the key-findings page and the draft VNR chapter both quote: one
+# place, so the report and the chapter always say the same thing about the same numbers.
+
+MAX_GAP_FINDINGS = 6
+MAX_CHANGE_FINDINGS = 2
+
+
+def chart_name(variable: str, grouping: str) -> str:
+    """File and anchor name of an indicator's chart ('basic_water--sex-disability'); the SDG
+    pages' faceted charts are 'basic_water--groups' and 'basic_water--intersections'."""
+    dims = split_dims(grouping) if grouping else ["overall"]
+    return f"{variable}--{'-'.join(dims)}"
+
+
+def fmt_value(x: float, unit: str, lang: str) -> str:
+    """An estimate as the pages show it: percent with one decimal, scores with two."""
+    if x is None or pd.isna(x):
+        return "–"
+    return fmt_percent(x, lang, 1) if unit == "percent" else fmt_number(x, lang, 2)
+
+
+def fmt_gap(x: float, unit: str, lang: str) -> str:
+    """A difference: percentage points for proportions, points for scores."""
+    if unit == "percent":
+        return t("report.pp", lang, value=fmt_number(100 * x, lang, 1, signed=True))
+    return fmt_number(x, lang, 2, signed=True)
+
+
+def findings(
+    est: pd.DataFrame,
+    catalogue,
+    dimensions: DimensionSet,
+    country: Country | None,
+    lang: str,
+    change: pd.DataFrame | None = None,
+    cycles: tuple[int, int] | None = None,
+) -> list[dict[str, str]]:
+    """Headline statements: each a gap or change the statistics support, with its chart link.
+
+    Gaps: groups significantly behind the overall value after correction (the store's
+    `behind`), not caution-flagged, one per indicator (the largest), largest first, at most
+    MAX_GAP_FINDINGS. Changes: significant overall changes since the previous cycle, largest
+    first. Nothing is padded: a cycle with fewer supported gaps gets fewer statements.
+    """
+    out: list[dict[str, str]] = []
+    cand = est[est["behind"] & ~est["caution"] & ~est["suppressed"] & (est["grouping"] != "")]
+    cand = cand.assign(_abs=cand["gap"].abs()).sort_values(
+        ["_abs", "variable", "grouping"], ascending=[False, True, True], kind="mergesort"
+    )
+    cand = cand.drop_duplicates("variable").head(MAX_GAP_FINDINGS)
+    overall = est[est["grouping"] == ""].drop_duplicates("variable").set_index("variable")
+    for _, r in cand.iterrows():
+        ind = catalogue.get(r["variable"])
+        g = r["grouping"]
+        code = "|".join(str(r[d]) for d in split_dims(g))
+        out.append(
+            {
+                "kind": "gap",
+                "variable": r["variable"],
+                "grouping": g,
+                "text": t(
+                    "report.finding_gap",
+                    lang,
+                    indicator=label(ind.label, lang, ind.id),
+                    group=code_label(dimensions, country, g, code, lang),
+                    value=fmt_value(r["estimate"], ind.unit, lang),
+                    overall=fmt_value(overall.loc[r["variable"], "estimate"], ind.unit, lang),
+                    gap=fmt_gap(r["gap"], ind.unit, lang),
+                ),
+                "href": f"sdg-{ind.sdg.goal}.html#fig-{chart_name(r['variable'], g)}",
+            }
+        )
+    if change is not None and cycles is not None:
+        sig = change[change["significant"]].assign(_abs=lambda d: d["change"].abs())
+        sig = sig.sort_values(["_abs", "variable"], ascending=[False, True], kind="mergesort")
+        for _, r in sig.head(MAX_CHANGE_FINDINGS).iterrows():
+            ind = catalogue.get(r["variable"])
+            better = (r["change"] > 0) == ind.higher_is_better
+            out.append(
+                {
+                    "kind": "change",
+                    "variable": r["variable"],
+                    "grouping": "",
+                    "text": t(
+                        "report.finding_change_better" if better else "report.finding_change_worse",
+                        lang,
+                        indicator=label(ind.label, lang, ind.id),
+                        value=fmt_value(r["estimate"], ind.unit, lang),
+                        previous=fmt_value(r["previous"], ind.unit, lang),
+                        cycle=cycles[0],
+                        prev_cycle=cycles[1],
+                        gap=fmt_gap(r["change"], ind.unit, lang),
+                    ),
+                    "href": f"sdg-{ind.sdg.goal}.html#fig-{chart_name(r['variable'], 'trend')}",
+                }
+            )
+    return out

@@ -362,3 +362,20 @@ def code_label(
         _single_code_label(dimensions, country, d, c, lang)
         for d, c in zip(dims, codes, strict=True)
     )
+
+
+# Catalogue key of each template chapter's title (analyses/<stem>.ipynb; the SDG pages use
+# `chapter.sdg` with the goal): the pages, the VNR chapter's references and the PDF contents
+# name a chapter the same way.
+CHAPTER_KEYS = {
+    "key_findings": "chapter.key_findings",
+    "who_heard": "chapter.who_was_heard",
+    "inequalities": "chapter.intersecting",
+    "official": "chapter.official",
+    "scorecards": "chapter.scorecards",
+    "voices": "chapter.voices",
+    "recommendations": "chapter.recommendations",
+    "methods": "chapter.methods",
+    "trends": "report.trends_title",
+    "synthesis": "report.synthesis_title",
+}

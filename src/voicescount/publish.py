@@ -40,7 +40,9 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import Field, field_validator
 
+from . import estimates
 from .errors import ConfigError, InputError
+from .estimates import BOOK_DOWNLOADS, DOWNLOADS_DIR, download_files  # noqa: F401 (re-exported)
 from .registry import (
     Country,
     Cycle,
@@ -947,8 +949,8 @@ def citation_cff(meta: CycleMeta) -> str:
 # --------------------------------------------------------------------------- CLI support
 
 EXPORT_KINDS = ("opensdg", "sdmx", "downloads", "vnr", "pdf")
-# Where each kind is written under the export folder, and the files a download page links.
-DOWNLOADS_DIR = "downloads"
+# Each kind is written under the export folder; the downloads' names are
+# estimates.download_files (DOWNLOADS_DIR is their folder).
 
 
 def read_estimates(path: str | Path) -> pd.DataFrame:
@@ -988,24 +990,22 @@ def export(
 ) -> list[Path]:
     """Run the chosen exporters for one (country, cycle); what `voicescount export` calls.
 
-    Estimates: `estimates_path`, or else the cycle's published table from
-    `report.estimate_cycle` (cached in build/<ISO>/<cycle>/estimates.parquet, computed when
-    absent); only the published columns are exported (`report.public`). "vnr" writes the draft
-    VNR chapter (vnr/), "pdf" prints the report from the built book in `html_dir` (pdf/).
+    Estimates: `estimates_path`, or else the cycle's published table from its store
+    (`estimates.load`: computed and checked once, in build/<ISO>/<cycle>/store/); only the
+    published columns are exported (`estimates.public`). "vnr" writes the draft VNR chapter
+    (vnr/), "pdf" prints the report from the built book in `html_dir` (pdf/).
     """
-    from .report import estimate_cycle, public
-
     if estimates_path is not None:
         est = read_estimates(estimates_path)
     elif {"opensdg", "sdmx", "downloads"} & set(kinds):
-        est = estimate_cycle(project, iso, cycle)
+        est = estimates.load(project, iso, cycle).estimates
     else:
         est = None
     meta = cycle_meta(project, iso, cycle, report_url=base_url or None)
     out = Path(out_dir)
     written: list[Path] = []
     if est is not None:
-        est = public(est)
+        est = estimates.public(est)
     if "opensdg" in kinds:
         files = export_opensdg(est, project.indicators, meta, out / "opensdg", lang=lang)
         written += files
@@ -1044,59 +1044,3 @@ def zip_folder(folder: str | Path, path: str | Path) -> Path:
             zi.external_attr = 0o644 << 16
             zf.writestr(zi, f.read_bytes(), compresslevel=9)
     return path
-
-
-def download_files(project: Project, iso: str, cycle: int) -> list[tuple[str, str]]:
-    """(kind, file path relative to the cycle's export folder) of every published download.
-
-    The book's download page links these; `export(..., EXPORT_KINDS)` writes them all.
-    """
-    cyc = project.cycle(iso, cycle)
-    stem = f"estimates_{iso}_{cycle}"
-    d = DOWNLOADS_DIR
-    files = [
-        ("csv", f"{d}/{stem}.csv"),
-        ("parquet", f"{d}/{stem}.parquet"),
-        ("dictionary", f"{d}/data_dictionary.csv"),
-        ("dictionary_md", f"{d}/data_dictionary.md"),
-        ("citation", f"{d}/CITATION.cff"),
-        ("opensdg", f"opensdg_{iso}_{cycle}.zip"),
-        ("sdmx", f"sdmx/{iso}_{cycle}.csv"),
-    ]
-    for lg in cyc.languages:
-        files += [
-            (f"vnr_docx:{lg}", f"vnr/vnr_{iso}_{cycle}_{lg}.docx"),
-            (f"vnr_md:{lg}", f"vnr/vnr_{iso}_{cycle}_{lg}.md"),
-            (f"pdf:{lg}", f"pdf/report_{iso}_{cycle}_{lg}.pdf"),
-        ]
-    return files
-
-
-# Where `make report` puts each cycle's exports inside the built book, and how a report page
-# (report/<ISO>/<cycle>/<lang>/<page>.html) reaches them.
-BOOK_DOWNLOADS = "downloads"
-
-
-def downloads_section(project: Project, iso: str, cycle: int | str, lang: str) -> str:
-    """HTML section of a report page linking every download of the cycle in the built book.
-
-    Links are relative (../../../../downloads/<ISO>/<cycle>/...), so they work wherever the
-    book is served; the files are written after the book build (`make report`), which is why
-    the links are raw HTML the Sphinx build does not check.
-    """
-    from html import escape
-
-    from .i18n import t
-
-    up = f"../../../../{BOOK_DOWNLOADS}/{iso}/{int(cycle)}/"
-    items = []
-    for kind, rel in download_files(project, iso, int(cycle)):
-        key, _, lg = kind.partition(":")
-        language = t(f"language.{lg}", lang) if lg else ""
-        name = t(f"downloads.{key}", lang, language=language)
-        items.append(f'<li><a href="{escape(up + rel)}">{escape(name)}</a></li>')
-    title, intro = t("downloads.title", lang), t("downloads.intro", lang)
-    return (
-        f'<section class="voicescount-downloads"><h2 id="downloads">{escape(title)}</h2>'
-        f"<p>{escape(intro)}</p><ul>{''.join(items)}</ul></section>"
-    )

@@ -58,15 +58,21 @@ from .estimates import (  # noqa: F401
     trend_table,
 )
 from .figures import (
+    MAX_CHANGE_FINDINGS,  # noqa: F401 (re-exported)
+    MAX_GAP_FINDINGS,  # noqa: F401 (re-exported)
     Chart,
+    chart_name,
     counts_bar,
     dot_whisker_panels,
+    findings,
+    fmt_gap,
+    fmt_value,
     formula_safe,
     heatmap,
     scorecard_dumbbell,
     trend,
 )
-from .i18n import code_label, dim_label, fmt_number, fmt_percent, split_dims, t
+from .i18n import CHAPTER_KEYS, code_label, dim_label, fmt_number, fmt_percent, split_dims, t
 from .prepare import WEIGHT_FINAL
 from .provenance import page_header, provenance_record
 from .registry import (
@@ -74,7 +80,6 @@ from .registry import (
     Cycle,
     DimensionSet,
     Indicator,
-    IndicatorCatalogue,
     Project,
     Rules,
     label,
@@ -200,25 +205,8 @@ def suppress_threshold(rules: Rules, population: str) -> int:
 # --------------------------------------------------------------------------- page helpers
 
 
-def _fmt(x: float, unit: str, lang: str) -> str:
-    """An estimate as the page shows it: percent with one decimal, scores with two."""
-    if x is None or pd.isna(x):
-        return "–"
-    return fmt_percent(x, lang, 1) if unit == "percent" else fmt_number(x, lang, 2)
-
-
-def _fmt_gap(x: float, unit: str, lang: str) -> str:
-    """A difference: percentage points for proportions, points for scores."""
-    if unit == "percent":
-        return rt("pp", lang, value=fmt_number(100 * x, lang, 1, signed=True))
-    return fmt_number(x, lang, 2, signed=True)
-
-
-def chart_name(variable: str, grouping: str) -> str:
-    """File and anchor name of an indicator's chart ('basic_water--sex-disability'); the SDG
-    pages' faceted charts are 'basic_water--groups' and 'basic_water--intersections'."""
-    dims = split_dims(grouping) if grouping else ["overall"]
-    return f"{variable}--{'-'.join(dims)}"
+# An estimate and a difference as the pages show them (figures, shared with the VNR chapter).
+_fmt, _fmt_gap = fmt_value, fmt_gap
 
 
 def _chart(chart: Chart, out_dir: str | Path, name: str, aliases: Sequence[str] = ()) -> str:
@@ -393,18 +381,7 @@ def _ctx(project: Project, iso: str, cycle: int | str, lang: str, out_dir: str |
 
 # --------------------------------------------------------------------------- titles, header
 
-CHAPTERS = {
-    "key_findings": "chapter.key_findings",
-    "who_heard": "chapter.who_was_heard",
-    "inequalities": "chapter.intersecting",
-    "official": "chapter.official",
-    "scorecards": "chapter.scorecards",
-    "voices": "chapter.voices",
-    "recommendations": "chapter.recommendations",
-    "methods": "chapter.methods",
-    "trends": "report.trends_title",
-    "synthesis": "report.synthesis_title",
-}
+CHAPTERS = CHAPTER_KEYS  # chapter stem -> catalogue key of its title (i18n)
 
 
 def chapter_title(
@@ -450,80 +427,6 @@ def header(
 
 
 # --------------------------------------------------------------------------- 1. key findings
-
-MAX_GAP_FINDINGS = 6
-MAX_CHANGE_FINDINGS = 2
-
-
-def findings(
-    est: pd.DataFrame,
-    catalogue: IndicatorCatalogue,
-    dimensions: DimensionSet,
-    country: Country | None,
-    lang: str,
-    change: pd.DataFrame | None = None,
-    cycles: tuple[int, int] | None = None,
-) -> list[dict[str, str]]:
-    """Headline statements: each a gap or change the statistics support, with its chart link.
-
-    Gaps: groups significantly behind the overall value after correction (`gaps`), not
-    caution-flagged, one per indicator (the largest), largest first, at most
-    MAX_GAP_FINDINGS. Changes: significant overall changes since the previous cycle, largest
-    first. Nothing is padded: a cycle with fewer supported gaps gets fewer statements.
-    """
-    out: list[dict[str, str]] = []
-    cand = est[est["behind"] & ~est["caution"] & ~est["suppressed"] & (est["grouping"] != "")]
-    cand = cand.assign(_abs=cand["gap"].abs()).sort_values(
-        ["_abs", "variable", "grouping"], ascending=[False, True, True], kind="mergesort"
-    )
-    cand = cand.drop_duplicates("variable").head(MAX_GAP_FINDINGS)
-    overall = est[est["grouping"] == ""].drop_duplicates("variable").set_index("variable")
-    for _, r in cand.iterrows():
-        ind = catalogue.get(r["variable"])
-        g = r["grouping"]
-        code = "|".join(str(r[d]) for d in split_dims(g))
-        out.append(
-            {
-                "kind": "gap",
-                "variable": r["variable"],
-                "grouping": g,
-                "text": rt(
-                    "finding_gap",
-                    lang,
-                    indicator=label(ind.label, lang, ind.id),
-                    group=code_label(dimensions, country, g, code, lang),
-                    value=_fmt(r["estimate"], ind.unit, lang),
-                    overall=_fmt(overall.loc[r["variable"], "estimate"], ind.unit, lang),
-                    gap=_fmt_gap(r["gap"], ind.unit, lang),
-                ),
-                "href": f"sdg-{ind.sdg.goal}.html#fig-{chart_name(r['variable'], g)}",
-            }
-        )
-    if change is not None and cycles is not None:
-        sig = change[change["significant"]].assign(_abs=lambda d: d["change"].abs())
-        sig = sig.sort_values(["_abs", "variable"], ascending=[False, True], kind="mergesort")
-        for _, r in sig.head(MAX_CHANGE_FINDINGS).iterrows():
-            ind = catalogue.get(r["variable"])
-            better = (r["change"] > 0) == ind.higher_is_better
-            out.append(
-                {
-                    "kind": "change",
-                    "variable": r["variable"],
-                    "grouping": "",
-                    "text": rt(
-                        "finding_change_better" if better else "finding_change_worse",
-                        lang,
-                        indicator=label(ind.label, lang, ind.id),
-                        value=_fmt(r["estimate"], ind.unit, lang),
-                        previous=_fmt(r["previous"], ind.unit, lang),
-                        cycle=cycles[0],
-                        prev_cycle=cycles[1],
-                        gap=_fmt_gap(r["change"], ind.unit, lang),
-                    ),
-                    "href": f"sdg-{ind.sdg.goal}.html#fig-{chart_name(r['variable'], 'trend')}",
-                }
-            )
-    return out
 
 
 def key_findings(
@@ -1150,10 +1053,31 @@ def methods(
         _p(rt("provenance_text", lang, version=rec["voicescount"], source=rec["source"][:12]))
     )
     parts.append(_table(pv, out_dir, "methods-inputs", lang, rt("cap.inputs", lang)))
-    from .publish import downloads_section  # links to the files `make report` exports
-
     parts.append(downloads_section(project, iso, cycle, lang))
     return _page(parts)
+
+
+def downloads_section(project: Project, iso: str, cycle: int | str, lang: str) -> str:
+    """HTML section of a report page linking every download of the cycle in the built book
+    (`estimates.download_files`, the files `make report` exports).
+
+    Links are relative (../../../../downloads/<ISO>/<cycle>/...), so they work wherever the
+    book is served; the files are written after the book build (`make report`), which is why
+    the links are raw HTML the Sphinx build does not check.
+    """
+    esc = html.escape
+    up = f"../../../../{estimates.BOOK_DOWNLOADS}/{iso}/{int(cycle)}/"
+    items = []
+    for kind, rel in estimates.download_files(project, iso, int(cycle)):
+        key, _, lg = kind.partition(":")
+        language = t(f"language.{lg}", lang) if lg else ""
+        name = t(f"downloads.{key}", lang, language=language)
+        items.append(f'<li><a href="{esc(up + rel)}">{esc(name)}</a></li>')
+    title, intro = t("downloads.title", lang), t("downloads.intro", lang)
+    return (
+        f'<section class="voicescount-downloads"><h2 id="downloads">{esc(title)}</h2>'
+        f"<p>{esc(intro)}</p><ul>{''.join(items)}</ul></section>"
+    )
 
 
 # --------------------------------------------------------------------------- across cycles

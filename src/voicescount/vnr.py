@@ -3,8 +3,8 @@
 A Voluntary National Review team drafts in Word, so the chapter is written as `.docx` (and as
 Markdown, for review in a pull request or conversion with pandoc), one file per language of the
 cycle. Its content is not re-derived here: the headline statements are the report's key
-findings (`report.findings` over the cycle's disclosed estimate table, so the chapter and the
-report always quote the same numbers), each gap illustrated with the report's own
+findings (`figures.findings` over the cycle store's disclosed estimate table, as the key
+findings page, so the chapter and the report always quote the same numbers), each gap illustrated with the report's own
 dot-and-whisker chart rendered as PNG (Word does not show SVG reliably), followed by a few
 anonymised quotes, a short methods note (design, n, caution and suppression rules), the
 synthetic-data notice when the cycle is synthetic, and references to the report's chapters.
@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import VoicesError
 from .i18n import fmt_number, t
 from .registry import Project, label
 
@@ -122,10 +121,10 @@ class VnrChapter:
 def chapter_pages(project: Project, iso: str, cycle: int | str, lang: str) -> list[tuple[str, str]]:
     """(stem, title) of every report page of the cycle in `lang`, in book order.
 
-    Titles are those the pages show (report.CHAPTERS through the catalogue); the paths are
+    Titles are those the pages show (i18n.CHAPTER_KEYS through the catalogue); the paths are
     report/<ISO>/<cycle>/<lang>/<stem>.html inside the built book.
     """
-    from .report import CHAPTERS
+    from .i18n import CHAPTER_KEYS as CHAPTERS
     from .runner import templates
 
     out = []
@@ -165,8 +164,8 @@ def build_chapter(
     `base_url` prefixes the report page paths in the references (the book's address once
     published; empty: paths relative to the book's root).
     """
-    from . import report
-    from .figures import dot_whisker
+    from . import disclosure, estimates
+    from .figures import chart_name, dot_whisker, findings
     from .publish import cycle_meta
 
     cycle = int(cycle)
@@ -175,20 +174,12 @@ def build_chapter(
     meta = cycle_meta(project, iso, cycle)
     rules = project.rules
     cname = label(country.name, lang, iso)
-    prepared = _prepared(project, iso, cycle)
-    est = report.estimate_cycle(project, iso, cycle, prepared)
-    report.check_published(est, rules)
-
-    prev = report.previous_cycle(project, iso, cycle)
-    change = None
-    if prev is not None:
-        try:
-            change = report.changes(est, report.estimate_cycle(project, iso, prev), rules)
-        except VoicesError:
-            change = (
-                None  # an unreadable earlier cycle loses the change statements, not the chapter
-            )
-    items = report.findings(
+    store = estimates.load(project, iso, cycle)  # computed and checked once, with the pages
+    est = store.estimates
+    prev = store.previous
+    # an unreadable earlier cycle loses the change statements, not the chapter
+    change = store.changes if prev is not None and store.note_for(iso, prev) is None else None
+    items = findings(
         est,
         project.indicators,
         project.dimensions,
@@ -197,7 +188,7 @@ def build_chapter(
         change,
         (cycle, prev) if prev is not None else None,
     )
-    s = prepared.summary
+    s = store.summary
     figures: list[Figure] = []
     for k, f in enumerate(items, start=1):
         if f["kind"] != "gap":
@@ -214,11 +205,11 @@ def build_chapter(
             lang=lang,
             indicator_label=label(ind.label, lang, var),
             unit=ind.unit,
-            suppress_n=report.suppress_threshold(rules, rows["population"].iloc[0]),
+            suppress_n=disclosure.threshold(rules, rows["population"].iloc[0]),
         )
         figures.append(
             Figure(
-                report.chart_name(var, g),
+                chart_name(var, g),
                 _png(ch),
                 ch.alt,
                 f"{t('vnr.figure', lang, k=k)}. {ch.title}",
@@ -228,8 +219,12 @@ def build_chapter(
     quotes = _quotes(project, iso, cycle, lang)
     d = cyc.design
     methods = [
-        report.rt(
-            "design_text", lang, weight=d.weight or "–", strata=d.strata or "–", psu=d.psu or "–"
+        t(
+            "report.design_text",
+            lang,
+            weight=d.weight or "–",
+            strata=d.strata or "–",
+            psu=d.psu or "–",
         ),
         t(
             "vnr.sample",
@@ -239,7 +234,7 @@ def build_chapter(
             quarantined=fmt_number(s["quarantined"], lang),
         ),
     ]
-    for name in prepared.instruments:
+    for name in store.instruments:
         methods.append(
             t(
                 "vnr.instrument_n",
@@ -249,16 +244,19 @@ def build_chapter(
             )
         )
     methods += [
-        report.rt("rule_caution", lang, n=rules.caution_min_n, cv=_pct(rules.caution_max_cv, lang)),
-        report.rt(
-            "rule_suppress", lang, n=rules.suppress_min_n, n_children=rules.suppress_min_n_children
+        t("report.rule_caution", lang, n=rules.caution_min_n, cv=_pct(rules.caution_max_cv, lang)),
+        t(
+            "report.rule_suppress",
+            lang,
+            n=rules.suppress_min_n,
+            n_children=rules.suppress_min_n_children,
         ),
-        report.rt("rule_secondary", lang),
-        report.rt(
-            "rule_gaps",
+        t("report.rule_secondary", lang),
+        t(
+            "report.rule_gaps",
             lang,
             alpha=fmt_number(rules.alpha, lang, 2),
-            method=report.rt(f"method.{rules.multiple_comparisons}", lang),
+            method=t(f"report.method.{rules.multiple_comparisons}", lang),
         ),
     ]
     prefix = base_url.rstrip("/") + "/" if base_url else ""
@@ -290,14 +288,14 @@ def build_chapter(
             kept=fmt_number(s["kept"], lang),
             country=cname,
         ),  # fmt: skip
-        findings_intro=report.rt(
-            "findings_intro",
+        findings_intro=t(
+            "report.findings_intro",
             lang,
             alpha=fmt_number(rules.alpha, lang, 2),
-            method=report.rt(f"method.{rules.multiple_comparisons}", lang),
+            method=t(f"report.method.{rules.multiple_comparisons}", lang),
         ),
         findings=items,
-        no_findings=report.rt("no_findings", lang),
+        no_findings=t("report.no_findings", lang),
         figures=figures,
         quotes=quotes,
         methods=methods,
@@ -309,12 +307,6 @@ def _pct(x: float, lang: str) -> str:
     from .i18n import fmt_percent
 
     return fmt_percent(x, lang)
-
-
-def _prepared(project: Project, iso: str, cycle: int):
-    from .prepare import prepare_cycle
-
-    return prepare_cycle(project, iso, cycle)
 
 
 def _quotes(project: Project, iso: str, cycle: int, lang: str) -> list[tuple[str, str]]:
