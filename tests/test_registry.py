@@ -88,3 +88,21 @@ def test_yaml_syntax_error_names_the_line(tiny):
 def test_missing_registry_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         _ = Project(tmp_path).countries
+
+
+def test_cycle_is_parsed_once_per_file_state(tiny, monkeypatch):
+    import os
+
+    from voicescount import registry
+
+    calls = []
+    real = registry.load_model
+    monkeypatch.setattr(registry, "load_model", lambda m, p: calls.append(p) or real(m, p))
+    first = tiny.cycle("ZZ", 2021)
+    assert tiny.cycle("ZZ", "2021") is first and len(calls) == 1 + 1  # cycle.yml, countries.yml
+    path = tiny.root / "data/ZZ/2021/cycle.yml"
+    edit(path, "languages: [en, vi]", "languages: [en]")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # coarse clocks
+    assert tiny.cycle("ZZ", 2021).languages == ["en"] and len(calls) == 3
+    assert Project(tiny.root).cycle("ZZ", 2021) is not first  # one cache per Project

@@ -485,6 +485,8 @@ class Project:
     def __init__(self, root: str | Path = ".", data_dir: str | Path | None = None) -> None:
         self.root = Path(root).resolve()
         self.data_dir = Path(data_dir).resolve() if data_dir else self.root / "data"
+        # cycle.yml state (path, mtime_ns, size) -> its validated Cycle (see `cycle`)
+        self._cycle_cache: dict[tuple[str, int, int], Cycle] = {}
 
     # Each file is read once per Project.
     @cached_property
@@ -527,7 +529,25 @@ class Project:
             ) from None
 
     def cycle(self, iso: str, cycle: int | str) -> Cycle:
+        """The validated cycle.yml of (iso, cycle), parsed once per Project and file state.
+
+        Every page and the store ask for it many times; the cache is keyed by the file's
+        path, mtime_ns and size, so an edited cycle.yml is read and validated again.
+        """
         path = self.cycle_dir(iso, cycle) / "cycle.yml"
+        try:
+            st = path.stat()
+            state = (str(path), st.st_mtime_ns, st.st_size)
+        except OSError:
+            state = None
+        if state is not None and state in self._cycle_cache:
+            return self._cycle_cache[state]
+        cyc = self._read_cycle(iso, cycle, path)
+        if state is not None:
+            self._cycle_cache[state] = cyc
+        return cyc
+
+    def _read_cycle(self, iso: str, cycle: int | str, path: Path) -> Cycle:
         cyc = load_model(Cycle, path)
         if cyc.country != iso or str(cyc.cycle) != str(cycle):
             raise ConfigError(
