@@ -7,7 +7,16 @@ Measures, on a copy of the project in a temporary folder (the repository is neve
 - one-cycle-changed run: a comment appended to the latest cycle's cycle.yml, so only that
   cycle's notebooks re-execute;
 - book build: `voicescount build` (toc + Sphinx, no execution);
-- notebooks per second against --jobs 1, 2, 4 (forced runs of every notebook).
+- notebooks per second against --jobs 1, 2, 4 (forced runs of every notebook);
+- --sdg-page: one SDG page (VN 2022, SDG 5, en) executed alone with papermill in a fresh kernel,
+  as the runner would (working directory its output folder, the same parameters), on a copy of
+  the example project; the first run (which prepares the cycles into the copy's build/) is
+  reported on its own row, then the median of --repeat warm runs;
+- --full-report: `voicescount run` then `voicescount build` on a fresh copy of the example
+  project (every cycle; median of 1: it is long);
+- --baseline DIR: the --sdg-page and --full-report cases also for another worktree of the project
+  (the previous architecture), in the same session: its src/ first on PYTHONPATH (papermill's
+  kernels inherit it) and its analyses/, data/ and book files, so run_all prints the ratio.
 
 Each measurement is a fresh `voicescount` subprocess, timed from outside; peak memory is the
 largest resident set of any process in that measurement's tree (getrusage RUSAGE_CHILDREN of a
@@ -17,6 +26,7 @@ wrapper process, so earlier measurements do not leak into later ones). Times are
     .venv/bin/python benchmarks/bench_pipeline.py              # table
     .venv/bin/python benchmarks/bench_pipeline.py --json       # one JSON object per line
     .venv/bin/python benchmarks/bench_pipeline.py --tiny --repeat 1
+    .venv/bin/python benchmarks/bench_pipeline.py --no-spine --sdg-page --baseline ../baseline
 """
 
 from __future__ import annotations
@@ -50,19 +60,19 @@ _WRAPPER = (
 )
 
 
-def project_copy(tiny: bool) -> tuple[Path, str]:
-    """Copy the project (or the tiny fixture) into a temporary folder."""
+def project_copy(tiny: bool, tree: Path = ROOT) -> tuple[Path, str]:
+    """Copy the project of `tree` (or the tiny fixture) into a temporary folder."""
     tmp = Path(tempfile.mkdtemp(prefix="voicescount-bench-"))
     dest = tmp / "project"
-    has_cycles = any((ROOT / "data").glob("*/*/cycle.yml"))
+    has_cycles = any((tree / "data").glob("*/*/cycle.yml"))
     if tiny or not has_cycles:
         shutil.copytree(TINY, dest)
         for name in BORROWED:  # as tests/conftest.py's tiny_project does
             shutil.copy(ROOT / "data" / name, dest / "data" / name)
         return dest, "tiny fixture"
     dest.mkdir()
-    for name in COPY:
-        src = ROOT / name
+    for name in COPY + ["_toc.yml"]:
+        src = tree / name
         if src.is_dir():
             shutil.copytree(src, dest / name)
         elif src.is_file():
@@ -70,18 +80,34 @@ def project_copy(tiny: bool) -> tuple[Path, str]:
     return dest, "example data"
 
 
-def voicescount(root: Path, *args: str) -> tuple[float, float, str]:
+def tree_env(tree: Path) -> dict[str, str]:
+    """The environment that runs `tree`'s package: its src/ first on PYTHONPATH (overrides the
+    editable install; kernels started by papermill inherit it)."""
+    return {**os.environ, "PYTHONPATH": str(tree / "src")}
+
+
+def voicescount(root: Path, *args: str, env: dict | None = None) -> tuple[float, float, str]:
     """Run the CLI once; return (seconds, peak MiB, stdout). Fails loudly on errors."""
-    cmd = [sys.executable, "-m", "voicescount.cli", "--root", str(root), *args]
+    return timed([sys.executable, "-m", "voicescount.cli", "--root", str(root), *args], env=env)
+
+
+def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None):
+    """Run `cmd` once; return (seconds, peak MiB of its process tree, stdout)."""
+    args = cmd[3:] if cmd[1:3] == ["-m", "voicescount.cli"] else cmd
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, check=False
+        [sys.executable, "-c", _WRAPPER, *cmd],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=cwd,
     )
     seconds = time.perf_counter() - start
     out = proc.stdout
     rss = int(out.rsplit("__maxrss__", 1)[1].split()[0])
     if proc.returncode != 0:
-        raise SystemExit(f"`voicescount {' '.join(args)}` failed:\n{out}\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"`{' '.join(map(str, args))}` failed:\n{out}\n{proc.stderr[-3000:]}")
     return seconds, rss / 1024, out.split("__maxrss__")[0]
 
 
@@ -105,21 +131,80 @@ def touch_latest_cycle(root: Path, n: int) -> str:
     return latest.parent.relative_to(root / "data").as_posix()
 
 
+SDG_PAGE = {"country": "VN", "cycle": 2022, "lang": "en", "sdg": 5}
+
+
+def _row(case, times, rss, note, tree="current"):
+    return {
+        "case": case,
+        "median_s": round(statistics.median(times), 2),
+        "min_s": round(min(times), 2),
+        "repeats": len(times),
+        "peak_mib": round(max(rss)),
+        "note": note,
+        "tree": tree,
+    }
+
+
+def sdg_pages(trees: list[tuple[Path, str]], repeat: int) -> list[dict]:
+    """One SDG page executed alone (papermill, fresh kernel) on a copy of each tree's project;
+    the trees take turns at every repeat, so they share the machine's load."""
+    p = SDG_PAGE
+    params = {**p, "data_dir": "../../../../data", "project_root": "../../../.."}
+    case = f"one SDG page ({p['country']} {p['cycle']} SDG {p['sdg']}, {p['lang']})"
+    copies, rows = [], []
+    try:
+        for tree, label in trees:
+            root, what = project_copy(False, tree)
+            copies.append(root)
+            if what != "example data":
+                continue
+            out_dir = root / "report" / p["country"] / str(p["cycle"]) / p["lang"]
+            out_dir.mkdir(parents=True)
+            cmd = [sys.executable, "-m", "papermill", "--no-progress-bar", "--cwd", str(out_dir)]
+            for k, v in params.items():
+                cmd += ["-p", k, str(v)]
+            cmd += [str(root / "analyses" / "sdg.ipynb"), str(out_dir / f"sdg-{p['sdg']}.ipynb")]
+            first = timed(cmd, env=tree_env(tree))
+            rows.append((label, cmd, tree_env(tree), first, [], []))
+        for _ in range(repeat):
+            for _label, cmd, env, _first, times, rss in rows:
+                s, m, _ = timed(cmd, env=env)
+                times.append(s)
+                rss.append(m)
+    finally:
+        for root in copies:
+            shutil.rmtree(root.parent, ignore_errors=True)
+    out = []
+    for label, _cmd, _env, first, times, rss in rows:
+        out.append(_row(f"{case}, first", [first[0]], [first[1]], "prepares the cycles", label))
+        out.append(_row(case, times, rss, "cycles already prepared (build/ kept)", label))
+    return out
+
+
+def full_report(tree: Path, label: str) -> list[dict]:
+    """`voicescount run` + `voicescount build` on a fresh copy of `tree`'s example project."""
+    root, what = project_copy(False, tree)
+    env = tree_env(tree)
+    try:
+        s_run, m_run, out = voicescount(root, "run", "--no-progress", env=env)
+        s_book, m_book, _ = voicescount(root, "build", env=env)
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
+    n = counts(out)[0]
+    jobs = f"--jobs {os.cpu_count()}"
+    return [
+        _row("full report: run", [s_run], [m_run], f"{what}: {n} notebooks, {jobs}", label),
+        _row("full report: run + build", [s_run + s_book], [max(m_run, m_book)], what, label),
+    ]
+
+
 def measure(root: Path, repeat: int, jobs_list: list[int]) -> list[dict]:
     rows = []
     run = ["run", "--no-progress"]
 
     def add(case, times, rss, note):
-        rows.append(
-            {
-                "case": case,
-                "median_s": round(statistics.median(times), 2),
-                "min_s": round(min(times), 2),
-                "repeats": len(times),
-                "peak_mib": round(max(rss)),
-                "note": note,
-            }
-        )
+        rows.append(_row(case, times, rss, note))
 
     cold, cold_rss, warm, warm_rss, one, one_rss, book, book_rss = ([] for _ in range(8))
     for i in range(repeat):
@@ -163,22 +248,46 @@ def main() -> None:
     )
     ap.add_argument("--tiny", action="store_true", help="use the tiny fixture project")
     ap.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    ap.add_argument(
+        "--no-spine", action="store_true", help="skip the cold/warm/one-changed/build cases"
+    )
+    ap.add_argument("--sdg-page", action="store_true", help="time one SDG page (example data)")
+    ap.add_argument(
+        "--full-report", action="store_true", help="time run + build of the example (long)"
+    )
+    ap.add_argument(
+        "--baseline", type=Path, help="also time --sdg-page/--full-report for this worktree"
+    )
     a = ap.parse_args()
-    root, what = project_copy(a.tiny)
-    try:
-        rows = measure(root, a.repeat, a.jobs)
-    finally:
-        shutil.rmtree(root.parent, ignore_errors=True)
+    rows, what = [], "tiny fixture" if a.tiny else "example data"
+    if not a.no_spine:
+        root, what = project_copy(a.tiny)
+        try:
+            rows = measure(root, a.repeat, a.jobs)
+        finally:
+            shutil.rmtree(root.parent, ignore_errors=True)
+    trees = [(ROOT, "current")]
+    if a.baseline:
+        trees.append((a.baseline.resolve(), "baseline"))
+    if a.sdg_page:
+        rows += sdg_pages(trees, a.repeat)
+    for tree, label in trees:
+        if a.full_report:
+            rows += full_report(tree, label)
     cpus = os.cpu_count()
     if a.json:
         for r in rows:
+            r.setdefault("tree", "current")
             print(json.dumps({"bench": "pipeline", "project": what, "cpus": cpus, **r}))
         return
     print(f"Pipeline on the {what}, {cpus} CPUs, medians of {a.repeat}:\n")
-    print("| case | median s | min s | peak MiB | note |")
-    print("|---|---:|---:|---:|---|")
+    print("| case | tree | median s | min s | peak MiB | note |")
+    print("|---|---|---:|---:|---:|---|")
     for r in rows:
-        print(f"| {r['case']} | {r['median_s']} | {r['min_s']} | {r['peak_mib']} | {r['note']} |")
+        print(
+            f"| {r['case']} | {r.get('tree', 'current')} | {r['median_s']} | {r['min_s']} "
+            f"| {r['peak_mib']} | {r['note']} |"
+        )
 
 
 if __name__ == "__main__":

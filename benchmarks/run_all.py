@@ -4,6 +4,10 @@ Runs, each in its own subprocess (so their memory does not mix):
 
 - bench_pipeline.py: pipeline cold, warm and one-cycle-changed runs and the book build on a
   copy of the tiny fixture project (--example: the example data, every cycle, an hour or more);
+  one SDG page of the example (VN 2022 SDG 5, en) executed alone (--no-sdg-page: skip), and with
+  --full-report `voicescount run` + `build` of the whole example (long); with --baseline DIR
+  both also for that worktree (the previous architecture), the ratio column giving
+  baseline / current of the same session;
 - bench_stats.py: `stats.estimate` at 10^4 and 10^6 rows (--repeat runs; also with the raked-design
   variance, as a ratio to the unraked run) and at 10^7 rows
   (--big-repeat runs, default 1: one 10^7 estimate holds several GB and takes minutes).
@@ -16,6 +20,7 @@ a reader sees the speed-up or the scaling without comparing across machines or d
     .venv/bin/python benchmarks/run_all.py --repeat 1           # quick
     .venv/bin/python benchmarks/run_all.py --example            # pipeline on the example data
     .venv/bin/python benchmarks/run_all.py --rows 10000 1000000 # skip 10^7
+    .venv/bin/python benchmarks/run_all.py --skip stats --baseline ../baseline --full-report
 """
 
 from __future__ import annotations
@@ -85,6 +90,35 @@ def pipeline_rows(repeat: int, tiny: bool) -> list[dict]:
         rows.append(
             {
                 "bench": "pipeline",
+                "case": r["case"],
+                "median": r["median_s"],
+                "min": r["min_s"],
+                "peak": r["peak_mib"],
+                "ratio": ratio,
+                "note": f"{r['project']}; {r['note']}; median of {r['repeats']}",
+            }
+        )
+    return rows
+
+
+def case_rows(repeat: int, sdg: bool, full: bool, baseline: str | None) -> list[dict]:
+    """One SDG page / full report, current tree and --baseline, ratio baseline / current."""
+    if not (sdg or full):
+        return []
+    args = [str(HERE / "bench_pipeline.py"), "--json", "--no-spine", "--repeat", str(repeat)]
+    args += (["--sdg-page"] if sdg else []) + (["--full-report"] if full else [])
+    args += ["--baseline", baseline] if baseline else []
+    out, _ = _run(args)
+    recs = [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
+    base = {r["case"]: r["median_s"] for r in recs if r["tree"] == "baseline"}
+    rows = []
+    for r in recs:
+        ratio = "baseline" if r["tree"] == "baseline" else ""
+        if r["tree"] == "current" and base.get(r["case"]) and r["median_s"]:
+            ratio = f"{base[r['case']] / r['median_s']:.2f} × faster than baseline"
+        rows.append(
+            {
+                "bench": "pipeline" if r["tree"] == "current" else "pipeline (baseline)",
                 "case": r["case"],
                 "median": r["median_s"],
                 "min": r["min_s"],
@@ -186,7 +220,21 @@ def main(argv: list[str] | None = None) -> int:
         help="pipeline on the example data (every cycle: an hour or more) instead of the tiny "
         "fixture project",
     )
-    ap.add_argument("--skip", choices=["pipeline", "stats"], action="append", default=[])
+    ap.add_argument("--skip", choices=["pipeline", "cases", "stats"], action="append", default=[])
+    ap.add_argument(
+        "--no-sdg-page", action="store_true", help="skip the one-SDG-page case (example data)"
+    )
+    ap.add_argument(
+        "--full-report",
+        action="store_true",
+        help="also time run + build of the whole example (about 15 min per tree)",
+    )
+    ap.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="worktree of the previous architecture: the SDG-page and full-report cases also "
+        "run there, in the same session, and the ratio column compares them",
+    )
     a = ap.parse_args(argv)
     start = time.perf_counter()
     load = os.getloadavg()[0]
@@ -195,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     if "pipeline" not in a.skip:
         try:
             rows += pipeline_rows(a.repeat, not a.example)
+        except RuntimeError as exc:
+            failed.append(str(exc))
+    if "cases" not in a.skip:
+        try:
+            rows += case_rows(a.repeat, not a.no_sdg_page, a.full_report, a.baseline)
         except RuntimeError as exc:
             failed.append(str(exc))
     if "stats" not in a.skip:
