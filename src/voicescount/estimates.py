@@ -241,7 +241,8 @@ def trend_table(hist: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     rows = hist[hist["grouping"] == ""].pivot_table(
         index="variable", columns="cycle", values="estimate", aggfunc="first", sort=True
     )
-    out = rows.reset_index()
+    # a cycle whose overall estimates are all suppressed keeps its (empty) column
+    out = rows.reindex(columns=cycles).reset_index()
     if len(cycles) >= 2:
         a, b = cycles[-1], cycles[-2]
         ch = changes(hist[hist["cycle"] == a], hist[hist["cycle"] == b], rules).set_index(
