@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError, VoicesError
+from .fileio import atomic_write_text
 from .i18n import FALLBACK, catalogue, catalogue_problems, t
 from .registry import Project, label, read_yaml
 from .runner import chapter_outputs, chapter_specs
@@ -117,9 +118,7 @@ def write_toc(project: Project) -> Path:
     """Write `_toc.yml` (deterministically, atomically) and return its path."""
     text = _HEADER + yaml.safe_dump(toc(project), sort_keys=False, allow_unicode=True, width=100)
     path = project.root / TOC_FILE
-    tmp = path.with_name(f".{TOC_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
     return path
 
 

@@ -63,6 +63,7 @@ from tqdm import tqdm
 
 from . import __version__, prepare
 from .errors import ConfigError
+from .fileio import atomic_write_text
 from .mystcells import outputs_to_cells
 from .provenance import (
     all_cycle_input_files,
@@ -342,12 +343,6 @@ def finalize_notebook(nb: Any) -> Any:
         for k in ("start_time", "end_time", "duration", "environment_variables"):
             pm.pop(k, None)
     return nb
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _cell_report(nb_path: Path, index: int | None) -> str:
@@ -671,8 +666,8 @@ def _run_job(job: Job, root: str, timeout: float, kernel: Kernel) -> Outcome:
         nbformat.write(nb, tmp)
         written = _publish_outputs(job, stage)  # charts and tables first, then the notebook
         os.replace(tmp, job.output)
-        _atomic_write_text(outputs_record(job), json.dumps(written, indent=1))
-        _atomic_write_text(job.manifest_path, json.dumps(job.manifest, indent=1, sort_keys=True))
+        atomic_write_text(outputs_record(job), json.dumps(written, indent=1))
+        atomic_write_text(job.manifest_path, json.dumps(job.manifest, indent=1, sort_keys=True))
         failed_copy.unlink(missing_ok=True)
         ok = True
         return ("ok", "")

@@ -38,6 +38,7 @@ import pandera.pandas as pa
 from . import intake
 from .contract import Contract, ContractColumn, load_contract
 from .errors import InputError, ValidationFailed, VoicesError
+from .fileio import atomic_write_text
 from .registry import Country, Cycle, Project
 
 Severity = Literal["error", "warning"]
@@ -743,9 +744,7 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     df.to_csv(buf, index=False, lineterminator="\n", float_format="%.10g")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, buf.getvalue())
 
 
 def _erring_file(err: VoicesError, cycle_dir: Path, export: str) -> str:
