@@ -465,3 +465,26 @@ def test_a_reused_kernel_gives_each_notebook_a_clean_namespace(tmp_path, monkeyp
     monkeypatch.setenv("VOICESCOUNT_KERNEL_REUSE", "1")  # the previous behaviour
     run(project, cycles=[2021], langs=["en"], jobs=1, force=True)
     assert len({seen(s)[0][0] for s in ("a", "b", "c", "e")}) == 4
+
+
+@pytest.mark.slow
+def test_a_kernel_that_dies_before_kernel_info_inside_papermill_is_retried(tmp_path, monkeypatch):
+    """The kernel answered the reset, then died before nbclient's own kernel_info."""
+    import papermill
+
+    project = copy_tiny(tmp_path / "p")
+    log = tmp_path / "calls.log"
+    real = papermill.execute_notebook
+
+    def execute_notebook(*args, **kwargs):
+        with log.open("a") as fh:
+            fh.write("call\n")
+        if len(log.read_text().splitlines()) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    monkeypatch.setattr(runner, "KERNEL_RETRY_DELAYS", (0.1, 0.1, 0.1))
+    summary, out, _ = run(project, cycles=[2021], langs=["en"], jobs=1)
+    assert out.strip() == "executed: 1  skipped: 0  failed: 0"
+    assert len(log.read_text().splitlines()) == 2
