@@ -25,14 +25,17 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import __version__, disclosure, lnob
-from .errors import VoicesError
+from .errors import ConfigError, VoicesError
 from .fileio import atomic_write_text, locked, write_parquet
+from .official import compare, load_official_codes, read_official_dir
+from .prepare import WEIGHT_FINAL, design_for, prepare_cycle
 from .provenance import (
     cycle_input_files,
     file_hashes,
@@ -40,7 +43,7 @@ from .provenance import (
     relpath,
     source_fingerprint,
 )
-from .registry import Country, DimensionSet, Project, Rules
+from .registry import Country, Cycle, DimensionSet, Project, Rules
 from .stats import RESULT_COLUMNS, SEP, Design, estimate
 
 STORE_DIR = "store"
@@ -335,8 +338,6 @@ def compute_estimates(project: Project, iso: str, cycle: int | str, prepared) ->
     LNOB dimension and intersection its population carries (stats.estimate on the cycle's
     design), disclosed (`disclose`), gap-tested (`gap_tests`, `gaps`), with `instrument`
     and `population`."""
-    from .prepare import design_for
-
     cyc = project.cycle(iso, cycle)
     rules = project.rules
     hib = {i.id: i.higher_is_better for i in project.indicators.indicators}
@@ -484,8 +485,6 @@ def kish_deff(w: pd.Series) -> float:
 
 def weight_table(data: Mapping[str, pd.DataFrame], summary: Mapping) -> pd.DataFrame:
     """The methods page's weights per instrument, as codes and unrounded numbers."""
-    from .prepare import WEIGHT_FINAL
-
     rows = []
     for name in sorted(data):
         df = data[name]
@@ -502,8 +501,6 @@ def weight_table(data: Mapping[str, pd.DataFrame], summary: Mapping) -> pd.DataF
 def official_comparison(project: Project, iso: str, est: pd.DataFrame) -> pd.DataFrame:
     """CGD estimates (overall and single dimensions) beside the official data for the country
     (`official.compare`); empty when the project declares no official codes."""
-    from .official import compare, load_official_codes, read_official_dir
-
     path = project.data_dir / "official_codes.yml"
     if not path.exists():
         return pd.DataFrame()
@@ -610,8 +607,6 @@ def _load(project: Project, iso: str, cycle: int, memo: dict) -> CycleStore:
     if hit is not None and hit[0] == sig:
         memo[(iso, cycle)] = hit[1]
         return hit[1]
-    from .prepare import prepare_cycle
-
     prepared = prepare_cycle(project, iso, cycle)
     earlier: dict[int, CycleStore] = {}
     notes: list[str] = []
@@ -673,8 +668,6 @@ def _build(
 ) -> dict:
     """Compute, check and write every table of the store; store.json last (its key marks a
     complete store)."""
-    from .prepare import WEIGHT_FINAL, design_for
-
     rules = project.rules
     cyc = project.cycle(iso, cycle)
     est = compute_estimates(project, iso, cycle, prepared)
@@ -747,6 +740,67 @@ def estimate_cycle(project: Project, iso: str, cycle: int | str) -> pd.DataFrame
     return load(project, iso, cycle).estimates
 
 
+# --------------------------------------------------------------------------- cycle meta
+#
+# What the exports (Open SDG, SDMX, downloads, VNR chapter, PDF) say about a cycle beyond its
+# numbers: one record, so every format names the same coalition and release date.
+
+
+@dataclass(frozen=True)
+class CycleMeta:
+    """What the writers need to know about the (country, cycle) beyond the estimates."""
+
+    country: Country
+    cycle: Cycle
+    dimensions: DimensionSet
+    coalition: str
+    date_released: str  # YYYY-MM-DD, never "today": outputs must not change between runs
+    license: str = "CC-BY-4.0"
+    report_url: str | None = None
+
+    @property
+    def source(self) -> str:
+        return (
+            f"{self.coalition}: citizen-generated data survey, {self.country.name.get('en', '')} "
+            f"{self.cycle.cycle}"
+        )
+
+
+def cycle_meta(
+    project: Project,
+    iso: str,
+    cycle: int,
+    *,
+    coalition: str | None = None,
+    date_released: str | None = None,
+    license: str = "CC-BY-4.0",
+    report_url: str | None = None,
+) -> CycleMeta:
+    """Build `CycleMeta` from the registry; the release date defaults to fieldwork end."""
+    cyc = project.cycle(iso, cycle)
+    country = project.country(iso)
+    released = date_released or (cyc.fieldwork.end if cyc.fieldwork else None)
+    path = project.cycle_dir(iso, cycle) / "cycle.yml"
+    if not released:
+        raise ConfigError(
+            "has no fieldwork end date, needed as the release date of the citation.",
+            path=path,
+            field="fieldwork.end",
+            hint="Add fieldwork: {start: YYYY-MM-DD, end: YYYY-MM-DD} or pass date_released.",
+        )
+    try:
+        date.fromisoformat(str(released))
+    except ValueError:
+        raise ConfigError(
+            f"release date '{released}' is not a YYYY-MM-DD date.",
+            path=path,
+            field="fieldwork.end",
+            hint="Write dates as 2022-11-30.",
+        ) from None
+    name = coalition or f"Leave No One Behind partnership, {country.name.get('en', iso)}"
+    return CycleMeta(country, cyc, project.dimensions, name, str(released), license, report_url)
+
+
 # --------------------------------------------------------------------------- downloads
 #
 # What a cycle publishes for download is a naming convention shared by the exporter (which
@@ -791,6 +845,7 @@ __all__ = [
     "HEARD_DIMENSIONS",
     "LNOB_GROUPS",
     "PUBLIC_COLUMNS",
+    "CycleMeta",
     "CycleStore",
     "behind_probability",
     "across_cycles",
@@ -799,6 +854,7 @@ __all__ = [
     "check_published",
     "compute_estimates",
     "coverage",
+    "cycle_meta",
     "declared_codes",
     "disclose",
     "download_files",

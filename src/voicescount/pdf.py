@@ -41,6 +41,7 @@ from bs4 import BeautifulSoup
 
 from .book import toc, toc_files
 from .errors import ConfigError, InputError
+from .estimates import cycle_meta
 from .i18n import t
 from .registry import Project, label
 
@@ -413,8 +414,6 @@ def export_pdf(
 ) -> list[Path]:
     """Write `report_<ISO>_<cycle>_<lang>.pdf` per language from the built book."""
     from playwright.sync_api import sync_playwright
-
-    from .publish import cycle_meta  # KNOWN (tests/test_architecture.py): a circle with publish
 
     html_dir = Path(html_dir) if html_dir else project.root / "_build" / "html"
     cycle = int(cycle)

@@ -29,7 +29,7 @@ import csv
 import io
 import math
 import re
-from dataclasses import dataclass
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -42,11 +42,15 @@ from pydantic import Field, field_validator
 
 from . import estimates
 from .errors import ConfigError, InputError
-from .estimates import BOOK_DOWNLOADS, DOWNLOADS_DIR, download_files  # noqa: F401 (re-exported)
+from .estimates import (  # noqa: F401 (re-exported)
+    BOOK_DOWNLOADS,
+    DOWNLOADS_DIR,
+    CycleMeta,
+    cycle_meta,
+    download_files,
+)
+from .pdf import export_pdf
 from .registry import (
-    Country,
-    Cycle,
-    DimensionSet,
     Indicator,
     IndicatorCatalogue,
     Project,
@@ -54,6 +58,7 @@ from .registry import (
     label,
     load_model,
 )
+from .vnr import export_vnr
 
 STAT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "deff", "n", "N", "cv"]
 _NON_DIMENSION = {
@@ -175,59 +180,7 @@ def _cell(c: object) -> str:
 # --------------------------------------------------------------------------- cycle meta
 
 
-@dataclass(frozen=True)
-class CycleMeta:
-    """What the writers need to know about the (country, cycle) beyond the estimates."""
-
-    country: Country
-    cycle: Cycle
-    dimensions: DimensionSet
-    coalition: str
-    date_released: str  # YYYY-MM-DD, never "today": outputs must not change between runs
-    license: str = "CC-BY-4.0"
-    report_url: str | None = None
-
-    @property
-    def source(self) -> str:
-        return (
-            f"{self.coalition}: citizen-generated data survey, {self.country.name.get('en', '')} "
-            f"{self.cycle.cycle}"
-        )
-
-
-def cycle_meta(
-    project: Project,
-    iso: str,
-    cycle: int,
-    *,
-    coalition: str | None = None,
-    date_released: str | None = None,
-    license: str = "CC-BY-4.0",
-    report_url: str | None = None,
-) -> CycleMeta:
-    """Build `CycleMeta` from the registry; the release date defaults to fieldwork end."""
-    cyc = project.cycle(iso, cycle)
-    country = project.country(iso)
-    released = date_released or (cyc.fieldwork.end if cyc.fieldwork else None)
-    path = project.cycle_dir(iso, cycle) / "cycle.yml"
-    if not released:
-        raise ConfigError(
-            "has no fieldwork end date, needed as the release date of the citation.",
-            path=path,
-            field="fieldwork.end",
-            hint="Add fieldwork: {start: YYYY-MM-DD, end: YYYY-MM-DD} or pass date_released.",
-        )
-    try:
-        date.fromisoformat(str(released))
-    except ValueError:
-        raise ConfigError(
-            f"release date '{released}' is not a YYYY-MM-DD date.",
-            path=path,
-            field="fieldwork.end",
-            hint="Write dates as 2022-11-30.",
-        ) from None
-    name = coalition or f"Leave No One Behind partnership, {country.name.get('en', iso)}"
-    return CycleMeta(country, cyc, project.dimensions, name, str(released), license, report_url)
+# CycleMeta and cycle_meta live in estimates (vnr and pdf need them too); re-exported here.
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1019,12 +972,8 @@ def export(
     if "downloads" in kinds:
         written += export_downloads(est, project.indicators, meta, out / DOWNLOADS_DIR)
     if "vnr" in kinds:
-        from .vnr import export_vnr
-
         written += export_vnr(project, iso, cycle, out / "vnr", base_url=base_url)
     if "pdf" in kinds:
-        from .pdf import export_pdf
-
         written += export_pdf(
             project, iso, cycle, out / "pdf", html_dir=html_dir, base_url=base_url
         )
@@ -1033,8 +982,6 @@ def export(
 
 def zip_folder(folder: str | Path, path: str | Path) -> Path:
     """Zip a folder (e.g. the Open SDG files) with sorted members and fixed timestamps."""
-    import zipfile
-
     folder, path = Path(folder), Path(path)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for f in sorted(p for p in folder.rglob("*") if p.is_file()):

@@ -32,7 +32,6 @@ from . import disclosure, estimates
 from . import recommendations as rc
 from . import scorecards as sc
 from . import voices as vo
-from .book import LANGUAGE_NAMES
 from .errors import ConfigError, VoicesError
 
 # The cycle store's functions (issue 12); those the pages no longer call are thin
@@ -72,7 +71,17 @@ from .figures import (
     scorecard_dumbbell,
     trend,
 )
-from .i18n import CHAPTER_KEYS, code_label, dim_label, fmt_number, fmt_percent, split_dims, t
+from .i18n import (
+    CHAPTER_KEYS,
+    FALLBACK,
+    catalogue,
+    code_label,
+    dim_label,
+    fmt_number,
+    fmt_percent,
+    split_dims,
+    t,
+)
 from .prepare import WEIGHT_FINAL
 from .provenance import page_header, provenance_record
 from .registry import (
@@ -396,6 +405,11 @@ def chapter_title(
     return Markdown(f"# {myst_text(t(CHAPTERS[chapter], lang))}")
 
 
+def _language_name(lang: str) -> str:
+    """A language's name in its own language (`language.<code>`, the same in every catalogue)."""
+    return catalogue(FALLBACK).get(f"language.{lang}", lang)
+
+
 def header(
     project: Project,
     iso: str,
@@ -415,7 +429,7 @@ def header(
     others = [lg for lg in cyc.languages if lg != lang]
     links = " · ".join(
         f'<a href="../{html.escape(lg)}/{html.escape(page)}.html" hreflang="{html.escape(lg)}" '
-        f'lang="{html.escape(lg)}">{html.escape(LANGUAGE_NAMES.get(lg, lg))}</a>'
+        f'lang="{html.escape(lg)}">{html.escape(_language_name(lg))}</a>'
         for lg in others
     )
     switch = (

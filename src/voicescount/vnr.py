@@ -29,8 +29,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .i18n import fmt_number, t
+from . import disclosure, estimates
+from . import voices as vo
+from .figures import chart_name, dot_whisker, findings, style
+from .i18n import CHAPTER_KEYS, fmt_number, fmt_percent, t
 from .registry import Project, label
+from .runner import templates
 
 __all__ = [
     "VnrChapter",
@@ -124,16 +128,13 @@ def chapter_pages(project: Project, iso: str, cycle: int | str, lang: str) -> li
     Titles are those the pages show (i18n.CHAPTER_KEYS through the catalogue); the paths are
     report/<ISO>/<cycle>/<lang>/<stem>.html inside the built book.
     """
-    from .i18n import CHAPTER_KEYS as CHAPTERS
-    from .runner import templates
-
     out = []
     for nb in templates(project):
         stem = nb.stem
         if stem == "overview":
             title = t("report.overview.overview", lang)
-        elif stem in CHAPTERS:
-            title = t(CHAPTERS[stem], lang)
+        elif stem in CHAPTER_KEYS:
+            title = t(CHAPTER_KEYS[stem], lang)
         else:
             title = stem.replace("_", " ").capitalize()
         out.append((stem, title))
@@ -142,8 +143,6 @@ def chapter_pages(project: Project, iso: str, cycle: int | str, lang: str) -> li
 
 def _png(chart) -> bytes:
     """The chart as PNG with no software/date metadata, so identical inputs give equal bytes."""
-    from .figures import style
-
     buf = io.BytesIO()
     with style():
         chart.fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": None})
@@ -164,14 +163,10 @@ def build_chapter(
     `base_url` prefixes the report page paths in the references (the book's address once
     published; empty: paths relative to the book's root).
     """
-    from . import disclosure, estimates
-    from .figures import chart_name, dot_whisker, findings
-    from .publish import cycle_meta
-
     cycle = int(cycle)
     cyc = project.cycle(iso, cycle)
     country = project.country(iso)
-    meta = cycle_meta(project, iso, cycle)
+    meta = estimates.cycle_meta(project, iso, cycle)
     rules = project.rules
     cname = label(country.name, lang, iso)
     store = estimates.load(project, iso, cycle)  # computed and checked once, with the pages
@@ -304,15 +299,11 @@ def build_chapter(
 
 
 def _pct(x: float, lang: str) -> str:
-    from .i18n import fmt_percent
-
     return fmt_percent(x, lang)
 
 
 def _quotes(project: Project, iso: str, cycle: int, lang: str) -> list[tuple[str, str]]:
     """A few anonymised quotes (the report's selection rule: themes raised in enough activities)."""
-    from . import voices as vo
-
     cyc = project.cycle(iso, cycle)
     if not cyc.qualitative:
         return []
