@@ -7,10 +7,12 @@ Jupyter shows and Jupyter Book renders; text comes from the registry in the page
 Chapters per (country, cycle, language), in analyses/chapters.yml order: overview,
 key_findings, who_heard, sdg (one page per SDG in focus, `foreach: sdgs`), inequalities,
 trends, official, scorecards, voices, recommendations, synthesis, methods. All estimate
-chapters read one table (`estimate_cycle`): weighted, design-based (stats.estimate with the
-cycle's design), disclosed (disclosure.apply with the instrument population's rule, children
-stricter), gaps tested (lnob.gaps, adjusted per indicator), checked with
-disclosure.check_published before anything is shown. Charts go through figures (alt text,
+chapters read the cycle store (`estimates.load`, computed once per input state): one table
+weighted, design-based (stats.estimate with the cycle's design), disclosed (disclosure.apply
+with the instrument population's rule, children stricter), gaps tested (lnob.gaps, adjusted
+per indicator) and checked with disclosure.check_published when it was stored, and what
+follows from it (changes, trend, furthest-behind probabilities, official comparison,
+coverage, counts); pages only label and show it. Charts go through figures (alt text,
 table alternative, CSV in tables/); respondents' words only through voices.as_text.
 """
 
