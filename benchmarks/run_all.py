@@ -115,7 +115,7 @@ def case_rows(repeat: int, sdg: bool, full: bool, baseline: str | None) -> list[
     for r in recs:
         ratio = "baseline" if r["tree"] == "baseline" else ""
         if r["tree"] == "current" and base.get(r["case"]) and r["median_s"]:
-            ratio = f"{base[r['case']] / r['median_s']:.2f} × faster than baseline"
+            ratio = f"speed-up {base[r['case']] / r['median_s']:.2f} × (baseline s / current s)"
         rows.append(
             {
                 "bench": "pipeline" if r["tree"] == "current" else "pipeline (baseline)",
