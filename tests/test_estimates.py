@@ -70,7 +70,9 @@ def test_store_is_built_once_then_read(tiny_project, counted):
     assert store.previous == 2021 and store.notes == []
     assert set(store.history["cycle"]) == {2021, 2023}
     again = estimates.load(tiny_project, "ZZ", 2023)  # same process: files unchanged
-    assert again is store and counted["compute"] == 2
+    assert counted["compute"] == 2 and again.key == store.key
+    again.estimates.loc[:, "estimate"] = -1.0  # a page changing its copy changes nothing else
+    assert (estimates.load(tiny_project, "ZZ", 2023).estimates["estimate"] != -1.0).any()
     fresh = estimates.load(_fresh(tiny_project), "ZZ", 2023)  # another process: read from disk
     assert counted == {"compute": 2, "check": 2}
     pd.testing.assert_frame_equal(fresh.estimates, store.estimates)

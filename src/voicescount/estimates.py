@@ -24,7 +24,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -594,8 +594,11 @@ def load(project: Project, iso: str, cycle: int | str) -> CycleStore:
     """The cycle's store: read from build/<ISO>/<cycle>/store/, (re)built under a file lock
     when it is missing or its key changed. Raises what preparing the cycle raises (a cycle
     that cannot be prepared has no store); earlier cycles that cannot be prepared become
-    notes. Within a process, a store whose files and inputs did not change is reused."""
-    return _load(project, iso, int(cycle), {})
+    notes. Within a process (a runner kernel executes many pages), a store whose files and
+    inputs did not change is reused; each caller gets its own copies of the tables, so a page
+    that changes one cannot change what the next page reads."""
+    store = _load(project, iso, int(cycle), {})
+    return replace(store, **{n: getattr(store, n).copy() for n in TABLES})
 
 
 def _load(project: Project, iso: str, cycle: int, memo: dict) -> CycleStore:
