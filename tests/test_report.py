@@ -312,11 +312,6 @@ def test_who_was_heard_counts_and_coverage(dims):
     assert g["children"] == 7 and g["cso"] == 0
 
 
-def test_kish_deff():
-    assert report.kish_deff(pd.Series([1, 1, 2, 2])) == pytest.approx(4 * 10 / 36)
-    assert report.kish_deff(pd.Series([3.0] * 5)) == pytest.approx(1.0)
-
-
 # --------------------------------------------------------------------------- chapter pages
 # The tiny fixture project plus catalogue, dimensions, rules and side files; the estimate
 # table is the fixture table above (monkeypatched in: preparing raw exports is prepare's job).
