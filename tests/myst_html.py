@@ -23,7 +23,9 @@ class _Dropdown(Directive):
     option_spec = {"class-container": directives.unchanged, "name": directives.unchanged}
 
     def run(self):
-        node = nodes.container(classes=["dropdown"])
+        node = nodes.container(
+            classes=["dropdown", *self.options.get("class-container", "").split()]
+        )
         title, _ = self.state.inline_text(" ".join(self.arguments), self.lineno)
         node += nodes.rubric("", "", *title)
         self.state.nested_parse(self.content, self.content_offset, node)

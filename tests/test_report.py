@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 import shutil
 from pathlib import Path
@@ -13,6 +14,11 @@ from voicescount import render, report
 from voicescount.registry import Project
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
+
+
+def _text(view) -> str:
+    """The words a reader of the page sees: its MyST parsed (tests/myst_html.py), tags dropped."""
+    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", to_html(view.markdown()))).split())
 
 
 @pytest.fixture
@@ -277,8 +283,9 @@ def test_dot_whisker_charts_have_alt_text_and_matching_csv(est, dims, tmp_path):
     for grouping in ("sex", "disability", "sex×disability"):
         ch = figures.dot_whisker(est, "x_water", grouping, dimensions=dims, country=None, lang="en")
         name = report.chart_name("x_water", grouping)
-        html_text = report._chart(ch, tmp_path, name)
-        assert ch.alt and 'alt="' in html_text and f'id="fig-{name}"' in html_text
+        fig = report._fig(ch, tmp_path, name)  # the page's view of the saved chart
+        assert ch.alt and (fig.alt, fig.name, fig.title) == (ch.alt, name, ch.title)
+        assert fig.table.columns == [str(c) for c in ch.table.columns]
         csv = pd.read_csv(tmp_path / "tables" / f"{name}.csv", encoding="utf-8-sig")
         assert list(csv.columns) == list(ch.table.columns) and len(csv) == len(ch.table)
         assert (tmp_path / "figures" / f"{name}.svg").is_file()
@@ -387,29 +394,36 @@ def _use_stores(monkeypatch, tables, behind=None) -> None:
 
 def test_sdg_page_has_definition_estimate_behind_charts_and_trend(chapters, tmp_path):
     out = tmp_path / "out"
-    page = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=out)._repr_html_()
-    assert "Share with basic water." in page and "All respondents:" in page
-    assert "Furthest behind:" in page and "With disability" in page
+    view = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=out)
+    [ind] = view.indicators  # x_violence is SDG 5's: it has its own page
+    assert ind["variable"] == "x_water" and view.goal == 1
+    summary = " ".join(ind["summary"])
+    assert "Share with basic water." in summary and "All respondents:" in summary
+    assert "Furthest behind:" in summary and "With disability" in summary
     # One faceted chart for the dimensions, one for the intersections, the trend: 3 SVGs.
     names = ["x_water--groups", "x_water--intersections", "x_water--trend"]
+    assert [ind[k].name for k in ("groups", "intersections", "trend")] == names
     for name in names:
-        assert f'id="fig-{name}"' in page
         assert (out / "tables" / f"{name}.csv").is_file()
-        # the page links the saved SVG (relative, like the CSV); no data URI bloats it
-        assert f'<img src="figures/{name}.svg"' in page
     assert sorted(p.stem for p in (out / "figures").glob("*.svg")) == sorted(names)
-    assert "data:image" not in page
-    assert "x_violence" not in page  # SDG 5 has its own page
-    assert page.count('alt="') == 3 and page.count('class="voicescount-chart"') == 3
-    # The intersections chart is folded away; the dimensions chart is not.
-    folded = page.split("<details><summary>Intersections of groups", 1)[1].split("</details>")[0]
-    assert 'id="fig-x_water--intersections"' in folded and "x_water--groups" not in folded
-    # Old per-grouping anchors land on the faceted chart that now shows the grouping.
-    for alias, target in (("sex", "groups"), ("disability", "groups"), ("region", "groups"),
-                          ("sex-disability", "intersections")):  # fmt: skip
-        anchor = f'<span id="fig-x_water--{alias}" class="voicescount-anchor"></span>'
-        assert anchor in page
-        assert page.index(anchor) < page.index(f'id="fig-x_water--{target}"')
+    assert all(ind[k].alt for k in ("groups", "intersections", "trend"))
+    # Old per-grouping charts are labels of the faceted chart that now shows the grouping.
+    assert ind["groups"].aliases == ["x_water--sex", "x_water--disability", "x_water--region"]
+    assert ind["intersections"].aliases == ["x_water--sex-disability"]
+    page = view.markdown()
+    targets = render.targets(page)
+    assert targets[0] == "zz-2023-en-ind-x_water"
+    for name in names + ind["groups"].aliases + ind["intersections"].aliases:
+        assert f"zz-2023-en-fig-{name}" in targets
+    assert "x_violence" not in page and "data:image" not in page
+    # The intersections chart is folded away, its CSV link before the fold (issue 13: a
+    # keyboard user reaches it without opening anything); the dimensions chart is not folded.
+    html = to_html(page)
+    fold = html.index('<div class="dropdown voicescount-details')
+    link = html.index('href="tables/x_water--intersections.csv"')
+    assert link < fold  # (the caption inside the fold links it too)
+    assert html.index('src="figures/x_water--intersections.svg"') > fold
+    assert html.index('src="figures/x_water--groups.svg"') < fold
     groups = pd.read_csv(out / "tables" / "x_water--groups.csv", encoding="utf-8-sig")
     assert list(groups.columns[:2]) == ["Dimension", "Group"]
     assert {"Sex", "Disability", "Region"} <= set(groups["Dimension"].dropna())
@@ -429,12 +443,13 @@ def test_sdg_page_has_definition_estimate_behind_charts_and_trend(chapters, tmp_
 
 
 def test_sdg_page_in_vietnamese_labels_panels_and_tables(chapters, tmp_path):
-    page = report.sdg_chapter(chapters, "ZZ", 2023, "vi", 1, out_dir=tmp_path)._repr_html_()
-    assert 'alt="Nước cơ bản, theo nhóm. ' in page
-    assert "Khuyết tật: cao nhất Không khuyết tật" in page and "thấp nhất Có khuyết tật" in page
-    assert "Vùng: cao nhất" in page and "(đã ẩn): Giới tính: " in page
-    assert "Các nhóm giao thoa (1 cách phân tổ trong một biểu đồ)" in page
-    assert '<th scope="col">Khía cạnh</th>' in page
+    view = report.sdg_chapter(chapters, "ZZ", 2023, "vi", 1, out_dir=tmp_path)
+    alt = view.indicators[0]["groups"].alt
+    assert alt.startswith("Nước cơ bản, theo nhóm. ")
+    assert "Khuyết tật: cao nhất Không khuyết tật" in alt and "thấp nhất Có khuyết tật" in alt
+    assert "Vùng: cao nhất" in alt and "(đã ẩn): Giới tính: " in alt
+    assert "Các nhóm giao thoa (1 cách phân tổ trong một biểu đồ)" in view.markdown()
+    assert view.indicators[0]["groups"].table.columns[0] == "Khía cạnh"
     groups = pd.read_csv(tmp_path / "tables" / "x_water--groups.csv", encoding="utf-8-sig")
     assert {"Giới tính", "Khuyết tật", "Vùng"} <= set(groups["Khía cạnh"].dropna())
     assert {"Nữ", "Có khuyết tật"} <= set(groups["Nhóm"])
@@ -443,8 +458,9 @@ def test_sdg_page_in_vietnamese_labels_panels_and_tables(chapters, tmp_path):
 def test_sdg_page_states_the_probability_of_being_furthest_behind(chapters, tmp_path, monkeypatch):
     from voicescount import estimates
 
-    page = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=tmp_path)._repr_html_()
-    assert "Taking sampling error" not in page  # no microdata (the fixture's estimate table only)
+    view = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=tmp_path)
+    # no microdata (the fixture's estimate table only)
+    assert "Taking sampling error" not in " ".join(view.indicators[0]["summary"])
     df = _respondents()
     df["sex×disability"] = df["sex"] + "|" + df["disability"]
     design = stats.Design("weight", "stratum", "psu")
@@ -460,24 +476,30 @@ def test_sdg_page_states_the_probability_of_being_furthest_behind(chapters, tmp_
         ("en", f"the probability that this group is the furthest behind of the {k} {dim} groups shown is "),
         ("vi", "Khi tính đến sai số chọn mẫu, xác suất nhóm này là nhóm bị bỏ lại xa nhất trong"),
     ):  # fmt: skip
-        page = report.sdg_chapter(chapters, "ZZ", 2023, lang, 1, out_dir=tmp_path)._repr_html_()
-        paragraph = page.split(text, 1)[1].split("</p>", 1)[0]
+        view = report.sdg_chapter(chapters, "ZZ", 2023, lang, 1, out_dir=tmp_path)
+        [paragraph] = [p for p in view.indicators[0]["summary"] if text in p]
         assert paragraph.endswith("%.")
 
 
 def test_key_findings_link_to_anchors_on_the_sdg_page(chapters, tmp_path):
-    findings = report.key_findings(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
-    sdg = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=tmp_path)._repr_html_()
-    targets = re.findall(r'href="sdg-1\.html#([^"]+)"', findings)
+    findings = report.key_findings(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    sdg = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=tmp_path)
+    targets = [f["target"] for f in findings.findings]
     assert targets
-    for target in targets:
-        assert f'id="{target}"' in sdg, target
+    on_sdg = render.targets(sdg.markdown())
+    for target in targets:  # each link is a {ref} the -n build resolves on the SDG page
+        assert target in on_sdg, target
+        assert f"{{ref}}`(see the chart) <{target}>`" in findings.markdown()
 
 
 def test_key_findings_page_links_each_finding_and_reports_no_spurious_change(chapters, tmp_path):
-    page = report.key_findings(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
-    assert page.count("<li>") >= 1 and 'href="sdg-1.html#fig-x_water--' in page
-    assert "Holm correction" in page
+    view = report.key_findings(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    assert view.findings and all(
+        f["href"].startswith("sdg-1.html#fig-x_water--") for f in view.findings
+    )
+    page = view.markdown()
+    assert page.count("\n1. ") == len(view.findings)  # a numbered list
+    assert "Holm correction" in page and view.previous == 2021 and not view.any_change
     assert "improved" not in page and "worsened" not in page  # same process in both cycles
 
 
@@ -520,13 +542,15 @@ def test_recommendations_page_uptake_per_cycle(chapters, tmp_path):
 
 
 def test_inequalities_page_heatmap_and_suppression_counts(chapters, tmp_path):
-    page = report.inequalities(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
-    assert (
-        'id="fig-heatmap-adults"' in page and (tmp_path / "tables" / "heatmap-adults.csv").is_file()
-    )
+    view = report.inequalities(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    [(pop, fig)] = view.maps
+    assert (pop, fig.name) == ("adults", "heatmap-adults")
+    assert (tmp_path / "tables" / "heatmap-adults.csv").is_file()
+    assert "zz-2023-en-fig-heatmap-adults" in render.targets(view.markdown())
     est = _table(_respondents())
     prim = int((est["suppression"] == "primary").sum())
-    assert f"{prim} of {len(est)} cells were suppressed by the first rule" in page
+    assert (view.primary, view.total) == (prim, len(est))
+    assert f"{prim} of {len(est)} cells were suppressed by the first rule" in _text(view)
 
 
 def test_header_has_notice_and_language_switch(chapters):
@@ -540,15 +564,16 @@ def test_header_has_notice_and_language_switch(chapters):
 
 
 def test_trends_page_table_and_charts(chapters, tmp_path):
-    page = report.trends_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
+    view = report.trends_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
     table = pd.read_csv(tmp_path / "tables" / "trends.csv", encoding="utf-8-sig")
     assert list(table.columns[1:3]) == ["2021", "2023"] and len(table) == 2
-    for name in (
-        "trend-x_water--overall",
-        "trend-x_water--disability",
-        "trend-x_violence--overall",
-    ):
-        assert f'id="fig-{name}"' in page
+    assert view.cycles == [2021, 2023] and view.table.rows[0][1:3] == list(table.iloc[0, 1:3])
+    names = ["trend-x_water--overall", "trend-x_water--disability", "trend-x_violence--overall"]
+    assert set(names) <= {f.name for _, _, figs in view.charts for f in figs}
+    targets = render.targets(view.markdown())
+    assert targets[0] == "zz-2023-en-tab-trends"
+    for label in ["zz-2023-en-trend-x_water", *(f"zz-2023-en-fig-{n}" for n in names)]:
+        assert label in targets
     hist = pd.concat(
         [_table(_respondents(seed=7)).assign(cycle=2021), _table(_respondents()).assign(cycle=2023)]
     )
@@ -562,8 +587,8 @@ def test_trends_page_table_and_charts(chapters, tmp_path):
 
 
 def test_synthesis_needs_two_countries_and_lists_shared_indicators(chapters, tmp_path, monkeypatch):
-    page = report.synthesis_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)._repr_html_()
-    assert "No other country has data" in page
+    view = report.synthesis_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    assert view.countries == ["ZZ"] and "No other country has data" in _text(view)
     data = chapters.data_dir
     with (data / "countries.yml").open("a", encoding="utf-8") as fh:
         fh.write(
@@ -578,10 +603,9 @@ def test_synthesis_needs_two_countries_and_lists_shared_indicators(chapters, tmp
     )
     tables = {("ZZ", 2023): _table(_respondents()), ("YY", 2022): _table(_respondents(seed=9))}
     _use_stores(monkeypatch, tables)
-    page = report.synthesis_chapter(
-        Project(chapters.root), "ZZ", 2023, "en", out_dir=tmp_path
-    )._repr_html_()
-    assert "2 indicators are shared by at least two of the 2 countries" in page
+    view = report.synthesis_chapter(Project(chapters.root), "ZZ", 2023, "en", out_dir=tmp_path)
+    assert view.countries == ["YY", "ZZ"] and view.variables == ["x_violence", "x_water"]
+    assert "2 indicators are shared by at least two of the 2 countries" in _text(view)
     syn = pd.read_csv(tmp_path / "tables" / "synthesis.csv", encoding="utf-8-sig")
     assert syn.iloc[:, 1].tolist() == ["Ypsland (2022)", "Zedland (2023)"] * 2
 
@@ -591,8 +615,8 @@ def test_methods_page_states_the_raked_variance_and_the_behind_probability(tmp_p
     """The example's adults are raked: the methods page says the SEs treat the weights as
     calibrated (naming the margins) and how the furthest-behind probability is computed."""
     project = Project(tmp_path / "p", data_dir=ROOT / "data")
-    en = report.methods(project, "VN", 2022, "en", out_dir=tmp_path / "en")._repr_html_()
+    en = _text(report.methods(project, "VN", 2022, "en", out_dir=tmp_path / "en"))
     assert "whose weights were raked to population margins (Sex, Age group, Region" in en
     assert "10,000 seeded draws" in en
-    vi = report.methods(project, "VN", 2022, "vi", out_dir=tmp_path / "vi")._repr_html_()
+    vi = _text(report.methods(project, "VN", 2022, "vi", out_dir=tmp_path / "vi"))
     assert "hiệu chỉnh (raking)" in vi and "10.000 lần mô phỏng" in vi

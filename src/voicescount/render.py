@@ -109,6 +109,12 @@ def name(value: Any) -> Safe:
     return Safe(text)
 
 
+def role(value: Any) -> Safe:
+    """The text of a role such as {ref}`text <target>` (not parsed as Markdown): one line
+    without the backticks and angle brackets that would end or retarget it."""
+    return Safe(re.sub(r"[`<>]", "", plain(value)).strip() or "-")
+
+
 def slug(value: Any) -> str:
     """A label part from a code ('Water & sanitation' -> 'water-sanitation')."""
     text = re.sub(r"[^a-z0-9_.]+", "-", plain(value).lower()).strip("-.")
@@ -132,6 +138,7 @@ ENV.filters["option"] = option
 ENV.filters["name"] = name
 ENV.filters["label"] = name
 ENV.filters["slug"] = slug
+ENV.filters["role"] = role
 ENV.globals["t"] = t
 ENV.globals["fmt_number"] = fmt_number
 

@@ -95,7 +95,7 @@ from .registry import (
     Rules,
     label,
 )
-from .render import Figure, Page, Quote, Table, figure_view, myst_text, table_view
+from .render import Figure, Page, Quote, Safe, Table, figure_view, myst_text, table_view
 
 __all__ = [
     "Html",
@@ -333,7 +333,9 @@ def _tab(
 
 
 def _fig(chart: Chart, out_dir: str | Path, name: str, aliases: Sequence[str] = ()) -> Figure:
-    """A figure view, its SVG and CSV written beside the page (`aliases`: see `_chart`)."""
+    """A figure view, its SVG and CSV written beside the page. `aliases`: names of charts
+    this one shows instead (a faceted chart shows what one chart per grouping used to), so
+    links to those (key findings, bookmarks) still land on it."""
     chart.save(out_dir, name)
     return figure_view(chart, name, aliases=aliases)
 
@@ -447,8 +449,9 @@ def header(
 
 def key_findings(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
-) -> Html:
-    """Chapter 1: the headline statements, each linked to the chart that shows it."""
+) -> Page:
+    """Chapter 1: the headline statements, each linked ({ref}, checked by the build) to the
+    chart on the SDG page that shows it."""
     c = _ctx(project, iso, cycle, lang, out_dir)
     prev = c.store.previous
     change, notes = None, []
@@ -462,23 +465,23 @@ def key_findings(
         c.est, project.indicators, project.dimensions, c.country, lang, change,
         (c.cycle, prev) if prev is not None else None,
     )  # fmt: skip
-    parts = [_p(rt("findings_intro", lang, alpha=fmt_number(c.rules.alpha, lang, 2),
-                   method=rt(f"method.{c.rules.multiple_comparisons}", lang)))]  # fmt: skip
-    if items:
-        lis = "".join(
-            f'<li>{html.escape(f["text"])} <a href="{html.escape(f["href"])}">'
-            f"{html.escape(rt('see_chart', lang))}</a></li>"
-            for f in items
-        )
-        parts.append(f'<ol class="voicescount-findings">{lis}</ol>')
-    else:
-        parts.append(_p(rt("no_findings", lang)))
-    if prev is None:
-        parts.append(_p(rt("first_cycle", lang)))
-    elif change is not None and not change["significant"].any():
-        parts.append(_p(rt("no_changes", lang, prev_cycle=prev)))
-    parts += [_p(n) for n in notes]
-    return _page(parts)
+    prefix = page_prefix(iso, cycle, lang)
+    for f in items:  # 'sdg-1.html#fig-<chart>' -> the chart's label on that page
+        f["target"] = f"{prefix}-{f['href'].split('#', 1)[1]}"
+    return _view(
+        "key_findings",
+        ["intro", "findings", "changes"],
+        iso,
+        cycle,
+        lang,
+        alpha=c.rules.alpha,
+        method=c.rules.multiple_comparisons,
+        findings=items,  # text, href (the chart's old HTML anchor), target (its label)
+        previous=prev,
+        changes_tested=change is not None,
+        any_change=bool(change is not None and change["significant"].any()),
+        notes=notes,
+    )
 
 
 # --------------------------------------------------------------------------- 2. who was heard
@@ -625,10 +628,10 @@ def _behind_sentence(c: _Ctx, var: str, fb: pd.Series) -> str:
 
 def indicator_summary(c: _Ctx, var: str) -> list[str]:
     """Definition, overall estimate with CI and the furthest-behind group with the probability
-    that it is the furthest behind of its breakdown, as paragraphs."""
+    that it is the furthest behind of its breakdown: the paragraphs, as text."""
     lang, ind = c.lang, c.ind(var)
     rows = c.est[(c.est["variable"] == var) & (c.est["grouping"] == "")]
-    parts = [_p(label(ind.definition, lang, ""))]
+    parts = [label(ind.definition, lang, "")]
     if not rows.empty and pd.notna(rows.iloc[0]["estimate"]):
         o = rows.iloc[0]
         text = rt("overall_estimate", lang, value=_fmt(o["estimate"], ind.unit, lang),
@@ -636,27 +639,28 @@ def indicator_summary(c: _Ctx, var: str) -> list[str]:
                   n=fmt_number(o["n"], lang))  # fmt: skip
         if o["caution"]:
             text += " " + rt("caution_note", lang)
-        parts.append(_p(text))
+        parts.append(text)
     fb = furthest_behind(c.est, var)
     if fb is None:
-        parts.append(_p(rt("none_behind", lang)))
+        parts.append(rt("none_behind", lang))
     else:
         text = rt("furthest_behind", lang, group=c.group(fb["grouping"], fb),
                   value=_fmt(fb["estimate"], ind.unit, lang), gap=_fmt_gap(fb["gap"], ind.unit, lang))  # fmt: skip
-        parts.append(_p(" ".join(x for x in (text, _behind_sentence(c, var, fb)) if x)))
-    return parts
+        parts.append(" ".join(x for x in (text, _behind_sentence(c, var, fb)) if x))
+    return [p for p in parts if p]
 
 
 def sdg_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, sdg: int, out_dir: str | Path = "."
-) -> Html:
+) -> Page:
     """Chapter 3 (one page per SDG in focus): every indicator, overall, by every LNOB dimension
     and declared intersection, furthest behind, and trend.
 
-    Per indicator: summary paragraphs, one faceted dot-and-whisker chart with a panel per
-    dimension (`<var>--groups`), one for the intersections inside <details>
-    (`<var>--intersections`) and the trend (`<var>--trend`); a chart per grouping made the
-    page long and slow to build (up to ~90 SVGs a page).
+    Per indicator (a section, label <prefix>-ind-<var>): summary paragraphs, one faceted
+    dot-and-whisker chart with a panel per dimension (`<var>--groups`), one for the
+    intersections folded away (`<var>--intersections`, its CSV link outside the fold) and the
+    trend (`<var>--trend`); a chart per grouping made the page long and slow to build (up to
+    ~90 SVGs a page). The per-grouping chart names are labels of the chart now showing them.
     """
     c = _ctx(project, iso, cycle, lang, out_dir)
     sdg = int(sdg)
@@ -666,16 +670,10 @@ def sdg_chapter(
     variables = [
         i.id for i in project.indicators.for_goals([sdg]) if i.id in set(c.est["variable"])
     ]
-    parts = [_p(rt("sdg_intro", lang, n=len(variables)))]
-    if not variables:
-        parts.append(_p(rt("sdg_no_indicators", lang)))
-        return _page(parts)
-    hist, notes = c.store.history, c.store.notes
+    hist = c.store.history
+    indicators = []
     for var in variables:
         ind = c.ind(var)
-        code = ind.sdg.indicator or ind.sdg.target
-        parts.append(_h(2, f"{c.label(var)} ({code})", f"ind-{var}"))
-        parts += indicator_summary(c, var)
         rows = c.est[c.est["variable"] == var]
         thr = suppress_threshold(c.rules, rows["population"].iloc[0])
         groupings = [g for g in dict.fromkeys(rows["grouping"]) if g]
@@ -683,28 +681,41 @@ def sdg_chapter(
         inter = [g for g in groupings if len(split_dims(g)) > 1]
         kw = dict(dimensions=project.dimensions, country=c.country, lang=lang,
                   indicator_label=c.label(var), unit=ind.unit, suppress_n=thr)  # fmt: skip
+        item: dict[str, Any] = {
+            "variable": var,
+            "title": f"{c.label(var)} ({ind.sdg.indicator or ind.sdg.target})",
+            "summary": indicator_summary(c, var),
+            "groups": None,
+            "intersections": None,
+            "n_intersections": len(inter),
+            "trend": None,
+        }
         if single:
             ch = dot_whisker_panels(rows, var, single, **kw)
-            parts.append(_chart(ch, out_dir, chart_name(var, "groups"),
-                                [chart_name(var, g) for g in single]))  # fmt: skip
+            item["groups"] = _fig(ch, out_dir, chart_name(var, "groups"),
+                                  [chart_name(var, g) for g in single])  # fmt: skip
         if inter:
-            parts.append(
-                f"<details><summary>{html.escape(rt('intersections', lang, k=len(inter)))}</summary>"
-            )
             ch = dot_whisker_panels(rows, var, inter, **kw)
-            parts.append(_chart(ch, out_dir, chart_name(var, "intersections"),
-                                [chart_name(var, g) for g in inter]))  # fmt: skip
-            parts.append("</details>")
+            item["intersections"] = _fig(ch, out_dir, chart_name(var, "intersections"),
+                                         [chart_name(var, g) for g in inter])  # fmt: skip
         past = hist[hist["variable"] == var] if not hist.empty else hist
         if not past.empty and past["cycle"].nunique() >= 2:
             ch = trend(public(past).assign(cycle=past["cycle"]), var, dimensions=project.dimensions,
                        country=c.country, lang=lang, indicator_label=c.label(var), unit=ind.unit,
                        suppress_n=thr)  # fmt: skip
-            parts.append(_chart(ch, out_dir, chart_name(var, "trend")))
-        else:
-            parts.append(_p(rt("no_trend", lang)))
-    parts += [_p(rt("previous_unavailable_short", lang, detail=n)) for n in notes]
-    return _page(parts)
+            item["trend"] = _fig(ch, out_dir, chart_name(var, "trend"))
+        indicators.append(item)
+    return _view(
+        "sdg",
+        ["intro", "indicators", "notes"],
+        iso,
+        cycle,
+        lang,
+        goal=sdg,
+        variables=variables,
+        indicators=indicators,
+        notes=list(c.store.notes),
+    )
 
 
 # --------------------------------------------------------------------------- 4. inequalities
@@ -712,13 +723,12 @@ def sdg_chapter(
 
 def inequalities(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
-) -> Html:
-    """Chapter 4: indicators x groups heat maps (gap to overall, significance), per population."""
+) -> Page:
+    """Chapter 4: indicators x groups heat maps (gap to overall, significance), per population,
+    and how many cells disclosure control suppressed."""
     c = _ctx(project, iso, cycle, lang, out_dir)
     est = c.est
-    parts = [
-        _p(rt("heatmap_intro", lang, method=rt(f"method.{c.rules.multiple_comparisons}", lang)))
-    ]
+    maps = []  # (population, figure)
     for pop in ("adults", "children", "cso"):
         sub = est[est["population"] == pop]
         if sub.empty:
@@ -727,19 +737,25 @@ def inequalities(
         groupings = [g for g in dict.fromkeys(sub["grouping"]) if g and len(split_dims(g)) == 1]
         if not groupings:
             continue
-        parts.append(_h(2, rt(f"population.{pop}", lang)))
         ch = heatmap(sub, variables, groupings, dimensions=project.dimensions, country=c.country,
                      lang=lang, labels={v: c.label(v) for v in variables},
                      higher_is_better={v: c.ind(v).higher_is_better for v in variables},
                      alpha=c.rules.alpha, suppress_n=suppress_threshold(c.rules, pop))  # fmt: skip
-        parts.append(_chart(ch, out_dir, f"heatmap-{pop}"))
-    prim = int((est["suppression"] == "primary").sum())
-    sec = int((est["suppression"] == "secondary").sum())
-    parts.append(_h(2, rt("suppression_title", lang)))
-    parts.append(_p(rt("suppression_explained", lang, n=c.rules.suppress_min_n,
-                       n_children=c.rules.suppress_min_n_children, primary=prim, secondary=sec,
-                       total=len(est))))  # fmt: skip
-    return _page(parts)
+        maps.append((pop, _fig(ch, out_dir, f"heatmap-{pop}")))
+    return _view(
+        "inequalities",
+        ["intro", "maps", "suppression"],
+        iso,
+        cycle,
+        lang,
+        method=c.rules.multiple_comparisons,
+        maps=maps,
+        n=c.rules.suppress_min_n,
+        n_children=c.rules.suppress_min_n_children,
+        primary=int((est["suppression"] == "primary").sum()),
+        secondary=int((est["suppression"] == "secondary").sum()),
+        total=len(est),
+    )
 
 
 # --------------------------------------------------------------------------- 5. official data
@@ -754,21 +770,18 @@ def official_comparison(c: _Ctx) -> pd.DataFrame:
 
 def official_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
-) -> Html:
+) -> Page:
     """Chapter 5: where CGD and official data agree (CIs overlap), differ, and what official
     data misses (groups it has no value for)."""
     c = _ctx(project, iso, cycle, lang, out_dir)
     cmp = official_comparison(c)
-    parts = [_p(rt("official_intro", lang))]
     if cmp.empty:
-        parts.append(_p(rt("official_none", lang)))
-        return _page(parts)
+        return _view("official", ["intro"], iso, cycle, lang, available=False)
     counts = cmp["status"].value_counts()
     tab = pd.DataFrame(
         [(rt(f"status.{s.replace(' ', '_')}", lang), int(counts.get(s, 0))) for s in STATUSES],
         columns=[t("table.status", lang), rt("col.comparisons", lang)],
     )
-    parts.append(_table(tab, out_dir, "official-status", lang, rt("cap.official_status", lang)))
     shown = cmp[cmp["status"].isin(["agree", "differ"])]
     rows = []
     for _, r in shown.iterrows():
@@ -784,25 +797,28 @@ def official_chapter(
                 t("table.status", lang): rt(f"status.{r['status'].replace(' ', '_')}", lang),
             }
         )
+    matched = None
     if rows:
         df = pd.DataFrame(rows)
         dec = {col: 1 for col in df.columns[2:6]}
-        parts.append(_h(2, rt("official_matched", lang)))
-        parts.append(
-            _table(df, out_dir, "official-compare", lang, rt("cap.official_compare", lang), dec)
-        )
+        matched = _tab(df, out_dir, "official-compare", lang, rt("cap.official_compare", lang), dec)
     miss = cmp[cmp["status"] == "official data missing"]
-    parts.append(_h(2, rt("official_misses", lang)))
-    if miss.empty:
-        parts.append(_p(rt("official_misses_none", lang)))
-    else:
-        items = []
-        for var, grp in miss.groupby("variable", sort=True):
-            groups = [c.group(r["grouping"], r) for _, r in grp.iterrows()]
-            items.append(f"<li>{html.escape(c.label(var))}: {html.escape('; '.join(groups))}</li>")
-        parts.append(_p(rt("official_misses_intro", lang)))
-        parts.append(f"<ul>{''.join(items)}</ul>")
-    return _page(parts)
+    missing = [  # (indicator label, groups official data has no value for)
+        (c.label(var), "; ".join(c.group(r["grouping"], r) for _, r in grp.iterrows()))
+        for var, grp in miss.groupby("variable", sort=True)
+    ]
+    return _view(
+        "official",
+        ["intro", "matched", "missing"],
+        iso,
+        cycle,
+        lang,
+        available=True,
+        status=_tab(tab, out_dir, "official-status", lang, rt("cap.official_status", lang)),
+        status_counts={s: int(counts.get(s, 0)) for s in STATUSES},
+        matched=matched,
+        missing=missing,
+    )
 
 
 # --------------------------------------------------------------------------- 6. score cards
@@ -988,29 +1004,21 @@ def recommendations_chapter(
 
 def methods(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
-) -> Html:
+) -> Page:
     """Chapter 9: design, weights, validation and cleaning, the rules applied, limitations,
     and provenance (every input file with its hash, parameters, versions)."""
     c = _ctx(project, iso, cycle, lang, out_dir)
     d, s, r = c.cyc.design, c.store.summary, c.rules
-    parts = [_h(2, rt("design_title", lang))]
-    parts.append(
-        _p(
-            rt(
-                "design_text",
-                lang,
-                weight=f"{WEIGHT_FINAL} ({d.weight or 1})",
-                strata=d.strata or "–",
-                psu=d.psu or "–",
-            )
-        )
-    )
+    design = [
+        rt("design_text", lang, weight=f"{WEIGHT_FINAL} ({d.weight or 1})",
+           strata=d.strata or "–", psu=d.psu or "–")
+    ]  # fmt: skip
     w = c.cyc.weighting
     if w is not None and w.instrument in c.cyc.instruments:
         inst = label(c.cyc.instruments[w.instrument].label, lang, w.instrument)
         margins = ", ".join(dim_label(project.dimensions, m, lang) for m in w.margins)
-        parts.append(_p(rt("variance_raking", lang, instrument=inst, margins=margins)))
-    parts.append(_p(rt("behind_method", lang)))
+        design.append(rt("variance_raking", lang, instrument=inst, margins=margins))
+    design.append(rt("behind_method", lang))
     rows = []
     for wr in c.store.weights.itertuples(index=False):
         name, final, fit = wr.instrument, float(wr.kish_deff), float(wr.margin_fit)
@@ -1025,13 +1033,9 @@ def methods(
             rt("col.deff_design", lang), rt("col.kish_deff", lang), rt("col.effective_n", lang),
             rt("col.margin_fit", lang)]  # fmt: skip
     wt = pd.DataFrame(rows, columns=cols)
-    parts.append(
-        _table(wt, out_dir, "methods-weights", lang, rt("cap.weights", lang),
-               {cols[3]: 2, cols[4]: 2, cols[6]: 2})
-    )  # fmt: skip
-    parts.append(_h(2, rt("validation_title", lang)))
-    parts.append(_p(rt("heard_intro", lang, received=fmt_number(s["received"], lang),
-                       kept=fmt_number(s["kept"], lang), quarantined=fmt_number(s["quarantined"], lang))))  # fmt: skip
+    weights = _tab(wt, out_dir, "methods-weights", lang, rt("cap.weights", lang),
+                   {cols[3]: 2, cols[4]: 2, cols[6]: 2})  # fmt: skip
+    cleaning = None
     by_rule = sorted(s.get("issues_by_rule", {}).items())
     if by_rule:
         lt = pd.DataFrame(
@@ -1041,9 +1045,8 @@ def methods(
             ],
             columns=[rt("col.rule", lang), rt("col.severity", lang), rt("col.issues", lang)],
         )
-        parts.append(_table(lt, out_dir, "methods-cleaning-log", lang, rt("cap.cleaning", lang)))
-    parts.append(_h(2, rt("rules_title", lang)))
-    items = [
+        cleaning = _tab(lt, out_dir, "methods-cleaning-log", lang, rt("cap.cleaning", lang))
+    rules = [
         rt("rule_caution", lang, n=r.caution_min_n, cv=fmt_percent(r.caution_max_cv, lang)),
         rt("rule_suppress", lang, n=r.suppress_min_n, n_children=r.suppress_min_n_children),
         rt("rule_secondary", lang),
@@ -1055,22 +1058,31 @@ def methods(
             method=rt(f"method.{r.multiple_comparisons}", lang),
         ),
     ]
-    parts.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in items) + "</ul>")
-    parts.append(_h(2, rt("limitations_title", lang)))
-    parts.append("<ul>" + "".join(f"<li>{html.escape(rt(f'limitation.{k}', lang))}</li>"
-                                  for k in ("sample", "self_report", "official", "qualitative")) + "</ul>")  # fmt: skip
-    parts.append(_h(2, rt("provenance_title", lang)))
     rec = provenance_record(
         project, iso, cycle, lang, {"country": iso, "cycle": int(cycle), "lang": lang},
         inputs=c.store.provenance["inputs"],
     )  # fmt: skip
     pv = pd.DataFrame(sorted(rec["inputs"].items()), columns=[rt("col.file", lang), "SHA-256"])
-    parts.append(
-        _p(rt("provenance_text", lang, version=rec["voicescount"], source=rec["source"][:12]))
+    return _view(
+        "methods",
+        ["design", "validation", "rules", "limitations", "provenance", "downloads"],
+        iso,
+        cycle,
+        lang,
+        design=design,
+        weights=weights,
+        received=s["received"],
+        kept=s["kept"],
+        quarantined=s["quarantined"],
+        cleaning=cleaning,
+        rules=rules,
+        limitations=["sample", "self_report", "official", "qualitative"],
+        version=rec["voicescount"],
+        source=rec["source"][:12],
+        inputs=_tab(pv, out_dir, "methods-inputs", lang, rt("cap.inputs", lang)),
+        # raw HTML: the files are exported after the book is built, so Sphinx cannot check them
+        downloads=Safe(downloads_list(project, iso, cycle, lang)),
     )
-    parts.append(_table(pv, out_dir, "methods-inputs", lang, rt("cap.inputs", lang)))
-    parts.append(downloads_section(project, iso, cycle, lang))
-    return _page(parts)
 
 
 def downloads_section(project: Project, iso: str, cycle: int | str, lang: str) -> str:
@@ -1082,6 +1094,16 @@ def downloads_section(project: Project, iso: str, cycle: int | str, lang: str) -
     the links are raw HTML the Sphinx build does not check.
     """
     esc = html.escape
+    title, intro = t("downloads.title", lang), t("downloads.intro", lang)
+    return (
+        f'<section class="voicescount-downloads"><h2 id="downloads">{esc(title)}</h2>'
+        f"<p>{esc(intro)}</p>{downloads_list(project, iso, cycle, lang)}</section>"
+    )
+
+
+def downloads_list(project: Project, iso: str, cycle: int | str, lang: str) -> str:
+    """The <ul> of `downloads_section` (the methods template puts it under a real heading)."""
+    esc = html.escape
     up = f"../../../../{estimates.BOOK_DOWNLOADS}/{iso}/{int(cycle)}/"
     items = []
     for kind, rel in estimates.download_files(project, iso, int(cycle)):
@@ -1089,11 +1111,7 @@ def downloads_section(project: Project, iso: str, cycle: int | str, lang: str) -
         language = t(f"language.{lg}", lang) if lg else ""
         name = t(f"downloads.{key}", lang, language=language)
         items.append(f'<li><a href="{esc(up + rel)}">{esc(name)}</a></li>')
-    title, intro = t("downloads.title", lang), t("downloads.intro", lang)
-    return (
-        f'<section class="voicescount-downloads"><h2 id="downloads">{esc(title)}</h2>'
-        f"<p>{esc(intro)}</p><ul>{''.join(items)}</ul></section>"
-    )
+    return f"<ul>{''.join(items)}</ul>"
 
 
 # --------------------------------------------------------------------------- across cycles
@@ -1109,17 +1127,15 @@ TREND_GROUPINGS = ["", "disability"]
 
 def trends_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
-) -> Html:
+) -> Page:
     """The country's trend page (as of this cycle): every indicator measured in at least two
     cycles, overall and by disability, and which changes since the previous cycle are
     statistically significant."""
     c = _ctx(project, iso, cycle, lang, out_dir)
-    hist, notes = c.store.history, c.store.notes
-    parts = [_p(rt("trends_intro", lang))]
+    hist, notes = c.store.history, list(c.store.notes)
     variables = estimates.repeated(hist)
     if not variables:
-        parts.append(_p(rt("trends_none", lang)))
-        return _page(parts + [_p(rt("previous_unavailable_short", lang, detail=n)) for n in notes])
+        return _view("trends", ["intro", "notes"], iso, cycle, lang, variables=[], notes=notes)
     sub = hist[hist["variable"].isin(variables)]
     tt = c.store.trend
     cycles = sorted(sub["cycle"].unique())
@@ -1136,29 +1152,37 @@ def trends_chapter(
     shown[t("table.significant", lang)] = [
         t("table.sig_yes", lang) if s else "" for s in tt["significant"]
     ]
-    parts.append(
-        _table(
-            shown, out_dir, "trends", lang, rt("trends_cap", lang, first=cycles[0], last=cycles[-1])
-        )
-    )
+    cap = rt("trends_cap", lang, first=cycles[0], last=cycles[-1])
+    charts = []  # (variable, indicator label, [figures]): a section each
     for v in variables:
         rows = sub[sub["variable"] == v]
         thr = suppress_threshold(c.rules, rows["population"].iloc[0])
-        parts.append(_h(2, c.label(v), f"trend-{v}"))
+        figs = []
         for g in TREND_GROUPINGS:
             if g and g not in set(rows["grouping"]):
                 continue
             ch = trend(public(rows).assign(cycle=rows["cycle"]), v, grouping=g,
                        dimensions=project.dimensions, country=c.country, lang=lang,
                        indicator_label=c.label(v), unit=ind[v].unit, suppress_n=thr)  # fmt: skip
-            parts.append(_chart(ch, out_dir, f"trend-{chart_name(v, g)}"))
-    parts += [_p(rt("previous_unavailable_short", lang, detail=n)) for n in notes]
-    return _page(parts)
+            figs.append(_fig(ch, out_dir, f"trend-{chart_name(v, g)}"))
+        charts.append((v, c.label(v), figs))
+    return _view(
+        "trends",
+        ["intro", "table", "indicators", "notes"],
+        iso,
+        cycle,
+        lang,
+        variables=variables,
+        cycles=[int(x) for x in cycles],
+        table=_tab(shown, out_dir, "trends", lang, cap),
+        charts=charts,
+        notes=notes,
+    )
 
 
 def synthesis_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
-) -> Html:
+) -> Page:
     """Across countries (as of this cycle's year): the indicators the countries share, overall,
     from each country's latest cycle up to that year, with 95% CIs and caution flags."""
     c = _ctx(project, iso, cycle, lang, out_dir)
@@ -1175,12 +1199,11 @@ def synthesis_chapter(
     frames = [
         e[e["grouping"] == ""].assign(country=code, cycle=cy) for (code, cy), e in tables.items()
     ]
-    parts = [_p(rt("synthesis_intro", lang))]
     allc = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     countries = sorted(allc["country"].unique()) if not allc.empty else []
     if len(countries) < 2:
-        parts.append(_p(rt("synthesis_none", lang)))
-        return _page(parts + [_p(rt("previous_unavailable_short", lang, detail=n)) for n in notes])
+        return _view("synthesis", ["intro", "notes"], iso, cycle, lang, countries=countries,
+                     notes=notes)  # fmt: skip
     shared = allc.groupby("variable")["country"].nunique()
     variables = sorted(v for v in shared.index if shared[v] >= 2)
     names = {code: label(project.country(code).name, lang, code) for code in countries}
@@ -1208,7 +1231,14 @@ def synthesis_chapter(
                     t("table.note", lang): t("legend.caution", lang) if r["caution"] else "",
                 }
             )
-    parts.append(_p(rt("synthesis_shared", lang, k=len(variables), m=len(countries))))
-    parts.append(_table(pd.DataFrame(rows), out_dir, "synthesis", lang, rt("synthesis_cap", lang)))
-    parts += [_p(rt("previous_unavailable_short", lang, detail=n)) for n in notes]
-    return _page(parts)
+    return _view(
+        "synthesis",
+        ["intro", "shared", "notes"],
+        iso,
+        cycle,
+        lang,
+        countries=countries,
+        variables=variables,
+        table=_tab(pd.DataFrame(rows), out_dir, "synthesis", lang, rt("synthesis_cap", lang)),
+        notes=notes,
+    )
