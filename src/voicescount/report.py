@@ -220,75 +220,6 @@ def suppress_threshold(rules: Rules, population: str) -> int:
 _fmt, _fmt_gap = fmt_value, fmt_gap
 
 
-def _chart(chart: Chart, out_dir: str | Path, name: str, aliases: Sequence[str] = ()) -> str:
-    """Save the chart beside the page and return its HTML, which links `figures/<name>.svg`
-    (a linked file, not a data URI: a page may have many charts).
-
-    `aliases` are more anchors (`#fig-<alias>`) that land on this chart: a faceted chart shows
-    what one chart per grouping used to, so links to those (key findings, bookmarks) still
-    arrive at the right figure.
-    """
-    chart.save(out_dir, name)
-    anchors = "".join(
-        f'<span id="fig-{html.escape(a)}" class="voicescount-anchor"></span>' for a in aliases
-    )
-    return anchors + chart.html(name)
-
-
-def _table(
-    df: pd.DataFrame,
-    out_dir: str | Path,
-    name: str,
-    lang: str,
-    caption: str,
-    decimals: Mapping[str, int] | None = None,
-) -> str:
-    """An accessible HTML table with a caption and its CSV beside it (tables/<name>.csv)."""
-    decimals = dict(decimals or {})
-    path = Path(out_dir) / "tables" / f"{name}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    safe = df.map(formula_safe)
-    path.write_text(safe.to_csv(index=False, lineterminator="\n"), encoding="utf-8-sig")
-    esc = html.escape
-
-    def cell(col: str, v: Any) -> str:
-        if v is None or (not isinstance(v, str) and pd.isna(v)):
-            return ""
-        if col in decimals and isinstance(v, (int, float, np.number)):
-            return fmt_number(v, lang, decimals[col])
-        if isinstance(v, (int, np.integer)):
-            return fmt_number(v, lang, 0)
-        return str(v)
-
-    head = "".join(f'<th scope="col">{esc(str(c))}</th>' for c in df.columns)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{esc(cell(c, v))}</td>" for c, v in zip(df.columns, row, strict=True))
-        + "</tr>"
-        for row in df.itertuples(index=False)
-    )
-    link = f'<a href="tables/{esc(name)}.csv" download>{esc(t("figure.download_csv", lang))}</a>'
-    return (
-        f'<table class="voicescount-table" id="tab-{esc(name)}"><caption>{esc(caption)} {link}'
-        f"</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    )
-
-
-def _h(level: int, text: str, anchor: str = "") -> str:
-    ident = f' id="{html.escape(anchor)}"' if anchor else ""
-    return f"<h{level}{ident}>{html.escape(text)}</h{level}>"
-
-
-def _p(text: str) -> str:
-    return f"<p>{html.escape(text)}</p>"
-
-
-def _page(parts: Sequence[str]) -> Html:
-    text = "\n".join(parts)
-    plain = re.sub(r"<[^>]+>", " ", text)
-    return Html(text, html.unescape(" ".join(plain.split()))[:2000])
-
-
 # --------------------------------------------------------------------------- view models
 #
 # Converted chapters return a render.Page: the page's data (values, codes, render.Table and
@@ -485,6 +416,7 @@ def key_findings(
 
 
 # --------------------------------------------------------------------------- 2. who was heard
+
 
 def label_counts(
     counts: pd.DataFrame, dim: str, dimensions: DimensionSet, country: Country | None, lang: str
