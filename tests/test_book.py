@@ -244,3 +244,63 @@ def test_sphinxext_copies_mathjax_and_rejects_a_remote_mathjax_path(tmp_path):
     assert list((mj / "output" / "chtml" / "fonts" / "woff-v2").glob("MathJax_Main-*.woff"))
     with pytest.raises(ExtensionError, match="another site"):
         build('mathjax_path = "https://example.org/tex-mml-chtml.js"\n')
+
+
+HOSTILE_QUOTE = "{eval}`x` <script>alert(1)</script> ```{code-cell}``` $x$ (lbl)= # heading"
+
+
+@pytest.mark.slow
+def test_template_pages_build_real_sections_and_keep_hostile_quotes_literal(tiny):
+    """The real voices template, run and built (-n -W): its headings are sections listed under
+    'on this page', its labels are targets another page's {ref} reaches, and a respondent's
+    hostile words stay text (the runner moved the MyST output into a Markdown cell)."""
+    import re
+
+    import nbformat
+    from conftest import ROOT, write_template
+
+    root = tiny.root
+    cdir = root / "data" / "ZZ" / "2023"
+    with (cdir / "cycle.yml").open("a", encoding="utf-8") as fh:
+        fh.write("qualitative: side/qualitative.csv\n")
+    (cdir / "side").mkdir()
+    (cdir / "side" / "qualitative.csv").write_text(
+        "segment_id,activity_id,type,region,group,theme,sdg,language,text,story\n"
+        f'S1,A1,fgd,north,pwd,water,1,en,"{HOSTILE_QUOTE.replace(chr(34), chr(34) * 2)}",1\n'
+        "S2,A2,kii,south,women,water,1,en,The well is far.,0\n",
+        encoding="utf-8",
+    )
+    (cdir / "side" / "themes.csv").write_text(
+        "theme,sdg,label_en,label_vi\nwater,1,Water,Nước\n", encoding="utf-8"
+    )
+    (root / "data" / "rules.yml").write_text("min_quote_group: 2\n", encoding="utf-8")
+    shutil.copy(ROOT / "analyses" / "voices.ipynb", root / "analyses" / "voices.ipynb")
+    write_template(
+        root / "analyses" / "refs.ipynb",
+        "Refs",
+        ['from voicescount import render\nrender.MyST("See {ref}`zz-2023-en-voices-quotes`.")'],
+        id_prefix="refs",
+    )
+    (root / "analyses" / "chapters.yml").write_text(
+        "chapters:\n  - tiny\n  - voices\n  - refs\n", encoding="utf-8"
+    )
+    project = Project(root)
+    summary = execute(project, jobs=2, progress=False, out=io.StringIO())
+    assert summary.ok, [f.message for f in summary.failed]
+    nb = nbformat.read(root / "report/ZZ/2023/en/voices.ipynb", as_version=4)
+    moved = [c for c in nb.cells if "voicescount-md" in c.metadata.get("tags", [])]
+    assert moved and all(c.cell_type == "code" and not c.outputs for c in moved)
+    assert any(c.cell_type == "markdown" and "(zz-2023-en-voices-quotes)=" in c.source
+               for c in nb.cells)  # fmt: skip
+    html = build_book(project)
+    voices = (html / "report/ZZ/2023/en/voices.html").read_text(encoding="utf-8")
+    assert '<span id="zz-2023-en-voices-quotes"></span><h2>' in voices
+    assert re.search(r'<section id="[^"]+">\s*<span id="zz-2023-en-voices-quotes-water">', voices)
+    on_this_page = re.findall(r'class="reference internal nav-link" href="#([^"]+)"', voices)
+    assert len(set(on_this_page)) >= 3  # themes, quotes, the water theme
+    literal = (
+        "{eval}`x` &lt;script&gt;alert(1)&lt;/script&gt; ```{code-cell}``` $x$ (lbl)= # heading"
+    )
+    assert literal in voices and "<script>alert" not in voices
+    refs = (html / "report/ZZ/2023/en/refs.html").read_text(encoding="utf-8")
+    assert 'href="voices.html#zz-2023-en-voices-quotes"' in refs
