@@ -620,3 +620,41 @@ def test_methods_page_states_the_raked_variance_and_the_behind_probability(tmp_p
     assert "10,000 seeded draws" in en
     vi = _text(report.methods(project, "VN", 2022, "vi", out_dir=tmp_path / "vi"))
     assert "hiệu chỉnh (raking)" in vi and "10.000 lần mô phỏng" in vi
+
+
+def test_who_heard_page_shows_the_stores_counts_labelled(chapters, tmp_path, monkeypatch):
+    import dataclasses
+
+    from voicescount import estimates
+
+    base = estimates.load
+    inst = next(iter(chapters.cycle("ZZ", 2023).instruments))
+
+    def load(project, iso, cycle):
+        return dataclasses.replace(
+            base(project, iso, cycle),
+            summary={"received": 1234, "kept": 1200, "quarantined": 34,
+                     "instruments": {inst: {"received": 1234, "kept": 1200, "quarantined": 34}}},
+            groups=pd.DataFrame({"group": ["women", "pwd"], "n": [700, 90]}),
+            respondents=pd.DataFrame({"dimension": ["sex", "sex", "sex"],
+                                      "code": ["female", "male", ""], "n": [700, 490, 10]}),
+        )  # fmt: skip
+
+    monkeypatch.setattr(estimates, "load", load)
+    view = report.who_heard(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    assert (view.received, view.kept, view.quarantined) == (1234, 1200, 34)
+    assert view.instruments.rows[-1] == ["Total", "1,234", "1,200", "34"]
+    assert view.groups.name == "heard-group" and [d for d, _ in view.dimensions] == ["sex"]
+    sex = view.dimensions[0][1]
+    assert sex.name == "heard-sex" and [r[0] for r in sex.table.rows] == [
+        "Female", "Male", "Not stated"]  # fmt: skip
+    assert view.coverage is None  # no population margins in the store
+    assert (tmp_path / "figures" / "heard-sex.svg").is_file()
+    targets = render.targets(view.markdown())
+    assert targets[:3] == [
+        "zz-2023-en-who-heard-instruments",
+        "zz-2023-en-tab-heard-instruments",
+        "zz-2023-en-who-heard-groups",
+    ]
+    assert "zz-2023-en-fig-heard-sex" in targets
+    assert "1,234 questionnaires were received; 1,200 were kept for analysis" in _text(view)
