@@ -44,6 +44,7 @@ output, so computed titles in the page's language become the page title. Executi
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import multiprocessing as mp
@@ -531,15 +532,23 @@ class Kernel:
         )
         self.used = 0
 
-    async def _execute(self, code: str) -> None:
+    async def _execute(self, code: str, fresh: bool) -> None:
+        """Run `code` silently and wait for its shell reply only (not for IOPub to go quiet:
+        wait_for_ready spends 0.2 s on that, so only a fresh kernel is waited for)."""
         kc = self.km.client()
-        kc.start_channels()
+        kc.start_channels(iopub=False, stdin=False, hb=False, control=False)
         try:
-            await kc.wait_for_ready(timeout=KERNEL_START_TIMEOUT)
-            reply = await kc.execute_interactive(
-                code, silent=True, store_history=False, timeout=KERNEL_START_TIMEOUT,
-                output_hook=lambda msg: None,
-            )  # fmt: skip
+            if fresh:
+                await kc.wait_for_ready(timeout=KERNEL_START_TIMEOUT)
+            msg_id = kc.execute(code, silent=True, store_history=False)
+            deadline = time.monotonic() + KERNEL_START_TIMEOUT
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"Kernel didn't respond in {KERNEL_START_TIMEOUT:g} seconds")
+                reply = await kc.get_shell_msg(timeout=left)
+                if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                    break
         finally:
             kc.stop_channels()
         if reply["content"].get("status") != "ok":
@@ -551,9 +560,10 @@ class Kernel:
         if self.km is not None and self.used >= self.reuse:
             self.shutdown()
         try:
-            if self.km is None:
+            fresh = self.km is None
+            if fresh:
                 self._start_once()
-            self._loop().run_until_complete(self._execute(_RESET.format(cwd=cwd)))
+            self._loop().run_until_complete(self._execute(_RESET.format(cwd=cwd), fresh))
         except Exception as exc:
             self.shutdown(now=True)
             raise KernelStartError(_last_line(exc)) from exc
@@ -571,8 +581,10 @@ class Kernel:
             return
         with contextlib.suppress(Exception):
             self._loop().run_until_complete(km.shutdown_kernel(now=now))
-        with contextlib.suppress(Exception):
-            km.cleanup_resources()
+        with contextlib.suppress(Exception):  # connection file and ports of a failed shutdown
+            pending = km.cleanup_resources()
+            if asyncio.iscoroutine(pending):
+                self._loop().run_until_complete(pending)
 
 
 def _engine_name() -> str:
