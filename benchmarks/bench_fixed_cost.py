@@ -132,9 +132,10 @@ def thin_project(tree: Path, n: int) -> Path:
     return dest
 
 
-def runner_per_notebook(tree: Path | None, n: int, reuse: str | None) -> float:
-    src_tree = tree or ROOT
-    proj = thin_project(src_tree, n)
+def runner_per_notebook(tree: Path | None, n: int, reuse: str | None, repeat: int) -> float:
+    """Median seconds per notebook of forced `voicescount run --jobs 1` over `n` thin pages
+    (one warm-up run first: it prepares the cycle for the validation gate)."""
+    proj = thin_project(tree or ROOT, n)
     env = {**os.environ}
     if tree is not None:
         env["PYTHONPATH"] = str(tree / "src")
@@ -142,34 +143,44 @@ def runner_per_notebook(tree: Path | None, n: int, reuse: str | None) -> float:
         env["VOICESCOUNT_KERNEL_REUSE"] = reuse
     cmd = [sys.executable, "-m", "voicescount.cli", "--root", str(proj), "run", "--no-progress"]
     cmd += ["--country", "VN", "--cycle", "2022", "--lang", "en", "--jobs", "1"]
+    times = []
     try:
-        subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)  # warm caches
-        start = time.perf_counter()
-        p = subprocess.run(cmd + ["--force"], capture_output=True, text=True, env=env, check=False)
-        took = time.perf_counter() - start
-        if p.returncode != 0 or f"executed: {n} " not in p.stdout:
-            raise SystemExit(f"thin run failed:\n{p.stdout}\n{p.stderr[-3000:]}")
+        subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+        for _ in range(repeat):
+            start = time.perf_counter()
+            p = subprocess.run(cmd + ["--force"], capture_output=True, text=True, env=env)
+            times.append((time.perf_counter() - start) / n)
+            if p.returncode != 0 or f"executed: {n} " not in p.stdout:
+                raise SystemExit(f"thin run failed:\n{p.stdout}\n{p.stderr[-3000:]}")
     finally:
         shutil.rmtree(proj.parent, ignore_errors=True)
-    return took / n
+    return statistics.median(times)
 
 
-def measure(tree: Path | None, repeat: int, notebooks: int) -> dict:
-    row = _median_dicts([_py(_KERNEL, [], tree) for _ in range(repeat)])
-    proj = thin_project(tree or ROOT, 1)  # a copy: its build/ is ours, never the repository's
+def measure(trees: list[Path | None], repeat: int, notebooks: int) -> list[dict]:
+    """One row per tree; the trees take turns at every repeat, so they share the load."""
+    runs: list[dict[str, list]] = [{"kernel": [], "steps": []} for _ in trees]
+    projs = [thin_project(t or ROOT, 1) for t in trees]  # copies: their build/ is ours
     try:
-        args = [str(proj), "VN", "2022", "en"]
-        _py(_STEPS, args, tree)  # first call prepares the cycle into the copy's build/
-        row.update(_median_dicts([_py(_STEPS, args, tree) for _ in range(repeat)]))
+        for t, proj in zip(trees, projs, strict=True):  # prepares the cycle into build/
+            _py(_STEPS, [str(proj), "VN", "2022", "en"], t)
+        for _ in range(repeat):
+            for t, proj, r in zip(trees, projs, runs, strict=True):
+                r["kernel"].append(_py(_KERNEL, [], t))
+                r["steps"].append(_py(_STEPS, [str(proj), "VN", "2022", "en"], t))
     finally:
-        shutil.rmtree(proj.parent, ignore_errors=True)
-    if tree is None:
-        row.update(_py(_RESET, [str(max(5, repeat))], None))
-        fresh = [runner_per_notebook(None, notebooks, "1") for _ in range(repeat)]
-        row["runner, per notebook (fresh kernel each)"] = statistics.median(fresh)
-    times = [runner_per_notebook(tree, notebooks, None) for _ in range(repeat)]
-    row["runner, per notebook (as shipped)"] = statistics.median(times)
-    return row
+        for proj in projs:
+            shutil.rmtree(proj.parent, ignore_errors=True)
+    rows = []
+    for t, r in zip(trees, runs, strict=True):
+        row = {**_median_dicts(r["kernel"]), **_median_dicts(r["steps"])}
+        if t is None:
+            row.update(_py(_RESET, [str(max(5, repeat))], None))
+            fresh = runner_per_notebook(None, notebooks, "1", repeat)
+            row["runner, per notebook (fresh kernel each)"] = fresh
+        row["runner, per notebook (as shipped)"] = runner_per_notebook(t, notebooks, None, repeat)
+        rows.append(row)
+    return rows
 
 
 def main() -> None:
@@ -180,8 +191,9 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     a = ap.parse_args()
     load = os.getloadavg()[0]
-    after = measure(None, a.repeat, a.notebooks)
-    before = measure(a.baseline.resolve(), a.repeat, a.notebooks) if a.baseline else {}
+    trees = [None] + ([a.baseline.resolve()] if a.baseline else [])
+    rows = measure(trees, a.repeat, a.notebooks)
+    after, before = rows[0], (rows[1] if a.baseline else {})
     if a.json:
         print(json.dumps({"bench": "fixed_cost", "load": load, "after": after, "before": before}))
         return
