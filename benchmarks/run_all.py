@@ -73,6 +73,19 @@ def _run(args: list[str]) -> tuple[str, float]:
     return proc.stdout, took
 
 
+def _pipeline_row(r: dict, ratio: str) -> dict:
+    """A bench_pipeline JSON record as a row of the table."""
+    return {
+        "bench": "pipeline" if r.get("tree", "current") == "current" else "pipeline (baseline)",
+        "case": r["case"],
+        "median": r["median_s"],
+        "min": r["min_s"],
+        "peak": r["peak_mib"],
+        "ratio": ratio,
+        "note": f"{r['project']}; {r['note']}; median of {r['repeats']}",
+    }
+
+
 def pipeline_rows(repeat: int, tiny: bool) -> list[dict]:
     """Cold, warm, one-cycle-changed, book build (bench_pipeline --json, no --jobs sweep)."""
     args = [str(HERE / "bench_pipeline.py"), "--json", "--repeat", str(repeat), "--jobs"]
@@ -87,17 +100,7 @@ def pipeline_rows(repeat: int, tiny: bool) -> list[dict]:
         ratio = ""
         if cold and r["case"] in ("warm re-run", "one cycle changed"):
             ratio = f"{r['median_s'] / cold:.2f} × cold"
-        rows.append(
-            {
-                "bench": "pipeline",
-                "case": r["case"],
-                "median": r["median_s"],
-                "min": r["min_s"],
-                "peak": r["peak_mib"],
-                "ratio": ratio,
-                "note": f"{r['project']}; {r['note']}; median of {r['repeats']}",
-            }
-        )
+        rows.append(_pipeline_row(r, ratio))
     return rows
 
 
@@ -116,17 +119,7 @@ def case_rows(repeat: int, sdg: bool, full: bool, baseline: str | None) -> list[
         ratio = "baseline" if r["tree"] == "baseline" else ""
         if r["tree"] == "current" and base.get(r["case"]) and r["median_s"]:
             ratio = f"speed-up {base[r['case']] / r['median_s']:.2f} × (baseline s / current s)"
-        rows.append(
-            {
-                "bench": "pipeline" if r["tree"] == "current" else "pipeline (baseline)",
-                "case": r["case"],
-                "median": r["median_s"],
-                "min": r["min_s"],
-                "peak": r["peak_mib"],
-                "ratio": ratio,
-                "note": f"{r['project']}; {r['note']}; median of {r['repeats']}",
-            }
-        )
+        rows.append(_pipeline_row(r, ratio))
     return rows
 
 
