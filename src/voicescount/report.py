@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import html
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from . import disclosure, estimates
@@ -115,6 +113,7 @@ __all__ = [
     "voices_chapter",
     "who_heard",
 ]
+
 
 def _t(key: str, lang: str, **fmt: Any) -> str:
     """An overview-page message (`report.overview.<key>` in the i18n catalogue)."""
