@@ -6,10 +6,7 @@ lint` runs them as `lint-imports`, and these tests run the same contracts throug
 import-linter's API so that `make test` (CI) enforces them too. The two source checks that
 import-linter cannot express are done here on the AST of src/voicescount/.
 
-KNOWN_* list what the estimates/pages step (report.py, estimates.py, publish.py, vnr.py,
-rewritten by other helpers) removes: the contracts and checks hold apart from them, and
-`test_known_exceptions_are_gone` fails until they are gone. Delete the entries (and that
-test's reason to fail) after integration; never add one to silence a new violation.
+There are no exceptions: a new violation is fixed where it is, never listed away.
 """
 
 from __future__ import annotations
@@ -28,27 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "voicescount"
 PACKAGE = "voicescount"
 
-# removed by the estimates/pages step: direct imports that break a contract today
-KNOWN_IMPORTS = {
-    "voicescount.report -> voicescount.book",  # book.LANGUAGE_NAMES (a view of i18n's catalogue)
-    "voicescount.report -> voicescount.publish",  # publish.downloads_section, in a function
-    "voicescount.publish -> voicescount.report",  # report.estimate_cycle/public: the store
-    "voicescount.vnr -> voicescount.report",  # report.CHAPTERS, report.*: the store and pages
-    "voicescount.vnr -> voicescount.publish",  # publish.cycle_meta (circle with publish)
-    "voicescount.pdf -> voicescount.publish",  # publish.cycle_meta (circle: publish -> pdf)
-}
-
-# removed by the estimates/pages step: function-level imports that hide a circle or need no
-# excuse, as (importing module, imported module); "*" = any import inside that module's
-# functions (the four files being rewritten right now)
-KNOWN_INNER = {
-    ("voicescount.estimates", "*"),
-    ("voicescount.publish", "*"),
-    ("voicescount.report", "*"),
-    ("voicescount.vnr", "*"),
-    ("voicescount.pdf", "voicescount.publish"),  # publish.cycle_meta: a circle with publish
-    ("voicescount.runner", "voicescount.mystcells"),  # pages step, in progress
-}
 
 # The only third-party packages a function may import: heavy ones that only one path needs,
 # so that `import voicescount.<module>` (the CLI, every notebook kernel) does not pay for them.
@@ -107,8 +83,8 @@ def _lint(tmp_path: Path, ignore: set[str]) -> int:
         sys.path[:] = saved  # lint_imports puts the working directory first on sys.path
 
 
-def test_import_contracts_hold_apart_from_the_known_imports(tmp_path, capfd):
-    code = _lint(tmp_path, KNOWN_IMPORTS)
+def test_import_contracts_hold(tmp_path, capfd):
+    code = _lint(tmp_path, set())
     report = capfd.readouterr().out
     assert code == 0, f"an import breaks pyproject's [tool.importlinter] contracts:\n{report}"
 
@@ -128,7 +104,7 @@ def test_the_layer_contract_catches_an_upward_import(tmp_path, capfd, monkeypatc
         return graph
 
     monkeypatch.setattr(grimp, "build_graph", with_upward_import)
-    code = _lint(tmp_path, KNOWN_IMPORTS)
+    code = _lint(tmp_path, set())
     report = capfd.readouterr().out
     assert code != 0
     assert "voicescount.stats -> voicescount.cli" in report
@@ -211,10 +187,6 @@ def inner_imports(module: str, source: str, is_package: bool = False) -> list[tu
     return sorted(set(out))
 
 
-def _known_inner(key: tuple[str, str]) -> bool:
-    return key in KNOWN_INNER or (key[0], "*") in KNOWN_INNER
-
-
 def _not_allowed(imported: str) -> bool:
     return imported.startswith(PACKAGE + ".") or imported.split(".")[0] not in HEAVY_OPTIONAL
 
@@ -238,11 +210,7 @@ def test_no_module_imports_another_modules_private_names():
 
 
 def test_function_level_imports_are_only_of_heavy_optional_dependencies():
-    found = {
-        key: where
-        for key, where in _scan(inner_imports).items()
-        if _not_allowed(key[1]) and not _known_inner(key)
-    }
+    found = {key: where for key, where in _scan(inner_imports).items() if _not_allowed(key[1])}
     assert not found, (
         "imports inside functions: move them to the module top (a circle is fixed by moving the "
         "shared piece down, not hidden in a function); only HEAVY_OPTIONAL may be lazy:\n"
@@ -271,29 +239,3 @@ def test_the_source_checks_catch_what_they_forbid(source, private, inner):
     module = "voicescount.lnob"
     assert [w for _, w in private_imports(module, source)] == private
     assert [m for _, m in inner_imports(module, source) if _not_allowed(m)] == inner
-
-
-# --------------------------------------------------------------------------- known exceptions
-
-
-def test_known_exceptions_are_gone(tmp_path, capfd):
-    """Fails until the estimates/pages step lands: then delete KNOWN_IMPORTS and KNOWN_INNER
-    (every contract and check then holds without exceptions, as `make lint` requires)."""
-    graph = grimp.build_graph(PACKAGE, exclude_type_checking_imports=True, cache_dir=None)
-    left = []
-    for expr in sorted(KNOWN_IMPORTS):
-        importer, imported = (s.strip() for s in expr.split("->"))
-        if graph.direct_import_exists(importer=importer, imported=imported):
-            lines = graph.get_import_details(importer=importer, imported=imported)
-            at = ", ".join(sorted({str(d["line_number"]) for d in lines}))
-            left.append(f"{expr} (line {at})")
-    left += [
-        f"{' '.join(where)}: {key[0]} imports {key[1]} in a function"
-        for key, where in sorted(_scan(inner_imports).items())
-        if _not_allowed(key[1]) and _known_inner(key)
-    ]
-    code = _lint(tmp_path, set())
-    report = capfd.readouterr().out
-    assert not left and code == 0, (
-        "removed by the estimates/pages step, still there:\n" + "\n".join(left) + "\n\n" + report
-    )
