@@ -56,8 +56,8 @@ test: setup system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 	$(BIN)/lint-imports
 
 # One Markdown table; e.g. `make bench BENCH_ARGS="--repeat 5"` (see benchmarks/run_all.py --help).
