@@ -17,7 +17,7 @@ from voicescount import report
 from voicescount.provenance import (
     cycle_input_files,
     file_hashes,
-    page_header,
+    page_notices,
     provenance_record,
     source_fingerprint,
 )
@@ -56,6 +56,21 @@ def test_record_has_no_absolute_paths_and_names_versions(tiny):
     assert len(rec["source"]) == 64 and rec["source"] == source_fingerprint()
 
 
+def page_header(project, iso, cycle, lang):
+    """A page's header as report.header renders it (the notices and the provenance block)."""
+    return report.header(project, iso, cycle, lang, "page")
+
+
+def test_page_notices_are_data_in_the_page_language(tiny):
+    assert [n["name"] for n in page_notices(tiny, "ZZ", 2021, "en")] == ["synthetic"]
+    sw = page_notices(tiny, "ZZ", 2021, "sw")
+    assert [n["name"] for n in sw] == ["synthetic", "machine-drafted"]
+    assert (
+        sw[0]["kind"] == "warning"
+        and sw[0]["title"] != page_notices(tiny, "ZZ", 2021, "en")[0]["title"]
+    )
+
+
 def test_page_header_shows_synthetic_notice_in_the_page_language(tiny):
     vi = page_header(tiny, "ZZ", 2021, "vi")._repr_html_()
     assert "Dữ liệu ví dụ tổng hợp" in vi and "<details" in vi
@@ -73,7 +88,7 @@ def test_machine_drafted_language_says_so_on_every_page(tiny):
     assert "voicescount-machine-drafted" in sw and "Tafsiri iliyoandaliwa na mashine" in sw
     assert "Data za mfano za kubuni" in sw  # the synthetic notice, in Kiswahili
     for lang in ("en", "vi"):
-        assert "voicescount-machine-drafted" not in page_header(tiny, "ZZ", 2021, lang).html
+        assert "voicescount-machine-drafted" not in page_header(tiny, "ZZ", 2021, lang).text
 
 
 def test_no_notice_for_real_data(tiny):

@@ -9,7 +9,6 @@ project root, so nothing about the machine that built the book leaks into it.
 from __future__ import annotations
 
 import hashlib
-import html
 import os
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -168,99 +167,23 @@ def provenance_record(
     }
 
 
-# --------------------------------------------------------------------------- page header
+# --------------------------------------------------------------------------- page notices
 
 # Notices are given in the page's language (locales/<lang>.yml, notice.*), so everyone the page
 # is for can read them; a page in a machine-drafted language also says its wording awaits review.
 
 
-class PageHeader:
-    """A page's header as a display object: the notebook shows it, Jupyter Book renders it.
-
-    HTML is used (not Markdown) so the collapsed <details> block renders the same in
-    Jupyter, in the book and in exported HTML, without MyST parsing the provenance text.
-    """
-
-    def __init__(self, html_text: str, plain: str) -> None:
-        self.html = html_text
-        self.plain = plain
-
-    def _repr_html_(self) -> str:
-        return self.html
-
-    def __repr__(self) -> str:
-        return self.plain
-
-
-def page_header(
-    project: Project,
-    iso: str,
-    cycle: int | str,
-    lang: str,
-    params: Mapping[str, Any] | None = None,
-    inputs: Mapping[str, str] | None = None,
-) -> PageHeader:
-    """Synthetic-data notice (if cycle.yml says `synthetic: true`) and a collapsed provenance block.
-
-    The block lists the inputs of the page's scope: `params={..., "inputs": "all"}` for a page
-    that reads every country (see `provenance_record`); `inputs`: hashes already recorded
-    for the `cycle` scope (the cycle store's record).
-    """
-    cyc = project.cycle(iso, cycle)
-    if params is None:
-        params = {"country": iso, "cycle": int(cycle), "lang": lang}
-    rec = provenance_record(project, iso, cycle, lang, params, inputs)
-    parts: list[str] = []
-    plain: list[str] = []
-    if cyc.synthetic:
-        title, body = t("notice.synthetic_title", lang), t("notice.synthetic_text", lang)
-        parts.append(
-            '<div class="admonition warning voicescount-synthetic" role="note">'
-            f'<p class="admonition-title">{html.escape(title)}</p>'
-            f"<p>{html.escape(body)}</p></div>"
-        )
-        plain.append(f"{title}: {body}")
+def page_notices(project: Project, iso: str, cycle: int | str, lang: str) -> list[dict[str, str]]:
+    """The notices a page of this cycle opens with, as data (the page layer words and renders
+    them): `synthetic` when cycle.yml says `synthetic: true`, `machine-drafted` when the page's
+    language is marked so in its catalogue. Each: name, kind (admonition class), title, body."""
+    out = []
+    if project.cycle(iso, cycle).synthetic:
+        out.append({"name": "synthetic", "kind": "warning",
+                    "title": t("notice.synthetic_title", lang),
+                    "body": t("notice.synthetic_text", lang)})  # fmt: skip
     if is_machine_drafted(lang):
-        title, body = (
-            t("notice.machine_drafted_title", lang),
-            t("notice.machine_drafted_text", lang),
-        )
-        parts.append(
-            '<div class="admonition note voicescount-machine-drafted" role="note">'
-            f'<p class="admonition-title">{html.escape(title)}</p>'
-            f"<p>{html.escape(body)}</p></div>"
-        )
-        plain.append(f"{title}: {body}")
-    rows = "".join(
-        # the full digest, so a reader can check a file with `sha256sum`
-        f"<tr><td><code>{html.escape(path)}</code></td>"
-        f'<td><code style="word-break:break-all">{digest}</code></td></tr>'
-        for path, digest in rec["inputs"].items()
-    )
-    param_text = ", ".join(f"{k}={v!r}" for k, v in rec["parameters"].items())
-    pkg_text = ", ".join(f"{k} {v}" for k, v in rec["packages"].items())
-    summary = t("notice.provenance_title", lang)
-    # the message is escaped before the code-formatted values go in
-    made = html.escape(t("notice.provenance_made", lang)).format(
-        version=html.escape(rec["voicescount"]),
-        source=f"<code>{rec['source'][:12]}</code>",
-        parameters=f"<code>{html.escape(param_text)}</code>",
-    )
-    parts.append(
-        '<details class="voicescount-provenance">'
-        f"<summary>{html.escape(summary)}</summary>"
-        f"<p>{made}</p>"
-        f"<p>{html.escape(pkg_text)}</p>"
-        f"<table><thead><tr><th>{html.escape(t('notice.provenance_input_file', lang))}</th>"
-        f"<th>SHA-256</th></tr></thead><tbody>{rows}</tbody></table></details>"
-    )
-    plain.append(
-        t(
-            "notice.provenance_plain",
-            lang,
-            title=summary,
-            n=len(rec["inputs"]),
-            parameters=param_text,
-        )
-    )
-    return PageHeader("\n".join(parts), "\n".join(plain))
+        out.append({"name": "machine-drafted", "kind": "note",
+                    "title": t("notice.machine_drafted_title", lang),
+                    "body": t("notice.machine_drafted_text", lang)})  # fmt: skip
+    return out

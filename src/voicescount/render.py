@@ -143,6 +143,31 @@ ENV.globals["t"] = t
 ENV.globals["fmt_number"] = fmt_number
 
 
+def _code_format(message: Any, **values: Any) -> Markup:
+    """A catalogue message whose {placeholders} are shown as code: the message and the values
+    are HTML-escaped, only the <code> wrapping is markup."""
+    code = {k: Markup("<code>{}</code>").format(v) for k, v in values.items()}
+    return Markup.escape(str(message)).format(**code)
+
+
+# HTML pieces (a page header, the downloads list, a chart for Jupyter, the printed report):
+# *.html.j2 templates with Jinja's own HTML autoescaping, the only place HTML is written.
+HTML_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("voicescount", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+HTML_ENV.filters["code_format"] = _code_format
+HTML_ENV.globals["t"] = t
+
+
+def render_html(template: str, **context: Any) -> str:
+    """Render templates/<template> (an .html.j2) with every value HTML-escaped."""
+    return HTML_ENV.get_template(template).render(**context).strip()
+
+
 # --------------------------------------------------------------------------- view pieces
 
 

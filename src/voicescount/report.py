@@ -19,7 +19,6 @@ table alternative, CSV in tables/); respondents' words only through voices.as_te
 from __future__ import annotations
 
 import contextlib
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -83,7 +82,7 @@ from .i18n import (
     t,
 )
 from .prepare import WEIGHT_FINAL
-from .provenance import page_header, provenance_record
+from .provenance import page_notices, provenance_record
 from .registry import (
     Country,
     Cycle,
@@ -93,7 +92,17 @@ from .registry import (
     Rules,
     label,
 )
-from .render import Figure, Page, Quote, Safe, Table, figure_view, myst_text, table_view
+from .render import (
+    Figure,
+    Page,
+    Quote,
+    Safe,
+    Table,
+    figure_view,
+    myst_text,
+    render_html,
+    table_view,
+)
 
 __all__ = [
     "Html",
@@ -105,7 +114,6 @@ __all__ = [
     "methods",
     "official_chapter",
     "overview",
-    "page_header",
     "recommendations_chapter",
     "scorecards_chapter",
     "sdg_chapter",
@@ -352,26 +360,45 @@ def header(
     page: str,
     params: Mapping | None = None,
 ) -> Html:
-    """The synthetic-data notice and provenance (provenance.page_header) and a link to the
-    same page in the cycle's other languages (pages of a cycle sit in report/<ISO>/<cycle>/<lang>/)."""
+    """The page's notices (synthetic data, machine-drafted wording: provenance.page_notices), a
+    collapsed provenance block (provenance_record: every input of the page's scope with its
+    hash, the parameters and versions) and a link to the same page in the cycle's other
+    languages (pages of a cycle sit in report/<ISO>/<cycle>/<lang>/); templates/header.html.j2.
+
+    `params={..., "inputs": "all"}` for a page that reads every country; a cycle-scope page
+    quotes the hashes the cycle store recorded instead of hashing the files again.
+    """
+    if params is None:
+        params = {"country": iso, "cycle": int(cycle), "lang": lang}
     recorded = None
-    if str((params or {}).get("inputs", "cycle")) == "cycle":
+    if str(params.get("inputs", "cycle")) == "cycle":
         with contextlib.suppress(VoicesError):  # no store (e.g. no microdata): hash the files
             recorded = estimates.load(project, iso, cycle).provenance["inputs"]
-    head = page_header(project, iso, cycle, lang, params, inputs=recorded)
+    rec = provenance_record(project, iso, cycle, lang, params, recorded)
+    notices = page_notices(project, iso, cycle, lang)
     cyc = project.cycle(iso, cycle)
-    others = [lg for lg in cyc.languages if lg != lang]
-    links = " · ".join(
-        f'<a href="../{html.escape(lg)}/{html.escape(page)}.html" hreflang="{html.escape(lg)}" '
-        f'lang="{html.escape(lg)}">{html.escape(_language_name(lg))}</a>'
-        for lg in others
+    others = [{"code": lg, "name": _language_name(lg)} for lg in cyc.languages if lg != lang]
+    param_text = ", ".join(f"{k}={v!r}" for k, v in rec["parameters"].items())
+    summary = t("notice.provenance_title", lang)
+    text = render_html(
+        "header.html.j2",
+        notices=notices,
+        summary=summary,
+        made=t("notice.provenance_made", lang),
+        version=rec["voicescount"],
+        source=rec["source"][:12],
+        parameters=param_text,
+        packages=", ".join(f"{k} {v}" for k, v in rec["packages"].items()),
+        input_file=t("notice.provenance_input_file", lang),
+        inputs=list(rec["inputs"].items()),
+        languages=others,
+        other_languages=rt("other_languages", lang),
+        page=page,
     )
-    switch = (
-        f'<p class="voicescount-languages">{html.escape(rt("other_languages", lang))}: {links}</p>'
-        if others
-        else ""
-    )
-    return Html(head.html + switch, head.plain)
+    plain = [f"{n['title']}: {n['body']}" for n in notices]
+    plain.append(t("notice.provenance_plain", lang, title=summary, n=len(rec["inputs"]),
+                   parameters=param_text))  # fmt: skip
+    return Html(text, "\n".join(plain))
 
 
 # --------------------------------------------------------------------------- 1. key findings
@@ -1024,25 +1051,21 @@ def downloads_section(project: Project, iso: str, cycle: int | str, lang: str) -
     book is served; the files are written after the book build (`make report`), which is why
     the links are raw HTML the Sphinx build does not check.
     """
-    esc = html.escape
-    title, intro = t("downloads.title", lang), t("downloads.intro", lang)
-    return (
-        f'<section class="voicescount-downloads"><h2 id="downloads">{esc(title)}</h2>'
-        f"<p>{esc(intro)}</p>{downloads_list(project, iso, cycle, lang)}</section>"
-    )
+    return downloads_list(project, iso, cycle, lang, section=True)
 
 
-def downloads_list(project: Project, iso: str, cycle: int | str, lang: str) -> str:
+def downloads_list(
+    project: Project, iso: str, cycle: int | str, lang: str, section: bool = False
+) -> str:
     """The <ul> of `downloads_section` (the methods template puts it under a real heading)."""
-    esc = html.escape
     up = f"../../../../{estimates.BOOK_DOWNLOADS}/{iso}/{int(cycle)}/"
     items = []
     for kind, rel in estimates.download_files(project, iso, int(cycle)):
         key, _, lg = kind.partition(":")
         language = t(f"language.{lg}", lang) if lg else ""
-        name = t(f"downloads.{key}", lang, language=language)
-        items.append(f'<li><a href="{esc(up + rel)}">{esc(name)}</a></li>')
-    return f"<ul>{''.join(items)}</ul>"
+        items.append((t(f"downloads.{key}", lang, language=language), up + rel))
+    return render_html("downloads.html.j2", items=items, section=section,
+                       title=t("downloads.title", lang), intro=t("downloads.intro", lang))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- across cycles
