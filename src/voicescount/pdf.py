@@ -26,7 +26,6 @@ names another binary. Playwright's own browser download is never used.
 
 from __future__ import annotations
 
-import html
 import io
 import os
 import re
@@ -44,6 +43,7 @@ from .errors import ConfigError, InputError
 from .estimates import cycle_meta
 from .i18n import t
 from .registry import Project, label
+from .render import Safe, html_macro
 
 __all__ = [
     "CHROMIUM_ARGS",
@@ -224,59 +224,30 @@ def assemble(
     downloads_url: str = "",
     pages: Sequence[int] | None = None,
 ) -> str:
-    """The print document: cover, contents (with `pages` if known) and every chapter."""
-    esc = html.escape
-    cover = [
-        '<section class="cover">',
-        f'<div class="kicker">{esc(t("pdf.report", lang))}</div>',
-        f"<h1>{esc(title)}</h1>",
-        f'<div class="meta"><p>{esc(subtitle)}</p><p>{esc(t("pdf.by", lang, coalition=coalition))}'
-        f"</p><p>{esc(t('pdf.released', lang, date=date))}</p></div>",
-    ]
-    if notice:
-        cover.append(
-            '<div class="admonition voicescount-synthetic"><p class="admonition-title">'
-            f"{esc(notice[0])}</p><p>{esc(notice[1])}</p></div>"
-        )
-    cover.append(
-        f'<div class="foot"><p>{esc(t("pdf.printed", lang, url=downloads_url or "–"))}</p></div>'
-    )
-    cover.append("</section>")
-    items = []
-    for k, ch in enumerate(chapters, start=1):
-        n = str(pages[k - 1]) if pages else ""
-        items.append(
-            f'<li><a href="#ch-{k}"><span class="t">{esc(ch.title)}</span>'
-            f'<span class="n">{esc(n)}</span></a></li>'
-        )
-    toc = (
-        f'<nav class="toc" id="contents"><h1>{esc(t("pdf.contents", lang))}</h1>'
-        f"<ol>{''.join(items)}</ol></nav>"
-    )
-    body = "\n".join(
-        f'<section class="chapter" id="ch-{k}">{ch.body}</section>'
-        for k, ch in enumerate(chapters, start=1)
-    )
-    return (
-        f'<!DOCTYPE html><html lang="{esc(lang)}"><head><meta charset="utf-8">'
-        f"<title>{esc(title)}</title><style>{PRINT_CSS}</style></head><body>"
-        f"{''.join(cover)}{toc}{body}</body></html>"
+    """The print document: cover, contents (with `pages` if known) and every chapter
+    (templates/pdf.html.j2; the chapters' bodies are the built book's sanitised HTML)."""
+    return html_macro(
+        "pdf.html.j2",
+        "document",
+        [{"title": ch.title, "body": Safe(ch.body)} for ch in chapters],
+        lang,
+        title,
+        subtitle,
+        coalition,
+        date,
+        notice,
+        downloads_url,
+        list(pages) if pages else None,
+        Safe(PRINT_CSS),
     )
 
 
 def _footer(lang: str) -> str:
-    return (
-        '<div style="font-size:8pt;width:100%;text-align:center;font-family:DejaVu Sans,sans-serif">'
-        f'{html.escape(t("pdf.page", lang))} <span class="pageNumber"></span> / '
-        '<span class="totalPages"></span></div>'
-    )
+    return html_macro("pdf.html.j2", "footer", lang)
 
 
 def _header(title: str) -> str:
-    return (
-        '<div style="font-size:7pt;width:100%;padding:0 16mm;color:#555;'
-        f'font-family:DejaVu Sans,sans-serif">{html.escape(title)}</div>'
-    )
+    return html_macro("pdf.html.j2", "header", title)
 
 
 def find_chromium() -> str:

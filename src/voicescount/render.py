@@ -168,6 +168,12 @@ def render_html(template: str, **context: Any) -> str:
     return HTML_ENV.get_template(template).render(**context).strip()
 
 
+def html_macro(template: str, name_: str, *args: Any, **kwargs: Any) -> str:
+    """Call one macro of an .html.j2 template; values are HTML-escaped unless Safe (Markup)."""
+    mod = HTML_ENV.get_template(template).make_module()
+    return str(getattr(mod, name_)(*args, **kwargs)).strip()
+
+
 # --------------------------------------------------------------------------- view pieces
 
 
