@@ -77,14 +77,16 @@ def est():
     )  # fmt: skip
 
 
-def _dots(chart):
-    """(x of plotted estimates, filled?) read back from the figure itself."""
-    ax = chart.fig.axes[0]
+def _dots(chart, ax=None):
+    """(x of plotted estimates, filled?) top to bottom, read back from the figure itself (a
+    panel draws its dots as one line per face, not one line per row)."""
+    ax = chart.fig.axes[0] if ax is None else ax
     out = []
     for line in ax.lines:
-        if line.get_marker() == "o" and len(line.get_xdata()) == 1:
-            out.append((float(line.get_xdata()[0]), line.get_markerfacecolor() != "white"))
-    return out
+        if line.get_marker() == "o" and line.get_linestyle() in ("None", ""):
+            filled = line.get_markerfacecolor() != "white"
+            out += [(float(x), filled, float(y)) for x, y in zip(*line.get_data(), strict=True)]
+    return [(x, filled) for x, filled, _ in sorted(out, key=lambda d: -d[2])]
 
 
 def test_dot_whisker_orders_flags_and_suppresses(est, project):
@@ -420,11 +422,9 @@ def test_panels_one_per_dimension_sharing_the_value_axis_and_overall(est_dims, p
         ["With disability", "Without disability"],
     ]
     assert [tx.get_text() for tx in axes[1].texts] == ["suppressed (n < 5)"]
-    dots = [
-        [(float(ln.get_xdata()[0]), ln.get_markerfacecolor() != "white")
-         for ln in ax.lines if ln.get_marker() == "o"]
-        for ax in axes
-    ]  # fmt: skip
+    dots = [_dots(c, ax) for ax in axes]
+    # One line for a panel's whiskers and one per dot face, not two lines per row.
+    assert all(len(ax.lines) <= 4 for ax in axes)
     assert dots[0] == [(pytest.approx(55.0), False), (pytest.approx(30.0), True)]  # caution hollow
     assert [x for x, _ in dots[1]] == [pytest.approx(45.0), pytest.approx(35.0)]
     # Panel height follows the number of groups: every row the same height (3 : 3 : 2).

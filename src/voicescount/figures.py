@@ -297,28 +297,23 @@ def _flags(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(caution, suppressed, why) aligned with df: two booleans and, for a cell without a
     value, why it has none ('primary', 'secondary' or 'empty': nobody in the group answered;
     '' for a shown cell), so charts never call a group of 900 "fewer than 5 respondents"."""
-    caution = (
-        df["flag"].fillna("").astype(str).eq("caution")
-        if "flag" in df
-        else pd.Series(False, index=df.index)
+    # On numpy arrays: a page flags every panel's rows, and a chain of pandas Series
+    # operations per column cost more than the rest of the table work.
+    k = len(df)
+
+    def col(name: str) -> np.ndarray:
+        return df[name].to_numpy(object) if name in df else np.full(k, None, object)
+
+    caution = np.array([isinstance(v, str) and v == "caution" for v in col("flag")], bool)
+    suppressed = np.array([False if pd.isna(v) else bool(v) for v in col("suppressed")], bool)
+    suppressed |= pd.isna(df["estimate"].to_numpy())
+    secondary = np.array(
+        [isinstance(v, str) and v == "secondary" for v in col("suppression")], bool
     )
-    suppressed = (
-        df["suppressed"].fillna(False).astype(bool)
-        if "suppressed" in df
-        else pd.Series(False, index=df.index)
-    )
-    suppressed = suppressed | df["estimate"].isna()
-    secondary = (
-        df["suppression"].fillna("").astype(str).eq("secondary")
-        if "suppression" in df
-        else pd.Series(False, index=df.index)
-    )
-    empty = (
-        pd.to_numeric(df["n"], errors="coerce").fillna(-1).eq(0)
-        if "n" in df
-        else pd.Series(False, index=df.index)
-    )
+    n = pd.to_numeric(df["n"], errors="coerce") if "n" in df else pd.Series(np.nan, index=df.index)
+    empty = n.to_numpy(float, na_value=np.nan) == 0
     why = np.where(secondary, "secondary", np.where(empty, "empty", "primary"))
+    caution, suppressed = pd.Series(caution, index=df.index), pd.Series(suppressed, index=df.index)
     return caution, suppressed, pd.Series(np.where(suppressed, why, ""), index=df.index)
 
 
@@ -327,7 +322,8 @@ def _group_codes(df: pd.DataFrame, grouping: str) -> list[str]:
         return [""] * len(df)
     dims = split_dims(grouping)
     _check_columns(df, dims, "estimate")
-    return ["|".join(str(v) for v in row) for row in df[dims].itertuples(index=False)]
+    cols = [df[d].tolist() for d in dims]
+    return ["|".join(map(str, row)) for row in zip(*cols, strict=True)]
 
 
 def _scale(unit: str) -> float:
@@ -457,11 +453,10 @@ def _dot_rows(
         code_label(dimensions, country, grouping, c, lang) for c in _group_codes(rows, grouping)
     ]
     rows["_caution"], rows["_suppressed"], rows["_why"] = _flags(rows)
-    shown = rows[~rows["_suppressed"]].sort_values(
-        ["estimate", "_label"], ascending=[False, True], kind="mergesort"
-    )
-    hidden = rows[rows["_suppressed"]].sort_values("_label", kind="mergesort")
-    return pd.concat([shown, hidden])
+    # One stable sort: shown rows first (estimate high to low), suppressed ones after.
+    key = np.where(rows["_suppressed"], 0.0, -rows["estimate"].to_numpy(float))
+    order = rows.assign(_key=key).sort_values(["_suppressed", "_key", "_label"], kind="mergesort")
+    return order.drop(columns="_key")
 
 
 def _overall(est: pd.DataFrame, variable: str, lang: str) -> tuple[pd.DataFrame, float | None]:
@@ -510,17 +505,30 @@ def _draw_dots(
     k = len(ordered)
     ys = np.arange(k)[::-1]
     colour = OKABE_ITO["blue"]
-    for y, (_, r) in zip(ys, ordered.iterrows(), strict=True):
-        if r["_suppressed"]:
-            ax.text(
-                0.01, y, _suppressed_note(r["_why"], lang, suppress_n),
-                transform=ax.get_yaxis_transform(), va="center", color=GREY, style="italic",
-                fontsize=MIN_FONT_PT, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
-            )  # fmt: skip
-            continue
-        ax.plot([r["ci_low"] * s, r["ci_high"] * s], [y, y], color=colour, lw=1.6)
-        face = "white" if r["_caution"] else colour
-        ax.plot([r["estimate"] * s], [y], marker="o", ms=7, mfc=face, mec=colour, mew=1.6, ls="")
+    hidden = ordered["_suppressed"].to_numpy(bool)
+    for y, why in zip(ys[hidden], ordered["_why"][hidden], strict=True):
+        ax.text(
+            0.01, y, _suppressed_note(why, lang, suppress_n),
+            transform=ax.get_yaxis_transform(), va="center", color=GREY, style="italic",
+            fontsize=MIN_FONT_PT, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+        )  # fmt: skip
+    # One line for all whiskers (NaN breaks it between rows) and one per dot face: a line per
+    # row made a chart's build and save scale with its rows (each Line2D copies its marker).
+    # Rows never overlap, so drawing every whisker before every dot looks the same.
+    shown = ~hidden
+    y, est = ys[shown].astype(float), ordered["estimate"].to_numpy(float)[shown] * s
+    lo, hi = (
+        ordered["ci_low"].to_numpy(float)[shown] * s,
+        ordered["ci_high"].to_numpy(float)[shown] * s,
+    )
+    if len(y):
+        gap = np.full_like(y, np.nan)
+        ax.plot(np.column_stack([lo, hi, gap]).ravel(), np.column_stack([y, y, gap]).ravel(),
+                color=colour, lw=1.6)  # fmt: skip
+    caution = ordered["_caution"].to_numpy(bool)[shown]
+    for sel, face in ((~caution, colour), (caution, "white")):
+        if sel.any():
+            ax.plot(est[sel], y[sel], marker="o", ms=7, mfc=face, mec=colour, mew=1.6, ls="")
     if overall is not None:
         ax.axvline(overall * s, color=OKABE_ITO["black"], ls="--", lw=1)
     ax.set_yticks(ys, [wrap(lbl) for lbl in ordered["_label"]])
@@ -555,14 +563,16 @@ def _dot_legend(
 def _text_width_in(text: str, size: float) -> float:
     """Width in inches of the longest line of `text` as the SVG is drawn (glyphs as paths,
     the report's fonts with their fallbacks); call it inside `style()`."""
-    prop = font_manager.FontProperties(size=size)
-    return (
-        max(
-            text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0]
-            for line in text.split("\n")
-        )
-        / 72
-    )
+    families = tuple(mpl.rcParams["font.family"])
+    return max(_line_width_pt(line, size, families) for line in text.split("\n")) / 72
+
+
+@cache
+def _line_width_pt(line: str, size: float, families: tuple[str, ...]) -> float:
+    """Width in points of one line (cached: every indicator's chart measures the same group
+    labels again, and a measure lays the glyphs out through the font files)."""
+    prop = font_manager.FontProperties(family=list(families), size=size)
+    return text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0]
 
 
 def _stack(
