@@ -853,8 +853,15 @@ def heatmap(
     sup = np.zeros((nr, nc), bool)
     star = np.zeros((nr, nc), bool)
     pos = {key: i for i, key in enumerate(group_keys)}
-    for _, r in cells.iterrows():
-        i, j = pos[(r["_grouping"], r["_code"])], var_list.index(r["variable"])
+    # Plain records and a key index: iterrows and a filter per cell made the heat map's
+    # build grow with the square of its cells (about half a second for the adults' map).
+    recs = cells[["_grouping", "_code", "variable", "gap", "_sig", "_suppressed", "_why",
+                  "_caution"]].to_dict("records")  # fmt: skip
+    col_of = {v: var_list.index(v) for v in var_list}  # the first, as list.index gave
+    first: dict[tuple, dict] = {}
+    for r in recs:
+        first.setdefault((r["_grouping"], r["_code"], r["variable"]), r)
+        i, j = pos[(r["_grouping"], r["_code"])], col_of[r["variable"]]
         if r["_suppressed"]:
             sup[i, j] = True
             continue
@@ -905,12 +912,9 @@ def heatmap(
     records = []
     for i, (g, c) in enumerate(group_keys):
         for j, v in enumerate(var_list):
-            match = cells[
-                (cells["_grouping"] == g) & (cells["_code"] == c) & (cells["variable"] == v)
-            ]
-            if match.empty:
+            r = first.get((g, c, v))
+            if r is None:
                 continue
-            r = match.iloc[0]
             rec = {
                 c_group: group_names[i],
                 c_ind: labels.get(v, v),
