@@ -425,6 +425,14 @@ def test_panels_one_per_dimension_sharing_the_value_axis_and_overall(est_dims, p
     dots = [_dots(c, ax) for ax in axes]
     # One line for a panel's whiskers and one per dot face, not two lines per row.
     assert all(len(ax.lines) <= 4 for ax in axes)
+    whiskers = [
+        ln for ln in axes[0].lines if ln.get_linestyle() == "-" and ln.get_marker() == "None"
+    ]
+    assert len(whiskers) == 1  # a segment per shown row, broken by NaN, at the row's y
+    seg = np.column_stack(whiskers[0].get_data()).reshape(-1, 3, 2)
+    assert np.isnan(seg[:, 2]).all()
+    want = [[[55 - 17.64, 2], [55 + 17.64, 2]], [[30 - 5.88, 1], [30 + 5.88, 1]]]
+    np.testing.assert_allclose(seg[:, :2], want)
     assert dots[0] == [(pytest.approx(55.0), False), (pytest.approx(30.0), True)]  # caution hollow
     assert [x for x, _ in dots[1]] == [pytest.approx(45.0), pytest.approx(35.0)]
     # Panel height follows the number of groups: every row the same height (3 : 3 : 2).
