@@ -24,7 +24,6 @@ suppression ('primary'|'secondary'|'').
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 import re
@@ -49,6 +48,7 @@ from matplotlib.ticker import FuncFormatter
 from .errors import InputError
 from .i18n import code_label, dim_label, fmt_number, fmt_percent, split_dims, t
 from .registry import Country, DimensionSet, label
+from .render import render_html
 
 # --------------------------------------------------------------------------- style
 
@@ -246,22 +246,16 @@ class Chart:
             src = f"figures/{name}.svg"
         else:
             src = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
-        esc = html.escape
         shown = self.display_table()
-        head = "".join(f'<th scope="col">{esc(str(c))}</th>' for c in shown.columns)
-        rows = "".join(
-            "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>"
-            for row in shown.itertuples(index=False)
-        )
-        return (
-            f'<figure class="voicescount-chart" id="fig-{esc(name)}">'
-            f'<img src="{esc(src)}" alt="{esc(self.alt)}" style="max-width:100%;height:auto"/>'
-            f"<figcaption>{esc(self.title)} "
-            f'<a href="tables/{esc(name)}.csv" download>{esc(t("figure.download_csv", self.lang))}</a>'
-            f"</figcaption>"
-            f"<details><summary>{esc(t('figure.table_alternative', self.lang))}</summary>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></details>"
-            f"</figure>"
+        return render_html(
+            "chart.html.j2",
+            name=name,
+            src=src,
+            alt=self.alt,
+            title=self.title,
+            lang=self.lang,
+            columns=[str(c) for c in shown.columns],
+            rows=list(shown.itertuples(index=False)),
         )
 
 
