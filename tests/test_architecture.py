@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -239,3 +240,55 @@ def test_the_source_checks_catch_what_they_forbid(source, private, inner):
     module = "voicescount.lnob"
     assert [w for _, w in private_imports(module, source)] == private
     assert [m for _, m in inner_imports(module, source) if _not_allowed(m)] == inner
+
+
+# --------------------------------------------------------------------------- HTML only in templates
+
+HTML_TAG = re.compile(
+    r"<(/?)(a|p|div|span|table|thead|tbody|tr|td|th|ul|ol|li|h[1-6]|details|summary|section"
+    r"|figure|figcaption|img|blockquote|br|nav|html|head|body|style|svg|script|iframe)\b[^>]*>",
+    re.IGNORECASE,
+)
+# Strings with a tag-shaped part that are not HTML output: (file, start of the string, why).
+NOT_HTML = {
+    ("render.py", "^\\((?P<a>"): "a regular expression's named group",
+}
+
+
+def html_strings(source: str) -> list[tuple[int, str]]:
+    """(line, text) of each string constant, docstrings aside, that holds an HTML tag."""
+    tree = ast.parse(source)
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docs
+        and HTML_TAG.search(node.value)
+    ]
+
+
+def test_html_is_written_only_by_the_templates():
+    """Pages, headers, charts and the printed report are templates/*.j2 (autoescaped); no
+    module assembles HTML from strings (issue 12)."""
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        for line, text in html_strings(path.read_text(encoding="utf-8")):
+            if not any(path.name == f and text.startswith(s) for f, s in NOT_HTML):
+                found.append(f"{path.relative_to(ROOT)}:{line}: {text[:70]!r}")
+    assert not found, "HTML assembled in Python (write it in a template):\n" + "\n".join(found)
+
+
+def test_the_html_check_catches_markup_in_code():
+    assert html_strings('x = f"<p>{y}</p>"\n')
+    assert html_strings("def f():\n    return '<details><summary>'\n")
+    assert not html_strings('def f():\n    """Returns a <figure>."""\n')
+    assert not html_strings("hint = 'map it to {val: <code>}'\n")
