@@ -26,6 +26,7 @@ from .errors import ConfigError, VoicesError
 from .publish import EXPORT_KINDS, export
 from .registry import Project
 from .runner import execute
+from .scaffold import init_cycle
 from .training import SLIDES_ASSETS, SLIDES_KIT_DIR, build_kit
 from .validate import validate_cycle
 
@@ -128,6 +129,22 @@ def _export(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- init-cycle
+
+
+def _init_cycle(args: argparse.Namespace, project: Project) -> int:
+    path, draft = init_cycle(project, args.country, args.cycle, args.form, args.export,
+                             args.instrument, args.population, args.force)  # fmt: skip
+    guesses = sum(1 for line in draft.mapping.values() if line.note)
+    print(f"draft: {path} (instrument {draft.key}: {len(draft.mapping)} columns mapped, "
+          f"{guesses} guessed; {len(draft.identifiers)} identifiers)")  # fmt: skip
+    if draft.missing:
+        print(f"not found (required): {', '.join(draft.missing)}")
+    print(f"next: check the `# guess:` lines, then voicescount validate "
+          f"data/{args.country}/{args.cycle}")  # fmt: skip
+    return 0
+
+
 # --------------------------------------------------------------------------- registration
 
 # Subcommand name -> handler(args, project) -> exit code; one per `commands.SUBCOMMANDS`.
@@ -138,6 +155,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace, Project], int]] = {
     "validate": _validate,
     "training": _training,
     "export": _export,
+    "init-cycle": _init_cycle,
 }
 
 

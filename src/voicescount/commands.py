@@ -196,6 +196,39 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     )
 
 
+# --------------------------------------------------------------------------- init-cycle
+
+
+def add_init_cycle(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "init-cycle",
+        help="draft data/<ISO>/<cycle>/cycle.yml from an XLSForm and its raw export",
+        description="Read the instrument's XLSForm (names, groups, types, choices, labels) and "
+        "the export's headers, and write a draft cycle.yml: the contract mapping, code maps, "
+        "identifiers, design columns, languages and goals, each guess marked `# guess:` for "
+        "review. The form and export must already be in the cycle folder; they are only read. "
+        "An existing cycle.yml is not overwritten (without --force); a draft init-cycle wrote "
+        "gains the instrument when --instrument names a new one. Then run `voicescount validate`.",
+    )
+    p.add_argument("--country", required=True, metavar="ISO", help="country ISO code, e.g. NP")
+    p.add_argument("--cycle", required=True, type=int, metavar="YEAR", help="survey cycle")
+    p.add_argument(
+        "--form", required=True, type=Path, help="the XLSForm, relative to the cycle folder"
+    )
+    p.add_argument(
+        "--export", required=True, type=Path, help="the raw export, relative to the cycle folder"
+    )
+    p.add_argument("--instrument", help="instrument name (default: the form's file name)")
+    p.add_argument(
+        "--population",
+        choices=["adults", "cso", "children"],
+        help="who the instrument covers (default: from the name or the form)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace an existing cycle.yml with a new draft"
+    )
+
+
 # --------------------------------------------------------------------------- registration
 
 # Every subcommand, in the order `--help` lists them. Append new `add_*` functions here.
@@ -206,6 +239,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_validate,
     add_training,
     add_export,
+    add_init_cycle,
 ]
 
 
