@@ -215,7 +215,9 @@ def test_broken_form_is_named_not_the_export(project, tmp_path):
     assert "no 'survey' sheet" in stop["message"].iloc[0]
     text = cv.summary()
     assert "[error] forms/adults.xlsx: has no 'survey' sheet" in text
-    assert "stops the run: adults: forms/adults.xlsx: has no 'survey' sheet" in text
+    assert "stops the run: the 1 problem(s) with files and mappings" in text
+    assert len(cv.stop_reasons) == 1
+    assert cv.stop_reasons[0].startswith("adults: forms/adults.xlsx: has no 'survey' sheet")
     assert "exports/adults.csv: has no" not in text
     (cdir / "forms" / "adults.xlsx").unlink()
     del cfg["instruments"]["adults"]["form"]

@@ -9,7 +9,7 @@ import pytest
 from voicescount import validate as V
 from voicescount.contract import load_contract
 from voicescount.errors import InputError
-from voicescount.registry import Country, Cycle
+from voicescount.registry import Country, Cycle, Project
 
 
 @pytest.fixture(scope="module")
@@ -241,3 +241,152 @@ def test_cycle_summary_and_stop(contract, cycle, vn, tmp_path):
     q = pd.read_csv(tmp_path / "q.csv")
     assert list(q.columns[:4]) == ["instrument", "_source_row", "respondent_id", "reason"]
     assert len(q) == 3
+
+
+# --------------------------------------------------------------------------- all problems at once
+
+WG = ["wg_seeing", "wg_hearing", "wg_walking", "wg_cognition", "wg_selfcare", "wg_communication"]
+WG_CHOICES = ["no_difficulty", "some_difficulty", "a_lot_of_difficulty", "cannot_do_at_all"]
+
+
+def _kobo_like_cycle(root, n: int = 30):
+    """ZZ 2021 as a Kobo project exports it: WG answers and sex as choice *names*, one mapped
+    question missing from the export. Six WG columns + sex + the mapping = 8 problems."""
+    import openpyxl
+    import yaml
+
+    cdir = root / "data" / "ZZ" / "2021"
+    wb = openpyxl.Workbook()
+    survey = wb.active
+    survey.title = "survey"
+    survey.append(["type", "name", "label::English (en)"])
+    survey.append(["select_one sex", "sex", "Sex"])
+    for q in WG:
+        survey.append(["select_one wg", q, f"Difficulty ({q})"])
+    choices = wb.create_sheet("choices")
+    choices.append(["list_name", "name", "label::English (en)"])
+    choices.append(["sex", "m", "Male"])
+    choices.append(["sex", "f", "Female"])
+    for c in WG_CHOICES:
+        choices.append(["wg", c, c.replace("_", " ").capitalize()])
+    (cdir / "forms").mkdir()
+    wb.save(cdir / "forms" / "adults.xlsx")
+    rows = []
+    for i in range(n):
+        row = {
+            "respondent_id": f"r{i}",
+            "consent": "true",
+            "region": "north" if i % 2 else "south",
+            "stratum": "north" if i % 2 else "south",
+            "psu": f"c{i % 6}",
+            "weight": 1.0,
+            "sex": "m" if i % 3 else "f",
+            "age": 20 + i,
+        }
+        row.update({q: WG_CHOICES[(i + k) % 4] for k, q in enumerate(WG)})
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(cdir / "exports" / "adults.csv", index=False)
+    path = cdir / "cycle.yml"
+    cyc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cyc["instruments"]["adults"]["form"] = "forms/adults.xlsx"
+    cyc["instruments"]["adults"]["mapping"] = {"q_water_basic": "sdg6/water_source"}
+    path.write_text(yaml.safe_dump(cyc, allow_unicode=True), encoding="utf-8")
+    return cdir
+
+
+def test_validate_reports_every_problem_and_one_fix_block(tiny_project, tmp_path):
+    import yaml
+
+    cdir = _kobo_like_cycle(tiny_project.root)
+    project = Project(tiny_project.root)
+    cv = V.validate_cycle(project, "ZZ", 2021, out_dir=tmp_path)
+    assert not cv.ok
+    # every problem of the instrument in one run, not the first only
+    assert len(cv.stop_reasons) == 8, cv.stop_reasons
+    assert sum("has codes that cycle.yml does not map" in r for r in cv.stop_reasons) == 7
+    assert sum("has no column 'sdg6/water_source'" in r for r in cv.stop_reasons) == 1
+    assert len(cv.issues) == 8 and set(cv.issues["column"]) >= set(WG) | {"sex"}
+    block = cv.fix_yaml()
+    fix = yaml.safe_load(block)
+    codes = fix["instruments"]["adults"]["codes"]
+    # guesses from the form: the n-th WG choice is code n; "Male" is the contract's "male"
+    for q in WG:
+        assert codes[q] == dict(zip(WG_CHOICES, [1, 2, 3, 4], strict=True))
+    assert codes["sex"] == {"f": "female", "m": "male"}
+    assert "# guess: choice 1 of 4 in list 'wg'" in block
+    assert "# guess: its label is 'Male'" in block
+    # the summary carries the block, and fixes.yml holds it
+    text = cv.summary()
+    assert "paste into data/ZZ/2021/cycle.yml" in text and "no_difficulty: 1" in text
+    assert (tmp_path / "fixes.yml").read_text(encoding="utf-8") == block + "\n"
+
+    # one round of edits: paste the block (the mapping has no guess: drop it) -> clean
+    path = cdir / "cycle.yml"
+    cyc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cyc["instruments"]["adults"]["codes"] = codes
+    cyc["instruments"]["adults"]["mapping"] = {}
+    path.write_text(yaml.safe_dump(cyc, allow_unicode=True), encoding="utf-8")
+    cv = V.validate_cycle(Project(tiny_project.root), "ZZ", 2021, out_dir=tmp_path)
+    assert cv.ok, cv.summary()
+    assert not (tmp_path / "fixes.yml").exists()
+
+
+def test_one_problem_keeps_its_own_error(tiny_project, tmp_path):
+    """A single problem is raised as itself (its class, place and hint), not wrapped."""
+    from voicescount import intake
+
+    cdir = tiny_project.root / "data" / "ZZ" / "2021"
+    df = pd.read_csv(cdir / "exports" / "adults.csv")
+    df["sex"] = ["m", "f", "m"]
+    df.to_csv(cdir / "exports" / "adults.csv", index=False)
+    project = Project(tiny_project.root)
+    with pytest.raises(InputError, match="column 'sex'") as exc:
+        intake.read_instrument(project, project.cycle("ZZ", 2021), "adults")
+    assert type(exc.value) is InputError
+    assert exc.value.fix == {
+        "instruments": {"adults": {"codes": {"sex": {"f": ANY_FILL, "m": ANY_FILL}}}}
+    }
+
+
+class _AnyFill:
+    def __eq__(self, other):
+        from voicescount.errors import Fill
+
+        return isinstance(other, Fill) and other.value == "TODO"
+
+
+ANY_FILL = _AnyFill()
+
+
+def test_validate_checks_every_row_of_the_side_files(tiny_project, tmp_path):
+    """Bad side-file rows stop the run at validation, all of them at once, not one per run
+    of the notebook that reads the file."""
+    import yaml
+
+    from voicescount import prepare
+
+    cdir = tiny_project.root / "data" / "ZZ" / "2021"
+    (cdir / "side").mkdir()
+    (cdir / "side" / "activities.csv").write_text(
+        "activity_id,type,date,region,group,participants,participants_female,"
+        "participants_with_disability\n"
+        "A1,kii,2021-03-02,north,youth,1,1,0\n"
+        "A2,interview,2021-03-03,north,women,5,5,0\n"
+        "A3,fgd,2021-03-04,south,women,six,2,0\n"
+        "A4,fgd,2021-03-05,south,pwd,4,5,0\n",
+        encoding="utf-8",
+    )
+    path = cdir / "cycle.yml"
+    cyc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cyc["activities"] = "side/activities.csv"
+    path.write_text(yaml.safe_dump(cyc, allow_unicode=True), encoding="utf-8")
+    cv = prepare.validate(Project(tiny_project.root), "ZZ", 2021, out_dir=tmp_path)
+    assert not cv.ok
+    side = cv.issues[cv.issues["file"].eq("side/activities.csv")]
+    assert sorted(zip(side["row"].astype(int), side["column"], strict=True)) == [
+        (3, "type"),
+        (4, "participants"),
+        (5, "participants_female"),
+    ]
+    assert len(cv.stop_reasons) == 3 and all(r.startswith("activities:") for r in cv.stop_reasons)
+    assert "side/activities.csv row 3, type" in cv.summary()

@@ -63,7 +63,7 @@ from typing import Any
 import pandas as pd
 
 from .contract import Contract, ContractColumn, load_contract
-from .errors import ConfigError, InputError
+from .errors import ConfigError, Fill, InputError, Problems, VoicesError
 from .registry import Cycle, Instrument, Project
 from .xlsform import Codebook, Question, build_codebook, codebook_from_json, read_form
 
@@ -942,6 +942,8 @@ class _Mapper:
         self.removed: list[str] = []
         self.config_path = source.parent / "cycle.yml"
         self.repeat_table: str | None = None
+        # mapping and code problems, collected so one run reports all of them (`run` raises)
+        self.problems: list[VoicesError] = []
 
     # ------------------------------------------------------------------ column lookup
     def resolve(self, target: str, headers: list[str]) -> str | None:
@@ -1027,6 +1029,10 @@ class _Mapper:
         root_ids = self._root_ids(table, data)
         for rname, rtable in self.raw.repeats.items():
             repeats[rname] = self._build_repeat(rname, rtable, root_ids)
+        if len(self.problems) == 1:
+            raise self.problems[0]
+        if self.problems:
+            raise Problems(self.problems, path=self.source)
         carried = set(plan.values()) | {
             d for e in plan.values() for d in self._select_dummies(e, headers)
         }
@@ -1062,34 +1068,47 @@ class _Mapper:
         known = set(self.contract.names())
         for col, export in self.inst.mapping.items():
             if col not in known and not self.contract.is_item(col):
-                raise ConfigError(
-                    f"maps '{col}', which is neither a contract column nor a "
-                    f"'{self.contract.item_prefix}' item.",
-                    path=self._yaml_path(),
-                    field=f"instruments.{self.name}.mapping.{col}",
-                    hint="Use a column name from data/contract.yml or prefix indicator items "
-                    f"with '{self.contract.item_prefix}'.",
+                self._problem(
+                    ConfigError(
+                        f"maps '{col}', which is neither a contract column nor a "
+                        f"'{self.contract.item_prefix}' item.",
+                        path=self._yaml_path(),
+                        field=f"instruments.{self.name}.mapping.{col}",
+                        hint="Use a column name from data/contract.yml or prefix indicator items "
+                        f"with '{self.contract.item_prefix}'.",
+                    )
                 )
-            hit = self.resolve(export, headers)
+                continue
+            try:
+                hit = self.resolve(export, headers)
+            except InputError as err:
+                self._problem(err)
+                plan[col] = ""  # reported once; dropped before building
+                continue
             if hit is None and self._select_dummies(export, headers):
                 hit = export
             if hit is None:
                 if repeat or self._in_repeat(export):
                     continue
+                plan[col] = ""
                 close = _closest(export, headers)
-                raise InputError(
-                    f"has no column '{export}', which cycle.yml maps to '{col}'"
-                    + (f"; closest headers: {', '.join(close)}" if close else "")
-                    + ".",
-                    path=self.source,
-                    field=export,
-                    hint=f"Correct instruments.{self.name}.mapping.{col} in cycle.yml"
-                    + (f" (e.g. `{col}: {close[0]}`)" if close else "")
-                    + ", or re-export with that question included.",
+                self._problem(
+                    InputError(
+                        f"has no column '{export}', which cycle.yml maps to '{col}'"
+                        + (f"; closest headers: {', '.join(close)}" if close else "")
+                        + ".",
+                        path=self.source,
+                        field=export,
+                        hint=f"Correct instruments.{self.name}.mapping.{col} in cycle.yml"
+                        + (f" (e.g. `{col}: {close[0]}`)" if close else "")
+                        + ", or re-export with that question included.",
+                        fix=self._mapping_fix(col, close[0] if close else None, "closest header"),
+                    )
                 )
+                continue
             plan[col] = hit
         if repeat:
-            return plan
+            return {k: v for k, v in plan.items() if v}
         for col, sources in DEFAULT_SOURCES.items():
             if col not in plan:
                 hit = next((s for s in sources if s in headers), None)
@@ -1099,16 +1118,24 @@ class _Mapper:
             if c.name not in plan and self.name_population() in c.populations:
                 try:
                     hit = self.resolve(c.name, headers)
-                except InputError:
+                except InputError as err:
                     if c.required:
-                        raise
+                        self._problem(err)
+                        plan[c.name] = ""  # reported; not "missing" as well
                     hit = None
                 if hit and hit not in idents:
                     plan[c.name] = hit
         self._auto_items(plan, headers, idents)
         self._check_required(plan, headers)
         self._check_identifier_conflicts(plan, idents)
-        return plan
+        return {k: v for k, v in plan.items() if v}
+
+    def _problem(self, err: VoicesError) -> None:
+        self.problems.append(err)
+
+    def _mapping_fix(self, col: str, export: str | None, why: str) -> dict[str, Any]:
+        value = Fill(export, f"guess: {why}; check") if export else Fill("TODO", "export column")
+        return {"instruments": {self.name: {"mapping": {col: value}}}}
 
     def _auto_items(self, plan: dict[str, str], headers: list[str], idents: dict[str, str]) -> None:
         """Carry export columns already named as items (`q_x`, `group/q_x`, or only `q_x/<choice>`)."""
@@ -1149,26 +1176,31 @@ class _Mapper:
                 )
                 continue
             close = _closest(c.name, headers, cutoff=0.5)
-            raise InputError(
-                f"has no column for the required contract column '{c.name}'"
-                + (f"; closest headers: {', '.join(close)}" if close else "")
-                + ".",
-                path=self.source,
-                field=c.name,
-                hint=f"Map it in cycle.yml: instruments.{self.name}.mapping: "
-                f"{{{c.name}: {close[0] if close else '<export column>'}}}.",
+            self._problem(
+                InputError(
+                    f"has no column for the required contract column '{c.name}'"
+                    + (f"; closest headers: {', '.join(close)}" if close else "")
+                    + ".",
+                    path=self.source,
+                    field=c.name,
+                    hint=f"Map it in cycle.yml: instruments.{self.name}.mapping: "
+                    f"{{{c.name}: {close[0] if close else '<export column>'}}}.",
+                    fix=self._mapping_fix(c.name, close[0] if close else None, "closest header"),
+                )
             )
 
     def _check_identifier_conflicts(self, plan: dict[str, str], idents: dict[str, str]) -> None:
         for col, export in plan.items():
             why = idents.get(export)
             if why and "geo" not in why and not why.startswith("part of"):
-                raise ConfigError(
-                    f"maps '{col}' to '{export}', which is declared as personal data ({why}).",
-                    path=self._yaml_path(),
-                    field=f"instruments.{self.name}.mapping.{col}",
-                    hint="Remove the mapping, or remove the column from `identifiers` if it "
-                    "really holds no personal data.",
+                self._problem(
+                    ConfigError(
+                        f"maps '{col}' to '{export}', which is declared as personal data ({why}).",
+                        path=self._yaml_path(),
+                        field=f"instruments.{self.name}.mapping.{col}",
+                        hint="Remove the mapping, or remove the column from `identifiers` if it "
+                        "really holds no personal data.",
+                    )
                 )
 
     # ------------------------------------------------------------------ building columns
@@ -1227,7 +1259,10 @@ class _Mapper:
             texts = [canon.get(t.casefold(), t) if t is not None else None for t in texts]
             if spec is None or spec.type in ("category", "string"):
                 values = texts
+            before = len(self.problems)
             self._record_unknown(col, export, texts, table, allowed)
+            if len(self.problems) > before:  # reported; converting would report it again
+                return pd.array([None] * len(texts), dtype="string")
         kind = spec.type if spec else _FORM_TYPES.get(q.type if q else "", "string")
         if kind in ("integer", "number"):
             return self._numeric(col, export, values, table, kind)
@@ -1281,15 +1316,23 @@ class _Mapper:
         if n_bad >= UNKNOWN_MIN_ROWS and n_bad > UNKNOWN_SHARE * answered:
             example = "\n".join(f'      "{v}": <contract code or null>' for v in sorted(bad)[:5])
             known = ", ".join(sorted(allowed)[:12])
-            raise InputError(
-                f"column '{export}' (mapped to '{col}') has codes that cycle.yml does not map "
-                f"and the contract does not know, in {n_bad} of {answered} answered rows: "
-                f"{listing}. Known codes: {known}.",
-                path=self.source,
-                field=export,
-                hint=f"Add them to cycle.yml under instruments.{self.name}.codes:\n"
-                f"  {col}:\n{example}",
+            self._problem(
+                InputError(
+                    f"column '{export}' (mapped to '{col}') has codes that cycle.yml does not map "
+                    f"and the contract does not know, in {n_bad} of {answered} answered rows: "
+                    f"{listing}. Known codes: {known}.",
+                    path=self.source,
+                    field=export,
+                    hint=f"Add them to cycle.yml under instruments.{self.name}.codes:\n"
+                    f"  {col}:\n{example}",
+                    fix={
+                        "instruments": {
+                            self.name: {"codes": {col: self._code_fills(export, bad, allowed)}}
+                        }
+                    },
+                )
             )
+            return
         if self.repeat_table:  # rows of a repeat sheet: noted, not quarantined with respondents
             self.notes.append(
                 f"Unknown code(s) in repeat '{self.repeat_table}', '{export}' (-> {col}): "
@@ -1310,6 +1353,45 @@ class _Mapper:
             f"Unknown code(s) in '{export}' (-> {col}), left in place for validation to "
             f"quarantine: {listing}."
         )
+
+    def _code_fills(
+        self, export: str, bad: dict[str, list[int]], allowed: set[str]
+    ) -> dict[str, Fill]:
+        """A paste-ready `codes:` entry per unknown value, guessed where the form allows.
+
+        Kobo exports choice names (`no_difficulty`) where the contract wants codes (1-4): when
+        the form's choice list has as many choices as the contract has codes, the n-th choice
+        is guessed to be the n-th code (the Washington Group order); a choice whose label is a
+        contract code is that code. Every guess says what it rests on; the rest is TODO.
+        """
+        q = self._question(export)
+        choices = list(self.codebook.choice_list(q.name)) if q and self.codebook else []
+        labels = self.codebook.choice_list(q.name) if q and self.codebook else {}
+        canon = {a.casefold(): a for a in allowed}
+        order = sorted(
+            allowed, key=lambda a: (not _is_number(a), float(a) if _is_number(a) else 0, a)
+        )
+        known = ", ".join(order[:12])
+        out: dict[str, Fill] = {}
+        for v in sorted(bad):
+            guess, why = None, ""
+            for text in (labels.get(v) or {}).values():
+                folded = unicodedata.normalize("NFC", str(text)).strip().casefold()
+                if folded in canon:
+                    guess, why = canon[folded], f"its label is '{text}'"
+                    break
+            if guess is None and v in choices and len(choices) == len(order):
+                i = choices.index(v)
+                guess = order[i]
+                why = f"choice {i + 1} of {len(choices)} in list '{q.list_name}'"
+            if guess is not None and _is_number(guess):
+                guess = int(float(guess)) if float(guess).is_integer() else float(guess)
+            out[v] = (
+                Fill(guess, f"guess: {why}; check (codes: {known})")
+                if guess is not None
+                else Fill("TODO", f"one of: {known}; or null for missing")
+            )
+        return out
 
     def _formula_notes(self, col: str, export: str, values: list[Any], table: RawTable) -> None:
         rows = [
@@ -1349,6 +1431,22 @@ class _Mapper:
             field=export,
             hint=f"Map them in cycle.yml (instruments.{self.name}.codes: {{{col}: "
             f'{{"{bad[0][1]}": null}}}}) or correct the export.',
+            fix=(
+                {
+                    "instruments": {
+                        self.name: {
+                            "codes": {
+                                col: {
+                                    str(v): Fill("TODO", f"a {what[:-1]}, or null for missing")
+                                    for v in sorted({str(v) for _, v in bad})
+                                }
+                            }
+                        }
+                    }
+                }
+                if len({str(v) for _, v in bad}) <= 12
+                else None
+            ),
         )
 
     def _numeric(self, col: str, export: str, values: list[Any], table: RawTable, kind: str) -> Any:
@@ -1365,7 +1463,7 @@ class _Mapper:
                 bad.append((r, v))
                 out.append(None)
         if bad:
-            raise self._type_error(col, export, bad, "numbers")
+            self._problem(self._type_error(col, export, bad, "numbers"))
         if kind == "integer":
             frac = [
                 (r, v)
@@ -1373,7 +1471,8 @@ class _Mapper:
                 if v is not None and not float(v).is_integer()
             ]
             if frac:
-                raise self._type_error(col, export, frac, "whole numbers")
+                self._problem(self._type_error(col, export, frac, "whole numbers"))
+                out = [v if v is None or float(v).is_integer() else None for v in out]
             return pd.array([None if v is None else int(v) for v in out], dtype="Int64")
         return pd.array(out, dtype="Float64")
 
@@ -1387,7 +1486,7 @@ class _Mapper:
                 bad.append((r, v))
                 out.append(None)
         if bad:
-            raise self._type_error(col, export, bad, "dates/times")
+            self._problem(self._type_error(col, export, bad, "dates/times"))
         naive = sum(1 for v in values if v is not None and not _has_offset(v))
         if naive and export not in ("_submission_time", "SubmissionDate"):
             self.notes.append(

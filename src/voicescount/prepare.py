@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -67,7 +68,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__, derive, weights
+from . import __version__, derive, recommendations, scorecards, voices, weights
 from .errors import ConfigError, InputError, ValidationFailed
 from .fileio import atomic_write_bytes, locked, write_parquet
 from .provenance import file_hashes, source_fingerprint
@@ -454,7 +455,9 @@ def prepare_cycle(
             cached.validation = _validation_from(cached, iso, int(cycle))
             return cached
         (bdir / SUMMARY).unlink(missing_ok=True)
-        cv = validate_cycle(project, iso, cycle, out_dir=bdir)
+        cv = validate_cycle(
+            project, iso, cycle, out_dir=bdir, side_files=side_files(project, iso, cycle)
+        )
         cv.raise_if_stopped()
         cyc = project.cycle(iso, cycle)
         country = project.country(iso)
@@ -528,6 +531,39 @@ def prepare_cycle(
         return prepared
 
 
+def side_files(project: Project, iso: str, cycle: int | str) -> list[tuple[str, Path, Callable]]:
+    """(cycle.yml key, path, reader) of every side file the cycle declares, for validation:
+    the same readers the pages use, so a file that validates is a file the pages can read."""
+    cyc = project.cycle(iso, cycle)
+    cdir = project.cycle_dir(iso, cycle)
+    out: list[tuple[str, Path, Callable]] = []
+    if cyc.qualitative:
+        path = cdir / cyc.qualitative
+        out.append(("qualitative", path, voices.read_segments))
+        if (path.parent / "themes.csv").exists():
+            out.append(("qualitative", path.parent / "themes.csv", voices.read_themes))
+    if cyc.activities:
+        out.append(("activities", cdir / cyc.activities, voices.read_activities))
+    if cyc.scorecards:
+        path = cdir / cyc.scorecards
+        out.append(("scorecards", path, scorecards.read_scorecards))
+        if (path.parent / "scorecard_actions.csv").exists():
+            out.append(
+                ("scorecards", path.parent / "scorecard_actions.csv", scorecards.read_actions)
+            )
+    if cyc.recommendations:
+        path = cdir / cyc.recommendations
+        out.append(("recommendations", path, recommendations.read_recommendations))
+    return out
+
+
+def validate(
+    project: Project, iso: str, cycle: int | str, out_dir: str | Path | None = None
+) -> CycleValidation:
+    """`validate_cycle` with the cycle's side files: what `voicescount validate` runs."""
+    return validate_cycle(project, iso, cycle, out_dir, side_files=side_files(project, iso, cycle))
+
+
 def check_cycle(project: Project, iso: str, cycle: int | str) -> CycleValidation:
     """Validate (and prepare) a cycle before any notebook runs: the runner's gate.
 
@@ -549,5 +585,7 @@ __all__ = [
     "input_key",
     "margin_fit",
     "prepare_cycle",
+    "side_files",
+    "validate",
     "write_parquet",
 ]

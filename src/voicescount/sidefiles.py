@@ -5,16 +5,50 @@ One reader so every side file fails the same way: an `InputError` naming the fil
 as the spreadsheet shows it (header = row 1, first record = row 2), the column and the fix.
 Everything is read as text and stripped (except columns holding free text), then converted
 and checked column by column.
+
+`collecting()` turns the row checks from "raise at the first bad row" (what a page needs: it
+cannot draw from a bad file) into "record every bad row and raise them together at the end"
+(what validation needs: an analyst fixes a whole file in one pass).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, Problems, VoicesError
+
+#: the problems being collected (None: raise at the first bad row)
+_COLLECTED: contextvars.ContextVar[list[VoicesError] | None] = contextvars.ContextVar(
+    "sidefile_problems", default=None
+)
+#: rows listed per check before "and N more rows" (the issues file gets one line per check)
+MAX_ROWS_LISTED = 20
+
+
+@contextlib.contextmanager
+def collecting(path: str | Path) -> Iterator[list[VoicesError]]:
+    """Record every bad row of the side-file readers called inside; raise them at the end
+    (`Problems`, or the single problem itself). File-level problems (missing file, missing
+    columns) still raise at once: the rows cannot be checked without them."""
+    found: list[VoicesError] = []
+    token = _COLLECTED.set(found)
+    try:
+        yield found
+    finally:
+        _COLLECTED.reset(token)
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise Problems(found, path=path)
+
+
+def collecting_now() -> bool:
+    return _COLLECTED.get() is not None
 
 
 def read_csv(
@@ -56,11 +90,32 @@ def fail_first(
     problem: Callable[[pd.Series], str],
     hint: str,
 ) -> None:
-    """Raise an InputError for the first row where `mask` holds; `problem(row)` words it."""
+    """Raise an InputError for the first row where `mask` holds; `problem(row)` words it.
+
+    Inside `collecting()`, every row where `mask` holds is recorded instead (one problem per
+    row, up to MAX_ROWS_LISTED per check, then one for the rest) and reading goes on.
+    """
     if not mask.any():
         return
-    i = int(mask.to_numpy().nonzero()[0][0])
-    raise InputError(problem(df.iloc[i]), path=path, row=i + 2, field=field, hint=hint)
+    rows = mask.fillna(False).to_numpy().nonzero()[0]
+    found = _COLLECTED.get()
+    if found is None:
+        i = int(rows[0])
+        raise InputError(problem(df.iloc[i]), path=path, row=i + 2, field=field, hint=hint)
+    for i in rows[:MAX_ROWS_LISTED]:
+        found.append(
+            InputError(problem(df.iloc[int(i)]), path=path, row=int(i) + 2, field=field, hint=hint)
+        )
+    if len(rows) > MAX_ROWS_LISTED:
+        rest = ", ".join(str(int(i) + 2) for i in rows[MAX_ROWS_LISTED:])
+        found.append(
+            InputError(
+                f"{len(rows) - MAX_ROWS_LISTED} more row(s) fail the same check (rows {rest}).",
+                path=path,
+                field=field,
+                hint=hint,
+            )
+        )
 
 
 def check_allowed(df: pd.DataFrame, path: str | Path, column: str, allowed: Sequence[str]) -> None:
@@ -100,7 +155,7 @@ def to_cycle(df: pd.DataFrame, path: str | Path, column: str) -> pd.Series:
         lambda r: f"'{r[column]}' is not a survey cycle (a year such as 2022).",
         "Write the cycle's year.",
     )
-    return v.astype(int)
+    return v.round().astype("Int64") if collecting_now() else v.astype(int)
 
 
 def to_count(df: pd.DataFrame, path: str | Path, column: str) -> pd.Series:
@@ -114,4 +169,4 @@ def to_count(df: pd.DataFrame, path: str | Path, column: str) -> pd.Series:
         lambda r: f"'{r[column]}' is not a whole number of at least 0.",
         "Write a count such as 12.",
     )
-    return v.astype(int)
+    return v.round().astype("Int64") if collecting_now() else v.astype(int)

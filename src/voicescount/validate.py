@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -35,9 +36,9 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from . import intake
+from . import intake, sidefiles
 from .contract import Contract, ContractColumn, load_contract
-from .errors import InputError, ValidationFailed, VoicesError
+from .errors import InputError, Problems, ValidationFailed, VoicesError, fix_yaml, merge_fixes
 from .fileio import atomic_write_text
 from .registry import Country, Cycle, Project
 
@@ -674,6 +675,47 @@ class CycleValidation:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     stop_reasons: list[str] = field(default_factory=list)
     paths: dict[str, Path] = field(default_factory=dict)
+    #: each stopping problem's cycle.yml fragment (None where no fix can be written)
+    fixes: list = field(default_factory=list)
+    #: (file, column, message) of the problems the fix block covers; their stop reasons
+    fixed: set = field(default_factory=set)
+    file_reasons: set = field(default_factory=set)
+
+    file_issues: list = field(default_factory=list)
+
+    def add_file_problems(self, name: str, err: VoicesError, cycle_dir: Path, default: str) -> int:
+        """Record a file-level error (or each of `Problems`) as stopping issues of `name`;
+        the issue frame is left on `file_issues` for the caller. Returns how many."""
+        found = err.problems if isinstance(err, Problems) else [err]
+        records = []
+        for e in found:
+            bad_file = _erring_file(e, cycle_dir, default)
+            records.append(
+                {
+                    "file": bad_file,
+                    "row": e.row if isinstance(e.row, int) else None,
+                    "respondent_id": None,
+                    "column": e.field or "",
+                    "rule": "file",
+                    "severity": "error",
+                    "message": e.problem.rstrip("."),
+                    "hint": e.hint or "",
+                }
+            )
+            where = bad_file + (f" row {e.row}" if isinstance(e.row, int) else "")
+            reason = f"{name}: {where}: {e.problem.rstrip('.')}"
+            self.stop_reasons.append(reason)
+            self.file_reasons.add(reason)
+            self.fixes.append(e.fix)
+            if e.fix:
+                self.fixed.add((bad_file, e.field or "", e.problem.rstrip(".")))
+        self.file_issues.append(pd.DataFrame(records, columns=ISSUE_COLUMNS))
+        return len(found)
+
+    def fix_yaml(self) -> str:
+        """One paste-ready cycle.yml block fixing every problem that has a written fix."""
+        merged = merge_fixes(self.fixes)
+        return fix_yaml(merged) if merged else ""
 
     @property
     def ok(self) -> bool:
@@ -710,8 +752,22 @@ class CycleValidation:
             lines.append("  issues by rule:")
             for (sev, rule), n in by.items():
                 lines.append(f"    {sev:<8} {rule:<22} {n:>6}")
-            lines.append(f"  first {min(first, len(self.issues))} issues:")
-            order = self.issues.assign(_s=self.issues["severity"].ne("error"))
+        files = self.issues[self.issues["rule"].eq("file")] if len(self.issues) else self.issues
+        if len(files):
+            # every problem that stops the run, not the first few: one run shows them all
+            lines.append(f"  {len(files)} problem(s) with files and mappings, all listed:")
+            for rec in files.itertuples():
+                where = rec.file + (f" row {rec.row}" if not _missing(rec.row) else "")
+                where += f", {rec.column}" if rec.column else ""
+                fixed = (rec.file, rec.column, rec.message) in self.fixed
+                lines.append(
+                    f"    [{rec.severity}] {where}: {rec.message}."
+                    + (" (fix in the block below)" if fixed else f" {rec.hint}")
+                )
+        rows = self.issues[~self.issues["rule"].eq("file")] if len(self.issues) else self.issues
+        if len(rows):
+            lines.append(f"  first {min(first, len(rows))} of {len(rows)} row issues:")
+            order = rows.assign(_s=rows["severity"].ne("error"))
             for rec in (
                 order.sort_values(["_s", "file", "row"], kind="stable").head(first).itertuples()
             ):
@@ -721,21 +777,36 @@ class CycleValidation:
                 if rec.column:
                     where += f", {rec.column}"
                 lines.append(f"    [{rec.severity}] {where}: {rec.message}. {rec.hint}")
-        for reason in self.stop_reasons:
+        others = [r for r in self.stop_reasons if r not in self.file_reasons]
+        if len(files):
+            lines.append(f"  stops the run: the {len(files)} problem(s) with files and mappings")
+        for reason in others:
             lines.append(f"  stops the run: {reason}")
+        block = self.fix_yaml()
+        if block:
+            lines.append(
+                f"  paste into data/{self.iso}/{self.cycle}/cycle.yml, merged with what is "
+                "there; check every line marked guess or TODO (also in fixes.yml):"
+            )
+            lines += ["    " + line for line in block.splitlines()]
         for what, path in sorted(self.paths.items()):
             lines.append(f"  {what}: {path}")
         return "\n".join(lines)
 
     def raise_if_stopped(self) -> None:
         if not self.ok:
+            n = len(self.stop_reasons)
+            shown = "; ".join(self.stop_reasons[:3]) + (f"; and {n - 3} more" if n > 3 else "")
+            fixes = self.paths.get("fixes")
             raise ValidationFailed(
-                f"validation of {self.iso} {self.cycle} found errors that stop the run: "
-                + "; ".join(self.stop_reasons)
-                + ".",
+                f"validation of {self.iso} {self.cycle} found {n} problem{'s' if n > 1 else ''} "
+                f"that stop the run: {shown}.",
                 path=self.paths.get("issues"),
                 report_path=self.paths.get("issues"),
-                hint="Fix them (the issues file lists every problem with a hint) and run again.",
+                hint="Fix them (the issues file lists every problem with a hint"
+                + (f"; {fixes} is one cycle.yml block fixing the mapping problems" if fixes else "")
+                + f"; `voicescount validate --country {self.iso} --cycle {self.cycle}` shows "
+                "them all) and run again.",
             )
 
 
@@ -760,13 +831,21 @@ def _erring_file(err: VoicesError, cycle_dir: Path, export: str) -> str:
 
 
 def validate_cycle(
-    project: Project, iso: str, cycle: int | str, out_dir: str | Path | None = None
+    project: Project,
+    iso: str,
+    cycle: int | str,
+    out_dir: str | Path | None = None,
+    side_files: Sequence[tuple[str, Path, Callable[[Path], object]]] = (),
 ) -> CycleValidation:
     """Read (intake) and validate every instrument of a cycle; write issues, log, quarantine.
 
     A problem with one instrument's file is recorded as a stopping issue and the others are
-    still validated, so one run shows everything. Files are written to `out_dir` (default:
-    the cycle's build folder) as issues.csv, cleaning_log.csv and quarantine.csv.
+    still validated, and intake reports every mapping and code problem of a file at once, so
+    one run shows everything. `side_files` are (cycle.yml key, path, reader) of the cycle's
+    side files (the readers live above this layer: `prepare.side_files` lists them); every
+    bad row of each is a stopping issue. Files are written to `out_dir` (default: the
+    cycle's build folder) as issues.csv, cleaning_log.csv, quarantine.csv and, when a fix
+    can be written, fixes.yml (one cycle.yml block).
     """
     cyc = project.cycle(iso, cycle)
     contract = load_contract(project.data_dir)
@@ -787,30 +866,13 @@ def validate_cycle(
                 unknown_codes=getattr(res, "unknown_codes", None),
             )
         except VoicesError as err:
-            bad_file = _erring_file(err, project.cycle_dir(iso, cyc.cycle), inst.data)
-            issue_frames.append(
-                pd.DataFrame(
-                    [
-                        {
-                            "file": bad_file,
-                            "row": None,
-                            "respondent_id": None,
-                            "column": err.field or "",
-                            "rule": "file",
-                            "severity": "error",
-                            "message": err.problem.rstrip("."),
-                            "hint": err.hint or "",
-                        }
-                    ],
-                    columns=ISSUE_COLUMNS,
-                )
-            )
-            cv.stop_reasons.append(f"{name}: {bad_file}: {err.problem.rstrip('.')}")
+            n = cv.add_file_problems(name, err, project.cycle_dir(iso, cyc.cycle), inst.data)
+            issue_frames.append(cv.file_issues.pop())
             cv.counts[name] = {
                 "received": 0,
                 "kept": 0,
                 "quarantined": 0,
-                "errors": 1,
+                "errors": n,
                 "warnings": 0,
             }
             continue
@@ -839,6 +901,15 @@ def validate_cycle(
         cv.counts[name] = vr.counts()
         if vr.received and not len(vr.kept):
             cv.stop_reasons.append(f"{name}: every one of {vr.received} rows was quarantined")
+    cdir = project.cycle_dir(iso, cyc.cycle)
+    for key, path, reader in side_files:
+        # a side file is checked whole: every bad row, not the first (see sidefiles.collecting)
+        try:
+            with sidefiles.collecting(path):
+                reader(path)
+        except VoicesError as err:
+            cv.add_file_problems(key, err, cdir, Path(path).name)
+            issue_frames.append(cv.file_issues.pop())
     frames = [f for f in issue_frames if len(f)]
     cv.issues = (
         _sorted_frame(pd.concat(frames, ignore_index=True).to_dict("records"), ISSUE_COLUMNS)
@@ -860,4 +931,11 @@ def validate_cycle(
     write_csv(cv.issues, cv.paths["issues"])
     write_csv(cv.log, cv.paths["cleaning_log"])
     write_csv(cv.quarantine(), cv.paths["quarantine"])
+    block = cv.fix_yaml()
+    fix_path = out / "fixes.yml"
+    if block:
+        cv.paths["fixes"] = fix_path
+        atomic_write_text(fix_path, block + "\n")
+    elif fix_path.exists():
+        fix_path.unlink()  # a disposable output: no stale fixes after a clean run
     return cv

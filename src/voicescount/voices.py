@@ -69,7 +69,7 @@ def read_segments(path: str | Path) -> pd.DataFrame:
     sidefiles.check_allowed(df, path, "group", GROUPS)
     sidefiles.check_allowed(df, path, "story", ("0", "1"))
     sidefiles.check_filled(df, path, "theme", "Code every segment with a theme from themes.csv.")
-    df["story"] = df["story"].astype(int)
+    df["story"] = pd.to_numeric(df["story"], errors="coerce").fillna(0).astype(int)
     return df
 
 
