@@ -23,12 +23,12 @@ from pathlib import Path
 from . import commands
 from .book import build_book
 from .errors import ConfigError, VoicesError
+from .prepare import validate
 from .publish import EXPORT_KINDS, export
 from .registry import Project
 from .runner import execute
 from .scaffold import init_cycle
 from .training import SLIDES_ASSETS, SLIDES_KIT_DIR, build_kit
-from .validate import validate_cycle
 
 # --------------------------------------------------------------------------- run / build / all
 
@@ -83,7 +83,7 @@ def _validate(args: argparse.Namespace, project: Project) -> int:
             hint="e.g. voicescount validate data/VN/2022, or --country VN --cycle 2022.",
         )
     out = args.out or project.build_dir(iso, cycle) / "validation"
-    result = validate_cycle(project, iso, cycle, out)
+    result = validate(project, iso, cycle, out)
     print(result.summary(first=args.first))
     return 0 if result.ok else 2
 
