@@ -374,7 +374,7 @@ class _Drafter:
         free = self._free()
         functioning = {**WG_ITEMS, **CF_ITEMS}
         for col in self._columns():
-            names = list(ALIASES.get(col, ()))
+            names = [col, *ALIASES.get(col, ())]
             if col in functioning:
                 stem = col.split("_", 1)[1]
                 extra = functioning[col][0]
@@ -533,9 +533,15 @@ class _Drafter:
 
     def _status_codes(self, draft: InstrumentDraft, header: str) -> None:
         out = {}
-        for v in self.values_of(header):
+        seen = self.values_of(header)
+        statuses = ("approved", "not_approved", "on_hold")
+        if any(v.startswith("validation_status_") for v in seen):  # Kobo XML values
+            seen += [f"validation_status_{s}" for s in statuses]
+        if any(v in ("Approved", "Not Approved", "On Hold") for v in seen):  # Kobo labels
+            seen += ["Approved", "Not Approved", "On Hold"]
+        for v in dict.fromkeys(seen):
             key = slug(v).removeprefix("validation_status_")
-            if key in ("approved", "not_approved", "on_hold") and v != key:
+            if key in statuses and v != key:
                 out[v] = Line(key, None)
         if out:
             draft.codes["validation_status"] = out
