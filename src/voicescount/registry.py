@@ -227,6 +227,12 @@ class Cycle(Strict):
     activities: str | None = None
     scorecards: str | None = None
     recommendations: str | None = None
+    shared_folders: list[str] = Field(
+        default_factory=list,
+        description="folders outside this cycle's folder that its inputs may come from "
+        "(relative to the cycle folder, e.g. ../shared), each inside data/; every other "
+        "input path must stay inside data/<ISO>/<cycle>/",
+    )
 
     @field_validator("sdgs")
     @classmethod
@@ -566,9 +572,12 @@ class Project:
                     field="languages",
                     hint="Add the language to countries.yml or remove it here.",
                 )
+        allowed = self._input_roots(cyc, path)
         for name, inst in cyc.instruments.items():
             for attr in ("data", "form"):
                 rel = getattr(inst, attr)
+                if rel:
+                    self._inside(path, f"instruments.{name}.{attr}", rel, allowed)
                 if rel and not (path.parent / rel).exists():
                     raise ConfigError(
                         f"points to {rel}, which does not exist.",
@@ -578,6 +587,8 @@ class Project:
                     )
         for attr in ("qualitative", "activities", "scorecards", "recommendations"):
             rel = getattr(cyc, attr)
+            if rel:
+                self._inside(path, attr, rel, allowed)
             if rel and not (path.parent / rel).exists():
                 raise ConfigError(
                     f"points to {rel}, which does not exist.",
@@ -586,6 +597,41 @@ class Project:
                     hint="Put the file there or correct the path (relative to cycle.yml).",
                 )
         return cyc
+
+    def _input_roots(self, cyc: Cycle, path: Path) -> list[Path]:
+        """The folders a cycle's inputs may live in: its own, and its declared shared ones
+        (each inside data/, so a report never rests on files nobody keeps with the data)."""
+        roots = [path.parent.resolve()]
+        data = self.data_dir.resolve()
+        for i, rel in enumerate(cyc.shared_folders):
+            folder = (path.parent / rel).resolve()
+            if not folder.is_relative_to(data) or not folder.is_dir():
+                raise ConfigError(
+                    f"declares the shared folder '{rel}', which "
+                    + ("is not a folder inside data/." if folder.is_dir() else "does not exist."),
+                    path=path,
+                    field=f"shared_folders[{i}]",
+                    hint="Give a folder inside data/, relative to the cycle folder "
+                    "(e.g. ../shared for data/<ISO>/shared), or remove the entry.",
+                )
+            roots.append(folder)
+        return roots
+
+    @staticmethod
+    def _inside(path: Path, key: str, rel: str, roots: list[Path]) -> None:
+        """Refuse an input path that leaves the cycle folder (absolute, `..`, a symlink out)."""
+        target = (path.parent / rel).resolve()
+        if any(target.is_relative_to(r) for r in roots):
+            return
+        where = "a symbolic link out of" if (path.parent / rel).is_symlink() else "outside"
+        raise ConfigError(
+            f"points to {rel}, which is {where} the cycle folder ({target}).",
+            path=path,
+            field=key,
+            hint="Copy the file into the cycle folder (data/<ISO>/<cycle>/, e.g. exports/ or "
+            "forms/) and give its path relative to cycle.yml, or declare the folder it is in "
+            "under `shared_folders` (a folder inside data/).",
+        )
 
     def cycles(self, iso: str | None = None) -> list[tuple[str, int]]:
         """All (ISO, cycle) pairs with a cycle.yml, sorted; only registered countries."""
@@ -608,6 +654,9 @@ class Project:
             for n in ("countries.yml", "indicators.yml", "dimensions.yml", "rules.yml")
         ]
         files += sorted(p for p in cdir.rglob("*") if p.is_file())
+        cyc = self.cycle(iso, cycle)
+        for rel in cyc.shared_folders:  # declared, and checked inside data/ by `cycle`
+            files += sorted(p for p in (cdir / rel).resolve().rglob("*") if p.is_file())
         pop = self.data_dir / iso / "population.csv"
         if pop.exists():
             files.append(pop)
