@@ -106,3 +106,51 @@ def test_cycle_is_parsed_once_per_file_state(tiny, monkeypatch):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # coarse clocks
     assert tiny.cycle("ZZ", 2021).languages == ["en"] and len(calls) == 3
     assert Project(tiny.root).cycle("ZZ", 2021) is not first  # one cache per Project
+
+
+@pytest.mark.parametrize(
+    "how", ["absolute", "dotdot", "symlink", "other_cycle"], ids=lambda h: f"path_{h}"
+)
+def test_inputs_must_stay_inside_the_cycle_folder(tiny, tmp_path, how):
+    """A report must not rest on files nobody keeps with the cycle: absolute paths, `..`
+    and symbolic links out of data/<ISO>/<cycle>/ are refused, naming the key and path."""
+    cyc = tiny.root / "data/ZZ/2021/cycle.yml"
+    outside = tmp_path / "elsewhere" / "adults.csv"
+    outside.parent.mkdir()
+    shutil.copy(tiny.root / "data/ZZ/2021/exports/adults.csv", outside)
+    before = outside.read_bytes()
+    if how == "absolute":
+        rel = str(outside)
+    elif how == "dotdot":
+        rel = "../../../../elsewhere/adults.csv"
+    elif how == "symlink":
+        (tiny.root / "data/ZZ/2021/exports/linked.csv").symlink_to(outside)
+        rel = "exports/linked.csv"
+    else:  # another cycle's export: inside data/, but not this cycle's
+        rel = "../2023/exports/adults.csv"
+    edit(cyc, "data: exports/adults.csv", f"data: {rel}")
+    with pytest.raises(ConfigError) as exc:
+        tiny.cycle("ZZ", 2021)
+    assert exc.value.field == "instruments.adults.data"
+    assert f"points to {rel}, which is" in exc.value.problem
+    assert ("symbolic link out of" if how == "symlink" else "outside") in exc.value.problem
+    assert "shared_folders" in exc.value.hint
+    assert outside.read_bytes() == before
+
+
+def test_a_declared_shared_folder_is_allowed_and_hashed(tiny):
+    shared = tiny.root / "data/ZZ/shared"
+    shared.mkdir()
+    shutil.move(tiny.root / "data/ZZ/2021/exports/adults.csv", shared / "adults.csv")
+    cyc = tiny.root / "data/ZZ/2021/cycle.yml"
+    edit(cyc, "data: exports/adults.csv", "data: ../shared/adults.csv")
+    with pytest.raises(ConfigError, match="outside the cycle folder"):
+        tiny.cycle("ZZ", 2021)
+    cyc.write_text(cyc.read_text(encoding="utf-8") + "shared_folders: [../shared]\n", "utf-8")
+    assert tiny.cycle("ZZ", 2021).instruments["adults"].data == "../shared/adults.csv"
+    assert shared / "adults.csv" in [p.resolve() for p in tiny.cycle_inputs("ZZ", 2021)]
+    # a shared folder itself must be inside data/
+    cyc.write_text(cyc.read_text(encoding="utf-8").replace("[../shared]", "[../../../..]"), "utf-8")
+    with pytest.raises(ConfigError, match="is not a folder inside data/") as exc:
+        tiny.cycle("ZZ", 2021)
+    assert exc.value.field == "shared_folders[0]"
