@@ -25,6 +25,7 @@ from .book import build_book
 from .errors import ConfigError, VoicesError
 from .prepare import validate
 from .publish import EXPORT_KINDS, export
+from .pull import HttpOptions, pull
 from .registry import Project
 from .runner import execute
 from .scaffold import init_cycle
@@ -129,6 +130,26 @@ def _export(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- pull
+
+
+def _pull(args: argparse.Namespace, project: Project) -> int:
+    result = pull(
+        project,
+        args.server,
+        args.country,
+        args.cycle,
+        args.instrument,
+        asset=args.asset,
+        odk_project=args.project,
+        form=args.form,
+        config=args.config,
+        options=HttpOptions(timeout=args.timeout),
+    )
+    print(result.summary())
+    return 0
+
+
 # --------------------------------------------------------------------------- init-cycle
 
 
@@ -155,6 +176,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace, Project], int]] = {
     "validate": _validate,
     "training": _training,
     "export": _export,
+    "pull": _pull,
     "init-cycle": _init_cycle,
 }
 

@@ -196,6 +196,56 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     )
 
 
+# --------------------------------------------------------------------------- pull
+
+
+def add_pull(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pull",
+        help="fetch a form's submissions and definition from KoboToolbox or ODK Central",
+        description="Fetch every submission (all pages) and the current form of one "
+        "instrument into data/<ISO>/<cycle>/exports/ and forms/ as new files, each with a "
+        "<file>.pull.json sidecar (server, ids, form version, time, sha256, counts). Nothing "
+        "is overwritten: an identical export is reported unchanged, and a changed form "
+        "version is reported with what to change in cycle.yml. The server address and token "
+        "come from VOICESCOUNT_KOBO_URL / VOICESCOUNT_KOBO_TOKEN (VOICESCOUNT_ODK_URL and "
+        "VOICESCOUNT_ODK_TOKEN, or VOICESCOUNT_ODK_EMAIL / VOICESCOUNT_ODK_PASSWORD) or a "
+        "config file outside the repository.",
+    )
+    p.add_argument("server", choices=["kobo", "odk"], help="KoboToolbox or ODK Central")
+    p.add_argument("--country", required=True, metavar="ISO", help="country ISO code, e.g. NP")
+    p.add_argument("--cycle", required=True, type=int, metavar="YEAR", help="survey cycle")
+    p.add_argument(
+        "--instrument", required=True, metavar="NAME", help="instrument in cycle.yml, e.g. adults"
+    )
+    p.add_argument(
+        "--asset", metavar="UID", help="KoboToolbox asset uid (default: cycle.yml `source:`)"
+    )
+    p.add_argument(
+        "--project",
+        type=int,
+        metavar="ID",
+        help="ODK Central project id (default: cycle.yml `source:`)",
+    )
+    p.add_argument(
+        "--form", metavar="XMLFORMID", help="ODK Central form id (default: cycle.yml `source:`)"
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="servers file with url and token per server, outside the repository (default: "
+        "~/.config/voicescount/servers.yml; environment variables take precedence)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="time limit per request; failed requests are retried 3 times (default: 30)",
+    )
+
+
 # --------------------------------------------------------------------------- init-cycle
 
 
@@ -239,6 +289,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_validate,
     add_training,
     add_export,
+    add_pull,
     add_init_cycle,
 ]
 

@@ -130,6 +130,26 @@ SourceFormat = Literal[
 ]
 
 
+class FormSource(Strict):
+    """Where `voicescount pull` fetches an instrument's submissions and form from (the server's
+    address and token come from the environment or a config file, never from cycle.yml)."""
+
+    server: Literal["kobo", "odk"] = Field(description="KoboToolbox (kobo) or ODK Central (odk)")
+    asset: str | None = Field(
+        None, min_length=1, description="KoboToolbox asset uid, e.g. aBcD123 (kobo only)"
+    )
+    project: int | None = Field(None, ge=1, description="ODK Central project id (odk only)")
+    form: str | None = Field(None, min_length=1, description="ODK Central xmlFormId (odk only)")
+
+    @model_validator(mode="after")
+    def _ids_of_server(self) -> FormSource:
+        if self.server == "kobo" and (self.asset is None or self.project or self.form):
+            raise ValueError("a kobo source gives `asset` (the asset uid) and no project/form")
+        if self.server == "odk" and (self.project is None or self.form is None or self.asset):
+            raise ValueError("an odk source gives `project` (id) and `form` (xmlFormId), no asset")
+        return self
+
+
 class Instrument(Strict):
     """One questionnaire of a cycle, its raw export and how it maps onto the data contract."""
 
@@ -155,6 +175,9 @@ class Instrument(Strict):
     )
     min_duration_minutes: float | None = Field(None, ge=0)
     max_duration_minutes: float | None = Field(None, ge=0)
+    source: FormSource | None = Field(
+        None, description="the KoboToolbox or ODK Central form `voicescount pull` fetches"
+    )
 
 
 class DesignSpec(Strict):
@@ -465,19 +488,27 @@ def parse_model(model: type[M], data: Any, path: Path) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        row, field = _friendly_loc(data, tuple(first["loc"]))
-        msg = first["msg"].removeprefix("Value error, ")
-        more = len(exc.errors()) - 1
-        extra = f" ({more} more problem{'s' if more > 1 else ''} in this file)" if more else ""
-        if first["type"] == "extra_forbidden":
-            msg = "is not a known setting (is it misspelt?)"
+        found = []  # every problem of the file, so one edit fixes them all
+        for err in exc.errors():
+            row, field = _friendly_loc(data, tuple(err["loc"]))
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "is not a known setting (is it misspelt?)"
+            found.append((row, field, msg))
+        row, field, msg = found[0]
+        extra = ""
+        if len(found) > 1:
+            extra = f"; and {len(found) - 1} more in this file: " + "; ".join(
+                ", ".join(x for x in (f"row {r}" if r else "", f"field '{f}'" if f else "") if x)
+                + f": {m}"
+                for r, f, m in found[1:]
+            )
         raise ConfigError(
             f"{msg}{extra}.",
             path=path,
             row=row,
             field=field,
-            hint="Fix this entry and run again.",
+            hint="Fix these entries and run again." if extra else "Fix this entry and run again.",
         ) from None
 
 
