@@ -154,3 +154,16 @@ def test_a_declared_shared_folder_is_allowed_and_hashed(tiny):
     with pytest.raises(ConfigError, match="is not a folder inside data/") as exc:
         tiny.cycle("ZZ", 2021)
     assert exc.value.field == "shared_folders[0]"
+
+
+def test_every_schema_problem_of_a_file_is_named_at_once(tiny):
+    cyc = tiny.root / "data/ZZ/2021/cycle.yml"
+    edit(cyc, "population: adults", "population: grown-ups")
+    edit(cyc, "sdgs: [1, 5]", "sdgs: [1, 19]\nsurvey_team: x")
+    with pytest.raises(ConfigError) as exc:
+        tiny.cycle("ZZ", 2021)
+    text = exc.value.message()
+    assert "and 2 more in this file" in text
+    assert "SDG 19 does not exist" in text and "'sdgs" in text
+    assert "field 'survey_team': is not a known setting" in text
+    assert "field 'instruments.adults.population': Input should be 'adults'" in text
