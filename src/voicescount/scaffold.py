@@ -807,7 +807,8 @@ def instrument_yaml(d: InstrumentDraft) -> list[str]:
     if d.codes or d.todo_codes:
         out.append("    codes:")
     for col in dict.fromkeys([*d.codes, *d.todo_codes]):
-        out.append(f"      {_key(col)}:")
+        empty = not d.codes.get(col)  # only TODO lines: an empty map, the TODOs below it
+        out.append(f"      {_key(col)}:" + (" {}" if empty else ""))
         for code, line in d.codes.get(col, {}).items():
             out.append(f"        {_key(code)}: {_scalar(line.value)}" + _comment(line.note))
         for text in d.todo_codes.get(col, []):
