@@ -37,6 +37,7 @@ from .registry import (
     Cycle,
     DesignSpec,
     Fieldwork,
+    FormSource,
     Instrument,
     NonResponse,
     Project,
@@ -120,6 +121,7 @@ FIELD_NOTES: dict[tuple[str, str], str] = {
 }
 
 CYCLE_MODELS = (("", Cycle), ("instruments.<key>.", Instrument), ("design.", DesignSpec))
+CYCLE_MODELS += (("instruments.<key>.source.", FormSource),)
 CYCLE_MODELS += (("fieldwork.", Fieldwork), ("weighting.", Weighting))
 CYCLE_MODELS += (("weighting.trim.", Trim), ("weighting.nonresponse.", NonResponse))
 
