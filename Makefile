@@ -12,7 +12,7 @@ help:
 	@echo "make test    - set up, then run the test suite"
 	@echo "make lint    - ruff, then the import contracts (lint-imports, pyproject [tool.importlinter])"
 	@echo "make bench   - benchmarks (prints medians and peak memory)"
-	@echo "make examples - regenerate the synthetic example data under data/"
+	@echo "make examples - regenerate the synthetic example data under data/ (and the NP kit, handbook/examples/new-country)"
 	@echo "make slides-assets - fetch reveal.js (npm) so \`voicescount training\` slides work offline"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -67,6 +67,7 @@ bench: setup
 
 examples: setup
 	$(BIN)/python -m tools.examples
+	$(BIN)/python -m tools.examples.new_country
 
 # Offline training slides: the reveal.js, RequireJS and jQuery files that nbconvert's slides
 # otherwise load from CDNs (the versions its reveal template is made for), from the npm registry
