@@ -9,6 +9,7 @@ worked example (handbook/examples/new-country): draft, one round of edits, valid
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import time
 from pathlib import Path
@@ -313,3 +314,58 @@ def test_unmatched_codes_are_todo_comments_not_values():
     text = "\n".join(scaffold.instrument_yaml(d))
     inst = yaml.safe_load("i:\n" + text)["i"]["a"]
     assert inst["codes"] == {"sex": {}} and "# TODO: no contract code found for 'x'" in text
+
+
+def test_codes_inferred_from_choice_names_and_labels(tmp_path):
+    """Choices that are not contract codes map by name or label: m/f, numbered yes/no,
+    WG answers worded otherwise, provinces by name; what cannot be inferred stays TODO."""
+    project = _project(tmp_path)
+    cdir = project.cycle_dir("NP", 2025)
+    (cdir / "forms").mkdir(parents=True)
+    (cdir / "exports").mkdir()
+    survey = [
+        {"type": "select_one g", "name": "gender", "label": "Sex of respondent"},
+        {"type": "select_one yn", "name": "agree", "label": "Do you agree to take part?"},
+        {"type": "select_one pr", "name": "prov", "label": "Province"},
+        {"type": "select_one d", "name": "q7", "label": "Do you have difficulty seeing, "
+         "even if wearing glasses?"},
+        {"type": "select_one ar", "name": "settlement_type", "label": "Area"},
+        {"type": "geotrace", "name": "route", "label": "Walk the boundary"},
+        {"type": "text", "name": "hh_head_name", "label": "Name of the household head"},
+    ]  # fmt: skip
+    choices = [
+        {"list_name": "g", "name": "m", "label": "Male"},
+        {"list_name": "g", "name": "f", "label": "Female"},
+        {"list_name": "g", "name": "x", "label": "Third gender"},
+        {"list_name": "yn", "name": "1", "label": "Yes"},
+        {"list_name": "yn", "name": "2", "label": "No"},
+        *[{"list_name": "pr", "name": str(i), "label": f"{n} Province"}
+          for i, n in enumerate(["Koshi", "Madhesh", "Bagmati", "Gandaki"], 1)],
+        {"list_name": "d", "name": "none", "label": "No"},
+        {"list_name": "d", "name": "some", "label": "Yes, some difficulty"},
+        {"list_name": "d", "name": "lot", "label": "Yes, a lot of difficulty"},
+        {"list_name": "d", "name": "cannot", "label": "Cannot do at all"},
+        {"list_name": "d", "name": "dk", "label": "Don't know"},
+        {"list_name": "ar", "name": "u", "label": "Urban area"},
+        {"list_name": "ar", "name": "r", "label": "Rural area"},
+    ]  # fmt: skip
+    form = {"survey": survey, "choices": choices, "settings": {"form_title": "T"}}
+    (cdir / "forms" / "f.json").write_text(json.dumps(form), encoding="utf-8")
+    headers = ["gender", "agree", "prov", "q7", "settlement_type", "route", "hh_head_name",
+               "_uuid", "_submission_time"]  # fmt: skip
+    with (cdir / "exports" / "e.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([headers, ["m", "1", "3", "some", "u", "", "", "a", ""]])
+    path, d = scaffold.init_cycle(project, "NP", 2025, "forms/f.json", "exports/e.csv",
+                                  instrument="adults")  # fmt: skip
+    inst = _cycle_of(path.read_text(encoding="utf-8"), path).instruments["adults"]
+    assert inst.mapping["sex"] == "gender" and inst.mapping["consent"] == "agree"
+    assert inst.mapping["region"] == "prov" and inst.mapping["wg_seeing"] == "q7"
+    assert inst.mapping["urban_rural"] == "settlement_type"
+    assert inst.codes["sex"] == {"m": "male", "f": "female"}
+    assert d.todo_codes["sex"] == ["'x' (label 'Third gender')"]
+    assert inst.codes["consent"] == {"1": True, "2": False}
+    assert inst.codes["region"] == {"1": "koshi", "2": "madhesh", "3": "bagmati", "4": "gandaki"}
+    assert inst.codes["wg_seeing"] == {"none": 1, "some": 2, "lot": 3, "cannot": 4, "dk": None}
+    assert inst.codes["urban_rural"] == {"u": "urban", "r": "rural"}
+    assert {"route", "hh_head_name"} <= set(inst.identifiers)
+    assert "stratum" in d.missing and "# stratum: <export column>  # TODO" in path.read_text()
