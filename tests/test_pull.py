@@ -107,7 +107,9 @@ class Replay:
         self.server.daemon_threads = True
         self.server.block_on_close = False
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def route(self, method: str, target: str, *answers) -> None:
         self.routes[(method, _canonical(target))] = [
@@ -507,6 +509,18 @@ def test_500_mid_pagination_writes_nothing(tiny_project, replay):
         pull_kobo(tiny_project, replay)
     assert replay.targets().count(_canonical(KOBO_PAGE2)) == 3
     assert snapshot(cdir) == before
+
+
+def test_odk_without_next_links_pages_on_with_skip(tiny_project, replay):
+    """Central before v2023.2 gives $top rows and @odata.count, but no @odata.nextLink."""
+    write_cycle(tiny_project, "{server: odk, project: 3, form: adults_2025}")
+    odk_routes(replay)
+    page = json.loads((FIXTURES / "odk" / "submissions_page1.json").read_text(encoding="utf-8"))
+    del page["@odata.nextLink"]
+    replay.route("GET", ODK_PAGE1, (200, json.dumps(page).encode(), {}, 0))
+    replay.route("GET", ODK_PAGE1 + "&$skip=2", "odk/submissions_page2.json")
+    res = pull_odk(tiny_project, replay)
+    assert (res.submissions, res.pages) == (3, 2)
 
 
 def test_odk_500_on_the_second_page_writes_nothing(tiny_project, replay):

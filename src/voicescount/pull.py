@@ -635,6 +635,9 @@ def fetch_odk(client: Client, project: int, form: str) -> Fetched:
         results.extend(flatten_odata(v) for v in page["value"])
         count = page.get("@odata.count", count)
         url = page.get("@odata.nextLink")
+        if not url and page["value"] and count is not None and len(results) < count:
+            # Central before v2023.2 sends no nextLink: page on with $skip
+            url = client.url(base + ".svc/Submissions", params | {"$skip": len(results)})
     if count is not None and count != len(results):
         raise client.fail(
             f"said {count} submissions but its pages held {len(results)}.",
