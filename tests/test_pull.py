@@ -417,6 +417,29 @@ def test_changed_form_version_is_reported_with_what_to_change(tiny_project, repl
     assert any(q.get("name") == "disability_seeing" for q in v2["content"]["survey"])
 
 
+def test_kobo_undeployed_edits_pull_the_deployed_version(tiny_project, replay):
+    """An asset edited but not redeployed: `content` is the draft; the form written is the
+    deployed version's (from …/versions/<deployed>/), the one the submissions used."""
+    write_cycle(tiny_project, "{server: kobo, asset: aBcD123}")
+    asset = json.loads((FIXTURES / "kobo" / "asset.json").read_text(encoding="utf-8"))
+    deployed = {"uid": asset["deployed_version_id"], "content": asset["content"]}
+    deployed |= {"content_hash": "3f1a2b3pRs", "date_deployed": "2025-03-01 09:31:00"}
+    draft = json.loads((FIXTURES / "kobo" / "asset_v2.json").read_text(encoding="utf-8"))
+    asset["version_id"], asset["content"] = draft["version_id"], draft["content"]
+    kobo_routes(replay)
+    replay.route("GET", KOBO_ASSET, (200, json.dumps(asset).encode(), {}, 0))
+    replay.route(
+        "GET",
+        "/api/v2/assets/aBcD123/versions/vQx8kLmN3pRsTuVw/?format=json",
+        (200, json.dumps(deployed).encode(), {}, 0),
+    )
+    res = pull_kobo(tiny_project, replay)
+    form = json.loads(res.form.read_text(encoding="utf-8"))
+    assert res.form.name == "adults-vQx8kLmN3pRsTuVw.json"
+    assert form["content"] == deployed["content"] and form["version_id"] == "vQx8kLmN3pRsTuVw"
+    assert "undeployed edits (version vZz9aBcD4eFgHiJk)" in res.summary()
+
+
 # ====================================================================== failures
 
 

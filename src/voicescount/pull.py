@@ -510,8 +510,26 @@ def fetch_kobo(client: Client, asset: str) -> Fetched:
     version = str(meta.get("deployed_version_id") or meta.get("version_id") or "")
     if not version:
         raise client.fail("gave no version_id for the asset.", "Deploy the form first.", url)
-    form = {k: meta.get(k) for k in ("uid", "name", "version_id", "deployed_version_id")}
-    form["content"] = meta["content"]
+    content = meta["content"]
+    notes = []
+    draft = meta.get("version_id")
+    if meta.get("deployed_version_id") and draft and draft != version:
+        # The asset holds undeployed edits: its `content` is the draft, not what was collected.
+        vurl = client.url(f"/api/v2/assets/{quoted}/versions/{version}/", {"format": "json"})
+        deployed = client.get_json(vurl)
+        content = deployed.get("content") if isinstance(deployed, dict) else None
+        if not isinstance(content, dict):
+            raise client.fail(
+                "answered without the deployed version's form `content`.",
+                "Redeploy the form (or discard the draft) and pull again; nothing was written.",
+                vurl,
+            )
+        notes.append(
+            f"the asset has undeployed edits (version {draft}); the form written is the "
+            f"deployed version {version}, which the submissions were collected with."
+        )
+    form = {"uid": meta.get("uid"), "name": meta.get("name"), "version_id": version}
+    form["content"] = content
     try:
         codebook_from_json(form)
     except InputError as err:
@@ -547,6 +565,7 @@ def fetch_kobo(client: Client, asset: str) -> Fetched:
         export_bytes=_dump({"count": len(results), "results": results}),
         submissions=len(results),
         pages=pages,
+        notes=notes,
     )
 
 
