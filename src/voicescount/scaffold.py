@@ -49,12 +49,15 @@ DRAFT_MARK = "# DRAFT cycle.yml written by `voicescount init-cycle`"
 
 #: Export meta columns (Kobo, ODK Central, SPSS-flattened Kobo) -> contract column.
 META_SOURCES: dict[str, tuple[str, ...]] = {
-    "respondent_id": ("_uuid", "meta/instanceID", "meta-instanceID", "instanceID", "KEY", "uuid"),
+    "respondent_id": ("_uuid", "KEY", "meta/instanceID", "meta-instanceID", "instanceID", "uuid"),
     "submitted_at": ("_submission_time", "SubmissionDate", "submission_time"),
     "validation_status": ("_validation_status", "ReviewState", "validation_status"),
     "started_at": ("start",),
     "ended_at": ("end",),
 }
+
+#: ODK Central review states -> contract validation_status.
+ODK_REVIEW = {"approved": "approved", "rejected": "not_approved", "hasIssues": "on_hold"}
 
 #: Question names seen in real forms for a contract column (after the contract name itself).
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -539,7 +542,12 @@ class _Drafter:
             seen += [f"validation_status_{s}" for s in statuses]
         if any(v in ("Approved", "Not Approved", "On Hold") for v in seen):  # Kobo labels
             seen += ["Approved", "Not Approved", "On Hold"]
+        if header == "ReviewState" or set(seen) & set(ODK_REVIEW):  # ODK Central
+            for v in ODK_REVIEW:
+                out[v] = Line(ODK_REVIEW[v], None)
         for v in dict.fromkeys(seen):
+            if v in ODK_REVIEW:
+                continue
             key = slug(v).removeprefix("validation_status_")
             if key in statuses and v != key:
                 out[v] = Line(key, None)
