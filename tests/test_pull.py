@@ -565,6 +565,17 @@ def test_malformed_json_is_reported(tiny_project, replay):
     assert not (cdir / "exports").exists()
 
 
+def test_pages_that_do_not_add_up_to_the_count_are_refused(tiny_project, replay):
+    cdir = write_cycle(tiny_project, "{server: kobo, asset: aBcD123}")
+    kobo_routes(replay)
+    page = json.loads((FIXTURES / "kobo" / "data_page2.json").read_text(encoding="utf-8"))
+    page["results"] = []  # a submission deleted while pulling
+    replay.route("GET", KOBO_PAGE2, (200, json.dumps(page).encode(), {}, 0))
+    with pytest.raises(ServerError, match="said 3 submissions but its pages held 2"):
+        pull_kobo(tiny_project, replay)
+    assert not (cdir / "exports").exists()
+
+
 def test_a_next_link_to_another_server_is_not_followed(tiny_project, replay):
     write_cycle(tiny_project, "{server: kobo, asset: aBcD123}")
     kobo_routes(replay)

@@ -496,6 +496,39 @@ def _dump(obj: Any) -> bytes:
     return (json.dumps(obj, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
+def collect_pages(
+    client: Client,
+    url: str | None,
+    items: str,
+    count_key: str,
+    next_url: Callable[[dict[str, Any], int], str | None],
+) -> tuple[list[Any], int]:
+    """Every page's `items` from `url` on (`next_url(page, rows so far)` gives the next page),
+    checked against the server's count; (rows, pages fetched)."""
+    results: list[Any] = []
+    pages = 0
+    count = None
+    while url:
+        page = client.get_json(url)
+        pages += 1
+        if not isinstance(page, dict) or not isinstance(page.get(items), list):
+            raise client.fail(
+                f"answered page {pages} without a `{items}` list.",
+                "Pull again; nothing was written.",
+                url,
+            )
+        results.extend(page[items])
+        count = page.get(count_key, count)
+        url = next_url(page, len(results))
+    if count is not None and count != len(results):
+        raise client.fail(
+            f"said {count} submissions but its pages held {len(results)} (submissions "
+            "arrived or were deleted while pulling?).",
+            "Pull again; nothing was written.",
+        )
+    return results, pages
+
+
 def fetch_kobo(client: Client, asset: str) -> Fetched:
     """The asset's form (uid, name, versions, content) and every submission, all pages."""
     quoted = urllib.parse.quote(asset, safe="")
@@ -536,27 +569,9 @@ def fetch_kobo(client: Client, asset: str) -> Fetched:
         raise client.fail(f"sent a form intake cannot read ({err.problem})", "", url) from None
     params = {"format": "json", "limit": client.options.page_size, "start": 0}
     url = client.url(f"/api/v2/assets/{quoted}/data/", params)
-    results: list[Any] = []
-    pages = 0
-    count = None
-    while url:
-        page = client.get_json(url)
-        pages += 1
-        if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-            raise client.fail(
-                f"answered page {pages} without a `results` list.",
-                "Pull again; nothing was written.",
-                url,
-            )
-        results.extend(page["results"])
-        count = page.get("count", count)
-        url = page.get("next")
-    if count is not None and count != len(results):
-        raise client.fail(
-            f"said {count} submissions but its pages held {len(results)} (submissions "
-            "arrived or were deleted while pulling?).",
-            "Pull again; nothing was written.",
-        )
+    results, pages = collect_pages(
+        client, url, "results", "count", lambda page, n: page.get("next")
+    )
     return Fetched(
         ids={"asset": asset},
         form_version=version,
@@ -639,29 +654,17 @@ def fetch_odk(client: Client, project: int, form: str) -> Fetched:
         )
     params = {"$top": client.options.page_size, "$count": "true", "$expand": "*"}
     url = client.url(base + ".svc/Submissions", params)
-    results: list[dict[str, Any]] = []
-    pages = 0
-    count = None
-    while url:
-        page = client.get_json(url)
-        pages += 1
-        if not isinstance(page, dict) or not isinstance(page.get("value"), list):
-            raise client.fail(
-                f"answered page {pages} without an OData `value` list.",
-                "Pull again; nothing was written.",
-                url,
-            )
-        results.extend(flatten_odata(v) for v in page["value"])
-        count = page.get("@odata.count", count)
-        url = page.get("@odata.nextLink")
-        if not url and page["value"] and count is not None and len(results) < count:
+
+    def next_url(page: dict[str, Any], n: int) -> str | None:
+        link = page.get("@odata.nextLink")
+        count = page.get("@odata.count")
+        if not link and page["value"] and isinstance(count, int) and n < count:
             # Central before v2023.2 sends no nextLink: page on with $skip
-            url = client.url(base + ".svc/Submissions", params | {"$skip": len(results)})
-    if count is not None and count != len(results):
-        raise client.fail(
-            f"said {count} submissions but its pages held {len(results)}.",
-            "Pull again; nothing was written.",
-        )
+            link = client.url(base + ".svc/Submissions", params | {"$skip": n})
+        return link
+
+    rows, pages = collect_pages(client, url, "value", "@odata.count", next_url)
+    results = [flatten_odata(v) if isinstance(v, dict) else v for v in rows]
     return Fetched(
         ids={"project": int(project), "form": form},
         form_version=version,
@@ -950,6 +953,7 @@ __all__ = [
     "PullResult",
     "Server",
     "ServerError",
+    "collect_pages",
     "fetch_kobo",
     "fetch_odk",
     "flatten_odata",
