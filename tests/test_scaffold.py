@@ -153,6 +153,8 @@ def _reproduction(tmp_path: Path, iso: str = "VN", cycle: int = 2022) -> dict[st
                 got = drafted.codes.get(col, {})
                 counts["codes"][1] += 1
                 counts["codes"][0] += code in got and got[code] == value
+    fieldwork = _cycle_of(path.read_text(encoding="utf-8"), path).fieldwork
+    counts["fieldwork"] = [int(fieldwork == committed.fieldwork), 1]
     return {k: (v[0], v[1]) for k, v in counts.items()}
 
 
@@ -167,6 +169,7 @@ def test_shipped_cycles_are_reproduced(tmp_path, iso, cycle):
     assert m_all > 50 and c_all >= 5
     assert m_ok / m_all >= MAPPING_FLOOR
     assert c_ok / c_all >= CODES_FLOOR
+    assert counts["fieldwork"] == (1, 1)  # first and last interview day of the first export
 
 
 def test_reproduction_measure_can_fail(tmp_path, monkeypatch):
@@ -234,6 +237,7 @@ def test_np_end_to_end(tmp_path, capsys):
     assert text.startswith(scaffold.DRAFT_MARK) and "voicescount validate" in text
     cyc = project.cycle("NP", 2025)  # the Project's own checks: languages, files
     assert cyc.languages == ["en", "ne"]
+    assert (cyc.fieldwork.start, cyc.fieldwork.end) == ("2025-03-10", "2025-03-24")
     inst = cyc.instruments["adults"]
     m = inst.mapping
     assert m["region"] == "location/province" and m["province"] == "location/district"

@@ -24,6 +24,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +197,7 @@ class InstrumentDraft:
     other_languages: list[str] = field(default_factory=list)
     sdgs: list[int] = field(default_factory=list)
     title: dict[str, str] = field(default_factory=dict)
+    fieldwork: tuple[str, str, str] | None = None  # (first date, last date, column)
 
 
 # ---------------------------------------------------------------------- small helpers
@@ -615,6 +617,18 @@ class _Drafter:
         if todo:
             draft.todo_codes[col] = todo
 
+    def fieldwork(self) -> tuple[str, str, str] | None:
+        """First and last interview date: the date part of `start` (local), else `today`."""
+        for col in ("started_at", "submitted_at"):
+            header = self.mapping.get(col)
+            if header is None:
+                continue
+            j = self.headers.index(header.value)
+            days = sorted({_day(r[j]) for r in self.rows if j < len(r) and _day(r[j]) is not None})
+            if days:
+                return days[0], days[-1], header.value
+        return None
+
     # ---------------------------------------------------------------- identifiers
     def identifiers(self) -> list[Line]:
         out: dict[str, Line] = {}
@@ -640,6 +654,14 @@ class _Drafter:
             if h in PERSONAL_META and h not in mapped:
                 out.setdefault(h, Line(h, "guess: personal meta column"))
         return list(out.values())
+
+
+def _day(v: Any) -> str | None:
+    """`2025-03-10T09:15:00+05:45` or a datetime -> `2025-03-10` (the interview's own day)."""
+    if isinstance(v, datetime | date):
+        return v.strftime("%Y-%m-%d")
+    m = re.match(r"(\d{4}-\d{2}-\d{2})", str(v or "").strip())
+    return m.group(1) if m else None
 
 
 def _guess_population(cb: Codebook, key: str) -> str:
@@ -747,6 +769,7 @@ def draft_instrument(
         other_languages=[x for x in langs if x not in iso_langs],
         sdgs=goals,
         title={title_lang: title} if title else {},
+        fieldwork=d.fieldwork(),
     )
     d.infer_codes(draft)
     draft.mapping = dict(d.mapping)
@@ -865,7 +888,12 @@ def cycle_yaml(project: Project, iso: str, cycle: int | str, d: InstrumentDraft)
         lines.append("# title: {en: ...}  # TODO: the report's title")
     lines.append(f"languages: {_flow(langs)}" + _comment(lang_note))
     lines.append(f"sdgs: {_flow(sdgs)}" + _comment(sdg_note))
-    lines.append("# fieldwork: {start: 'YYYY-MM-DD', end: 'YYYY-MM-DD'}  # TODO: fieldwork dates")
+    if d.fieldwork:
+        first, last, col = d.fieldwork
+        note = f"guess: first and last interview dates in {d.data} ({col}); check"
+        lines.append(f"fieldwork: {{start: '{first}', end: '{last}'}}" + _comment(note))
+    else:
+        lines.append("# fieldwork: {start: 'YYYY-MM-DD', end: 'YYYY-MM-DD'}  # TODO: the dates")
     lines.append("design:  # contract names (the mapping says which export column each is)")
     for attr, col in (("weight", "weight"), ("strata", "stratum"), ("psu", "psu")):
         found = col in d.mapping
