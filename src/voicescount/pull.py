@@ -831,11 +831,10 @@ def pull(
         fetched = fetch_kobo(client, src.asset or "")
     else:
         fetched = fetch_odk(client, src.project or 0, src.form or "")
-    return write_pull(project, settings, fetched, cdir, instrument, inst, now)
+    return write_pull(settings, fetched, cdir, instrument, inst, now)
 
 
 def write_pull(
-    project: Project,
     settings: Server,
     fetched: Fetched,
     cdir: Path,
