@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from voicescount import cli
+from voicescount import pull as pull_module
 from voicescount.errors import ConfigError, VoicesError
 from voicescount.intake import read_instrument
 from voicescount.pull import HttpOptions, ServerError, flatten_odata, pull, server_settings
@@ -635,7 +636,8 @@ def test_a_config_file_in_the_project_must_be_git_ignored(tiny_project, replay):
     assert server_settings("kobo", tiny_project.root, cfg, env={}).token == KOBO_TOKEN
 
 
-def test_missing_settings_say_which_variables(tiny_project):
+def test_missing_settings_say_which_variables(tiny_project, tmp_path, monkeypatch):
+    monkeypatch.setattr(pull_module, "DEFAULT_CONFIG", tmp_path / "absent" / "servers.yml")
     with pytest.raises(ConfigError, match="VOICESCOUNT_ODK_URL"):
         server_settings("odk", tiny_project.root, env={})
     env = {"VOICESCOUNT_ODK_URL": "https://central.example.org"}
