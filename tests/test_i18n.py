@@ -164,3 +164,14 @@ def test_unknown_codes_raise_config_errors_naming_the_file(project):
         i18n.dim_label(dims, "caste", "en")
     with pytest.raises(ConfigError, match="2 parts"):
         i18n.code_label(dims, vn, "sex×disability×urban_rural", "female|rural", "en")
+
+
+def test_a_language_no_catalogue_names_gets_its_cldr_autonym():
+    """A new country's language (Nepali for NP) must not break the pages that name it."""
+    from voicescount.i18n import autonym, t
+
+    assert t("language.ne", "en") == "नेपाली" == autonym("ne")
+    assert t("language.vi", "en") == "Tiếng Việt"  # the catalogue's own name wins
+    assert autonym("qq") == "qq"  # unknown to CLDR: the code
+    with pytest.raises(KeyError):
+        t("chapter.no_such_key", "en")

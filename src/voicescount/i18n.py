@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
+from babel import Locale, UnknownLocaleError
 
 from .errors import ConfigError
 from .registry import Country, DimensionSet, label
@@ -175,6 +176,10 @@ def t(key: str, lang: str, **fmt: object) -> str:
     message = catalogue(lang).get(key)
     if message is None:
         message = catalogue(FALLBACK).get(key)
+        if message is None and key.startswith("language."):
+            # a language a country registers but no catalogue names yet (a new country):
+            # its name in its own language from CLDR, as the catalogue's names are
+            return autonym(key.removeprefix("language."))
         if message is None:
             raise KeyError(f"message '{key}' is not in locales/{FALLBACK}.yml")
         if has_catalogue(lang):
@@ -186,6 +191,17 @@ def t(key: str, lang: str, **fmt: object) -> str:
             )
         _warn_untranslated(lang)
     return message.format(**fmt) if fmt else message
+
+
+@cache
+def autonym(code: str) -> str:
+    """A language's name in that language (CLDR, through Babel: `ne` -> नेपाली); the code
+    itself when CLDR does not know it."""
+    try:
+        name = Locale.parse(code.replace("-", "_")).get_display_name(code.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return code
+    return (name[:1].upper() + name[1:]) if name else code
 
 
 @cache

@@ -73,6 +73,7 @@ from .figures import (
 from .i18n import (
     CHAPTER_KEYS,
     FALLBACK,
+    autonym,
     catalogue,
     code_label,
     dim_label,
@@ -349,7 +350,7 @@ def chapter_title(
 
 def _language_name(lang: str) -> str:
     """A language's name in its own language (`language.<code>`, the same in every catalogue)."""
-    return catalogue(FALLBACK).get(f"language.{lang}", lang)
+    return catalogue(FALLBACK).get(f"language.{lang}") or autonym(lang)
 
 
 def header(
