@@ -13,7 +13,13 @@ Definitions (one indicator, one dimension, its levels g):
   missing item values excluded as in `stats.estimate`.
 * gap = estimate_g - rest_g; var = var_g + var_rest - 2 cov, all from the PSU totals of the
   two domains' linearised residuals (with-replacement, within strata, lonely PSUs "adjust",
-  as `stats`). CI uses the t quantile with the design's df (#PSU - #strata).
+  as `stats`). CI and p-value use the t distribution with R's `degf` of the subset the gap
+  is estimated on: PSUs with a row where the item is present and the dimension known, minus
+  their strata -- `confint(svycontrast(svyby(~y, ~in_g, sub, svymean, covmat = TRUE),
+  c(-1, 1)), df = degf(sub))`. It is the design's #PSU - #strata unless the item or the
+  dimension is missing in whole PSUs (a question not asked in some regions);
+  `svyttest(y ~ in_g, sub)` gives the same gap, SE and t with one df fewer (svyglm's residual
+  df). Agreement (tests/fixtures/r/reference_domain_gaps.csv): gap, SE, CI and p to ~1e-13.
 * Raked weights (`Design(rake = margins)`, as `prepare.design_for` gives the raked
   instrument): variances and covariances are those of R's `rake()` design, whose
   `svyrecvar` adjusts every domain's scores by ten backfitting sweeps over the margins
@@ -188,7 +194,10 @@ class _System:
                 C = rk.B @ np.nan_to_num((Sy - self.est * Sn) / self.W)
                 Cr = rk.B @ np.nan_to_num((Syr - self.rest * Snr) / self.Wr)
         self.level, self.rest_scores = _Scores(Z, C), _Scores(Zr, Cr)
-        self.df = float(P - len(prep.n_h))
+        # R's degf of the subset the gap is estimated on (rows with the item present and the
+        # dimension known): PSUs holding such a row minus their strata
+        held = np.bincount(prep.psu[ok], minlength=P) > 0
+        self.df = float(held.sum() - np.unique(prep.psu_stratum[held]).size)
 
     def cov(self, X: _Scores, Y: _Scores) -> np.ndarray:
         """Design covariance of the domain means of X with those of Y, R's svyrecvar: with
