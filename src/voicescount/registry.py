@@ -685,8 +685,11 @@ class Project:
             for n in ("countries.yml", "indicators.yml", "dimensions.yml", "rules.yml")
         ]
         files += sorted(p for p in cdir.rglob("*") if p.is_file())
-        cyc = self.cycle(iso, cycle)
-        for rel in cyc.shared_folders:  # declared, and checked inside data/ by `cycle`
+        try:
+            shared = self.cycle(iso, cycle).shared_folders  # checked inside data/ by `cycle`
+        except ConfigError:
+            shared = []  # a broken cycle.yml is reported where it is read, not here
+        for rel in shared:
             files += sorted(p for p in (cdir / rel).resolve().rglob("*") if p.is_file())
         pop = self.data_dir / iso / "population.csv"
         if pop.exists():
