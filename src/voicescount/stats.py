@@ -60,6 +60,19 @@ Method (Taylor linearisation, as `survey::svymean` / `svyby` / `svyciprop`):
 * deff follows `svymean(deff = TRUE)`: design variance over the SRS-without-replacement
   variance s^2 / n * (1 - n / N_hat), where s^2 is `svyvar` (weighted, with n/(n - 1)) on the
   domain, n the non-missing rows and N_hat their weight sum.
+* Totals, ratios and quantiles (`kind=`; `_estimate_other`, from the rows, per item and
+  grouping: few indicators are of these kinds): `svytotal` (score w_i y_i), `svyratio` of an
+  item over its denominator (score w_i (y_i - R x_i) / X; rows missing either are left out)
+  and `svyquantile` with survey 4.1's defaults (qrule "math": the value where the domain's
+  weight share first reaches p; interval.type "mean": Woodruff's, the t interval of the share
+  at or below the estimate, svymean(y <= q), mapped back through the same rule, NaN where it
+  leaves [0, 1]; se = width / (2 t); its df are degf of the domain's rows where the item is
+  present, as svyquantile(na.rm = TRUE) computes them). Variance as above (raked weights
+  adjusted the same way); intervals of totals and ratios est +- t se with the domain's df, as
+  `confint(svytotal(...), df = degf(subset))` (svyby's own confint uses df = Inf); deff as
+  svytotal(deff = TRUE) (for ratios on the scores, as svyratio), NaN for quantiles.
+  Agreement with R 4.1.1 (tests/fixtures/r/make_domains.R): estimate, SE, CI and deff to
+  2e-13 relative (quantiles exact).
 * fpc: a per-row column holding either the sampling fraction of PSUs in the stratum (<= 1) or
   the number of PSUs in the stratum's population (> 1), as `svydesign(fpc = )`.
 * Raked weights (`Design(rake = margins)`, which `prepare.design_for` gives the raked
@@ -453,12 +466,18 @@ def estimate(
     items: Sequence[str],
     design: Design,
     by: Sequence[Sequence[str]] = ([],),
-    kind: Literal["proportion", "mean"] = "proportion",
+    kind: Literal["proportion", "mean", "total", "ratio", "quantile"] = "proportion",
     level: float = 0.95,
     caution_min_n: int = 30,
     caution_max_cv: float = 0.30,
+    denominators: Sequence[str] | None = None,
+    quantile: float = 0.5,
 ) -> pd.DataFrame:
     """Estimates for every item in every domain of every grouping in `by`, in one pass.
+
+    kind "total" (svytotal), "ratio" (svyratio of each item over its `denominators` entry,
+    rows missing either left out) and "quantile" (svyquantile at `quantile`, default
+    interval) have the same columns; their deff is svytotal's (totals, ratios) or NaN.
 
     Returns one row per (variable, grouping, domain): `variable`, `grouping` ("sex×region",
     "" for the whole population), one column per dimension used (missing where not in the
@@ -468,8 +487,8 @@ def estimate(
     with no rows appear with n = 0 and NaN estimate. Rows with a missing dimension value are
     in no domain of a grouping using that dimension (they remain in the whole population).
     """
-    if kind not in ("proportion", "mean"):
-        raise ValueError(f"kind must be 'proportion' or 'mean', not {kind!r}")
+    if kind not in ("proportion", "mean", *_OTHER_KINDS):
+        raise ValueError(f"kind must be proportion, mean, total, ratio or quantile, not {kind!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, not {level}")
     items = list(items)
@@ -491,6 +510,9 @@ def estimate(
     prep = design_codes(df, design)
     if not items or not groupings:
         return pd.DataFrame(columns=["variable", "grouping", *dims, *RESULT_COLUMNS])
+    if kind in _OTHER_KINDS:
+        return _estimate_other(df, items, design, prep, groupings, dims, kind, denominators,
+                               quantile, level, caution_min_n, caution_max_cv)  # fmt: skip
 
     # ---- tables of per-(dimension codes, PSU) sums. A dimension constant within every PSU
     # (region or urban/rural when they define the strata) is read off the PSU instead, so it
@@ -581,28 +603,7 @@ def estimate(
 
     # ---- assemble once: variable, then grouping (as given), then domains in level order
     Ds = [gs.D for gs in structs]
-    total = int(sum(Ds))
-    out: dict[str, np.ndarray] = {
-        "variable": np.repeat(np.asarray(items, dtype=object), total),
-        "grouping": np.tile(
-            np.concatenate(
-                [np.full(D, SEP.join(g), dtype=object) for D, g in zip(Ds, groupings, strict=True)]
-            ),
-            J,
-        ),
-    }
-    for i, d in enumerate(dims):
-        col = []
-        for gd, D in zip(gdims, Ds, strict=True):
-            if i in gd:
-                rem = np.arange(D)
-                for k in reversed(gd[gd.index(i) + 1 :]):
-                    rem = rem // len(levels[k])
-                L = len(levels[i])
-                col.append(np.asarray(levels[i], dtype=object)[rem % L] if L else rem)
-            else:
-                col.append(np.full(D, None, dtype=object))
-        out[d] = np.tile(np.concatenate(col), J)
+    out = _domain_columns(items, groupings, dims, dict(zip(dims, levels, strict=True)), Ds)
     for k in keys:
         # (domains of all groupings) x (items), then item-major
         mat = np.hstack([np.vstack([r[k] for r in blk]) for blk in blocks])
@@ -612,6 +613,220 @@ def estimate(
     caution = (res["n"] < caution_min_n) | (res["cv"].abs() > caution_max_cv)
     res["flag"] = np.where(caution, "caution", "")
     return res[["variable", "grouping", *dims, *RESULT_COLUMNS]]
+
+
+# ---------------------------------------------------------------- totals, ratios, quantiles
+
+_OTHER_KINDS = ("total", "ratio", "quantile")
+
+
+def _estimate_other(
+    df, items, design, prep, groupings, dims, kind, denominators, quantile, level, min_n, max_cv
+) -> pd.DataFrame:
+    """`estimate` for totals (`svytotal`), ratios (`svyratio`) and quantiles (`svyquantile`).
+
+    Few indicators are of these kinds, so this works from the rows: per item and grouping one
+    bincount over (domain, PSU) gives the domain's PSU totals of its linearised scores, whose
+    between-PSU variance within strata is `estimate`'s (every PSU of every stratum counted,
+    lonely PSUs "adjust", raked weights adjusted as R's svyrecvar does). Scores: a total's
+    w_i y_i; a ratio's w_i (y_i - R x_i) / X; a quantile's Woodruff interval is the interval
+    of the proportion below the estimate, w_i (1[y_i <= q] - p) / W, mapped back through the
+    quantile rule (module docstring)."""
+    if kind == "ratio":
+        if denominators is None or len(denominators) != len(items):
+            raise ValueError("kind='ratio' needs one denominator per item (denominators=)")
+    elif kind == "quantile" and not 0 < quantile < 1:
+        raise ValueError(f"quantile must be between 0 and 1, not {quantile}")
+    from scipy import stats as sps  # ~1.1 s to import: only where intervals are computed
+
+    P, H = len(prep.psu_stratum), len(prep.n_h)
+    codes, levels = {}, {}
+    for d in dims:
+        codes[d], levels[d] = level_codes(df[d])
+    rk = raking(df, design, prep) if design.rake else None
+    if rk is not None:  # W_jk: weight of PSU j's rows in margin cell k
+        cell = [rk.off[m] + c for m, c in enumerate(rk.codes)]
+        Wjk = np.zeros((P, rk.K))
+        for c in cell:
+            Wjk += np.bincount(prep.psu * rk.K + c, weights=prep.w, minlength=P * rk.K).reshape(
+                P, rk.K
+            )
+    lonely = prep.n_h == 1
+    scale = prep.scale_h[prep.psu_stratum]
+    Hm = _indicator(prep.psu_stratum, H, P)  # strata x PSUs
+    doms = []  # per grouping: row -> domain (-1: in none), number of domains, labels
+    for g in groupings:
+        dcode = np.zeros(len(df), dtype=np.int64)
+        inside = np.ones(len(df), dtype=bool)
+        for d in g:
+            dcode = dcode * len(levels[d]) + np.maximum(codes[d], 0)
+            inside &= codes[d] >= 0
+        doms.append((np.where(inside, dcode, -1), int(np.prod([len(levels[d]) for d in g]))))
+    tq: dict[float, float] = {}
+
+    def tquant(v: np.ndarray) -> np.ndarray:
+        out = np.full(len(v), np.nan)
+        for k, x in enumerate(v):
+            if x > 0:
+                if x not in tq:
+                    tq[x] = float(sps.t.ppf(0.5 + level / 2, x))
+                out[k] = tq[x]
+        return out
+
+    def degf(dom, D, rows):
+        """R's degf of each domain's subset: PSUs holding a row of `rows` minus their strata."""
+        held = np.bincount(dom[rows] * P + prep.psu[rows], minlength=D * P).reshape(D, P) > 0
+        hs = (Hm @ held.T.astype(np.float64)).T
+        return (held.sum(1) - (hs > 0).sum(1)).astype(float)
+
+    def variance(dom, D, rows, r):
+        """Design variance of each domain's statistic with row scores w_i r_i (r given on
+        `rows`, 0 elsewhere), as svyrecvar: raking-adjusted, then between PSUs in strata."""
+        key = dom[rows] * P + prep.psu[rows]
+        Z = np.bincount(key, weights=prep.w[rows] * r, minlength=D * P).reshape(D, P)
+        if rk is not None:
+            R = np.zeros((D, rk.K))
+            for c in cell:
+                R += np.bincount(dom[rows] * rk.K + c[rows], weights=r, minlength=D * rk.K).reshape(
+                    D, rk.K
+                )
+            Z -= _mm(_mm(R, rk.B.T), Wjk.T)
+        zs = (Hm @ Z.T).T
+        zbar = np.where(lonely, 0.0, zs / prep.n_h)
+        Z -= zbar[:, prep.psu_stratum]
+        return np.maximum((Z * Z) @ scale, 0.0)
+
+    keys = ["estimate", "se", "ci_low", "ci_high", "deff", "n", "N"]
+    parts: list[dict] = []
+    for j, item in enumerate(items):
+        y = item_column(df, item, "mean")
+        present = ~np.isnan(y)
+        if kind == "ratio":
+            x = item_column(df, denominators[j], "mean")
+            present &= ~np.isnan(x)
+        for dom, D in doms:
+            anyrow = dom >= 0
+            rows = np.flatnonzero(anyrow & present)
+            d, w = dom[rows], prep.w[rows]
+            n = np.bincount(d, minlength=D).astype(float)
+            W = np.bincount(d, weights=w, minlength=D)
+            out = {"n": n, "N": W}
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if kind in ("total", "ratio"):
+                    yr = y[rows]
+                    Y = np.bincount(d, weights=w * yr, minlength=D)
+                    if kind == "total":
+                        est, r = Y, yr
+                    else:
+                        xr = x[rows]
+                        X = np.bincount(d, weights=w * xr, minlength=D)
+                        est = Y / X
+                        r = (yr - est[d] * xr) / X[d]
+                    var = variance(dom, D, rows, r)
+                    se = np.sqrt(var)
+                    t = tquant(degf(dom, D, np.flatnonzero(anyrow)))
+                    lo, hi = est - t * se, est + t * se
+                    # svytotal(deff = TRUE): svyvar of the scores' r within the domain
+                    m = np.bincount(d, weights=w * r, minlength=D) / W
+                    s2 = np.bincount(d, weights=w * (r - m[d]) ** 2, minlength=D) / W * n / (n - 1)
+                    deff = np.where(n > 1, var / (s2 * W * W * (W - n) / (W * n)), np.nan)
+                else:
+                    est, lo, hi, se = _quantiles(y, rows, d, w, D, quantile, level, variance,
+                                                 dom, degf(dom, D, rows), sps)  # fmt: skip
+                    deff = np.full(D, np.nan)
+            empty = n == 0
+            for k, v in (("estimate", est), ("se", se), ("ci_low", lo), ("ci_high", hi)):
+                out[k] = np.where(empty, np.nan, v)
+            out["deff"] = np.where(empty, np.nan, deff)
+            parts.append(out)
+
+    # ---- assemble as `estimate` does: variable, grouping, then domains in level order
+    res = _domain_columns(items, groupings, dims, levels, [D for _, D in doms])
+    for k in keys:
+        res[k] = np.concatenate([p[k] for p in parts])
+    out = pd.DataFrame(res)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["cv"] = out["se"] / out["estimate"]
+    out["n"] = out["n"].astype(np.int64)
+    caution = (out["n"] < min_n) | (out["cv"].abs() > max_cv)
+    out["flag"] = np.where(caution, "caution", "")
+    return out[["variable", "grouping", *dims, *RESULT_COLUMNS]]
+
+
+def _domain_columns(items, groupings, dims, levels: dict, Ds) -> dict[str, np.ndarray]:
+    """variable, grouping and one column per dimension of the result: items, then groupings
+    (as given), then each grouping's D domains in level order (last dimension fastest)."""
+    out: dict[str, np.ndarray] = {
+        "variable": np.repeat(np.asarray(items, dtype=object), int(sum(Ds))),
+        "grouping": np.tile(
+            np.concatenate(
+                [np.full(D, SEP.join(g), dtype=object) for D, g in zip(Ds, groupings, strict=True)]
+            ),
+            len(items),
+        ),
+    }
+    for d in dims:
+        col = []
+        for g, D in zip(groupings, Ds, strict=True):
+            if d in g:
+                rem = np.arange(D)
+                for k in reversed(g[g.index(d) + 1 :]):
+                    rem = rem // len(levels[k])
+                L = len(levels[d])
+                col.append(np.asarray(levels[d], dtype=object)[rem % L] if L else rem)
+            else:
+                col.append(np.full(D, None, dtype=object))
+        out[d] = np.tile(np.concatenate(col), len(items))
+    return out
+
+
+def _qrule_math(xs: np.ndarray, cumw: np.ndarray, p: float) -> float:
+    """survey's qrule_math on one domain's sorted values and cumulated weights: the value
+    where the weight share first reaches p (the next value when it passes p inside one)."""
+    tot = cumw[-1]
+    pos = max(int(np.searchsorted(cumw, p * tot, side="right")), 1)  # R's last(): 1 if none
+    if p - cumw[pos - 1] / tot == 0:
+        return float(xs[pos - 1])
+    return float(xs[min(pos, len(xs) - 1)])
+
+
+def _quantiles(y, rows, d, w, D, q, level, variance, dom, dfree, sps):
+    """svyquantile(interval.type = "mean", qrule = "math"): the quantile of each domain, and
+    Woodruff's interval: the t interval (domain df) of the share of the domain at or below
+    it, svymean(y <= q), mapped back through the same rule (NaN where it leaves [0, 1]);
+    se = interval width / (2 t)."""
+    yr = y[rows]
+    order = np.lexsort((yr, d))  # by domain, then value (stable, as R's order)
+    ds, ys, ws = d[order], yr[order], w[order]
+    bounds = np.searchsorted(ds, np.arange(D + 1))
+    est = np.full(D, np.nan)
+    cums = []
+    for k in range(D):
+        a, b = bounds[k], bounds[k + 1]
+        cw = np.cumsum(ws[a:b])
+        cums.append(cw)
+        if b > a:
+            est[k] = _qrule_math(ys[a:b], cw, q)
+    below = (yr <= est[d]).astype(np.float64)
+    W = np.bincount(d, weights=w, minlength=D)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.bincount(d, weights=w * below, minlength=D) / W
+        se_p = np.sqrt(variance(dom, D, rows, (below - p[d]) / W[d]))
+    t = np.full(D, np.nan)
+    for k, v in enumerate(dfree):
+        if v > 0:
+            t[k] = float(sps.t.ppf(0.5 + level / 2, v))
+    lo, hi = np.full(D, np.nan), np.full(D, np.nan)
+    for k in range(D):
+        a, b = bounds[k], bounds[k + 1]
+        if b == a or np.isnan(t[k]):
+            continue
+        pl, ph = p[k] - t[k] * se_p[k], p[k] + t[k] * se_p[k]
+        if pl >= 0:
+            lo[k] = _qrule_math(ys[a:b], cums[k], pl)
+        if ph <= 1:
+            hi[k] = _qrule_math(ys[a:b], cums[k], ph)
+    return est, lo, hi, (hi - lo) / (2 * t)
 
 
 @dataclass
