@@ -230,6 +230,37 @@ class Fieldwork(Strict):
     end: str
 
 
+# Stages of the data value chain at which the Copenhagen Framework on Citizen Data asks how
+# the communities took part (the CGD quality statement reports each, or "not declared").
+PARTICIPATION_STAGES = ("design", "collection", "analysis", "dissemination", "use")
+
+
+class CitizenData(Strict):
+    """Who produced the cycle's citizen data and how the communities took part: what the CGD
+    quality statement (voicescount.quality) needs beyond the data; every field optional."""
+
+    initiated_by: list[str] = Field(
+        default_factory=list, description="organisations or groups who initiated the data"
+    )
+    designed_by: list[str] = Field(
+        default_factory=list, description="who designed the questionnaires and the sample"
+    )
+    collected_by: list[str] = Field(
+        default_factory=list, description="who collected the data (e.g. trained community members)"
+    )
+    analysed_by: list[str] = Field(
+        default_factory=list, description="who analysed and validated the results"
+    )
+    participation: dict[Literal[PARTICIPATION_STAGES], str] = Field(  # type: ignore[valid-type]
+        default_factory=dict,
+        description="how the communities took part at each stage (design, collection, "
+        "analysis, dissemination, use), in a sentence each",
+    )
+    consent: str | None = Field(
+        None, description="how informed consent was asked and recorded (the consent question)"
+    )
+
+
 class Cycle(Strict):
     country: str = Field(pattern=r"^[A-Z]{2}$")
     cycle: int = Field(ge=2000, le=2100)
@@ -250,6 +281,10 @@ class Cycle(Strict):
     activities: str | None = None
     scorecards: str | None = None
     recommendations: str | None = None
+    citizen_data: CitizenData | None = Field(
+        None, description="who initiated, designed, collected and analysed the data, and how "
+        "the communities took part (the CGD quality statement; 'not declared' when omitted)"
+    )
     shared_folders: list[str] = Field(
         default_factory=list,
         description="folders outside this cycle's folder that its inputs may come from "

@@ -34,6 +34,7 @@ from .contract import contract_table, load_contract
 from .errors import ConfigError
 from .prepare import design_for, prepare_cycle
 from .registry import (
+    CitizenData,
     Cycle,
     DesignSpec,
     Fieldwork,
@@ -124,6 +125,7 @@ CYCLE_MODELS = (("", Cycle), ("instruments.<key>.", Instrument), ("design.", Des
 CYCLE_MODELS += (("instruments.<key>.source.", FormSource),)
 CYCLE_MODELS += (("fieldwork.", Fieldwork), ("weighting.", Weighting))
 CYCLE_MODELS += (("weighting.trim.", Trim), ("weighting.nonresponse.", NonResponse))
+CYCLE_MODELS += (("citizen_data.", CitizenData),)
 
 
 def _type_name(annotation: object) -> str:
