@@ -130,6 +130,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from . import designs
 from .errors import InputError
 from .registry import DesignSpec
 
@@ -154,19 +155,38 @@ class Design:
     psu: str | None = None
     fpc: str | None = None
     rake: tuple[str, ...] = ()
+    # further designs (variance in voicescount.designs): second-stage clusters and fpc,
+    # post-stratification cells, calibration variables with the weights before calibration,
+    # replicate weights
+    ssu: str | None = None
+    fpc2: str | None = None
+    poststrata: str | None = None
+    calibrate: tuple[str, ...] = ()
+    base_weight: str | None = None
+    replicates: designs.Replicates | None = None
 
     def __post_init__(self) -> None:
         rake = (self.rake,) if isinstance(self.rake, str) else tuple(self.rake)
         if len(set(rake)) != len(rake):
             raise ValueError(f"rake lists a margin twice: {rake}")
         object.__setattr__(self, "rake", rake)
+        cal = (self.calibrate,) if isinstance(self.calibrate, str) else tuple(self.calibrate)
+        object.__setattr__(self, "calibrate", cal)
+        if self.general and self.rake:
+            raise ValueError("a raked design has no further calibration or replicates here")
+
+    @property
+    def general(self) -> bool:
+        """True for the designs voicescount.designs estimates (not the one-stage fast path)."""
+        return bool(self.ssu or self.fpc2 or self.poststrata or self.calibrate or self.replicates)
 
     @classmethod
     def from_spec(cls, spec: DesignSpec) -> Design:
         return cls(weight=spec.weight, strata=spec.strata, psu=spec.psu, fpc=spec.fpc)
 
     def columns(self) -> list[str]:
-        return [c for c in (self.weight, self.strata, self.psu, self.fpc, *self.rake) if c]
+        extra = (self.ssu, self.fpc2, self.poststrata, *self.calibrate, self.base_weight)
+        return [c for c in (self.weight, self.strata, self.psu, self.fpc, *self.rake, *extra) if c]
 
 
 def _where(df: pd.DataFrame, mask: np.ndarray) -> object:
@@ -510,6 +530,17 @@ def estimate(
     prep = design_codes(df, design)
     if not items or not groupings:
         return pd.DataFrame(columns=["variable", "grouping", *dims, *RESULT_COLUMNS])
+    if design.general:  # two-stage, post-stratified, calibrated or replicate designs
+        if kind not in ("proportion", "mean"):
+            raise InputError(
+                f"estimates of kind '{kind}' are not available for this design yet.",
+                field="design",
+                hint="Two-stage, post-stratified, calibrated and replicate designs give "
+                "proportions and means.",
+            )
+        return _general(
+            df, items, design, groupings, dims, kind, level, caution_min_n, caution_max_cv
+        )
     if kind in _OTHER_KINDS:
         return _estimate_other(df, items, design, prep, groupings, dims, kind, denominators,
                                quantile, level, caution_min_n, caution_max_cv)  # fmt: skip
@@ -1179,6 +1210,41 @@ def _grouping(gs: _GroupStruct, S: list, c: int, kind: str, R0=None, rk=None) ->
         "N": W,
         "cv": cv,
     }
+
+
+def _general(df, items, design, groupings, dims, kind, level, min_n, max_cv) -> pd.DataFrame:
+    """estimate() for the designs of voicescount.designs: same rows and columns."""
+    levels = {d: level_codes(df[d]) for d in dims}
+    gcodes = []
+    for g in groupings:
+        dom = np.zeros(len(df), dtype=np.int64)
+        ok = np.ones(len(df), dtype=bool)
+        for d in g:
+            c, lv = levels[d]
+            dom = dom * len(lv) + np.maximum(c, 0)
+            ok &= c >= 0
+        gcodes.append((np.where(ok, dom, -1), int(np.prod([len(levels[d][1]) for d in g]))))
+    cols = {it: item_column(df, it, kind) for it in items}
+    res = designs.estimate(df, items, design, gcodes, kind, level, cols)
+    parts = []
+    for it_j, it in enumerate(items):
+        for g, (_, D), r in zip(groupings, gcodes, res, strict=True):
+            part = {"variable": [it] * D, "grouping": [SEP.join(g)] * D}
+            rem = np.arange(D)
+            for d in reversed(dims):
+                part[d] = [None] * D
+            for d in reversed(g):
+                lv = levels[d][1]
+                part[d] = list(np.asarray(lv, dtype=object)[rem % len(lv)]) if lv else []
+                rem = rem // max(len(lv), 1)
+            for k in r:
+                part[k] = r[k][:, it_j]
+            parts.append(pd.DataFrame(part, columns=["variable", "grouping", *dims, *r]))
+    out = pd.concat(parts, ignore_index=True)
+    out["n"] = out["n"].astype(np.int64)
+    caution = (out["n"] < min_n) | (out["cv"].abs() > max_cv)
+    out["flag"] = np.where(caution, "caution", "")
+    return out.reindex(columns=["variable", "grouping", *dims, *RESULT_COLUMNS])
 
 
 def grouping_name(dims: Sequence[str]) -> str:

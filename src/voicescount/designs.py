@@ -1,0 +1,569 @@
+"""Variance of the designs partners bring beyond one-stage strata/PSU: two-stage sampling
+with a finite population correction at each stage, post-stratified and calibrated weights,
+and replicate weights. `stats.estimate` hands a `Design` with any of these to `estimate`
+here (the one-stage fast path in stats is untouched); each agrees with R's survey package
+(tests/fixtures/r/make_designs.R, tests/test_designs.py).
+
+Why a second, simpler kernel: these designs are rarer and smaller than the one-stage ones,
+and their variances need per-stage or per-replicate sums the fast path's tables do not
+keep. Everything is still sums over (domain, PSU), (domain, SSU), (domain, calibration cell)
+or (domain, replicate-weight pattern); no per-domain loop over the data rows.
+
+Taylor designs (as `survey:::svyrecvar`). A domain mean's score for row i is x_i = w_i r_i,
+r_i = 1[i in d, item present] (y_i - p_d) / W_d.
+
+* Calibration (`calibrate(design, ~a + b, totals, calfun = "linear" | "raking", bounds)`)
+  and post-stratification (`postStratify`, the calibration on one variable's cells) keep a
+  "greg_calibration" or post-stratum object, and svyrecvar replaces the scores by their
+  residuals from the weighted regression on the calibration variables: x_i = w_i (r_i -
+  X_i beta_d), beta_d = (X' W0 X)^-1 X' W0 r with W0 the weights before calibration (for
+  post-stratification W0 may be the final weights: their ratio is constant in a cell). X is
+  R's model matrix of the main effects (intercept and dummies), so X' W0 r needs only the
+  domain's sums by calibration cell, and a PSU total becomes Z_j - (sum_{i in j} w_i X_i)
+  beta_d. The calibrated weights themselves are `calibrate_weights` (R's `grake`: Newton
+  steps with a generalised inverse, bounds on g = w / w0, epsilon 1e-7, 50 iterations).
+* Two stages (`svydesign(id = ~psu + ssu, strata = ~stratum, fpc = ~fpc1 + fpc2)`, R's
+  default `survey.ultimate.cluster = FALSE`): the first-stage between-PSU variance with
+  (1 - f_1h), plus, for every PSU, f_1h times the between-SSU variance within it with
+  (1 - f_2j) n_2j / (n_2j - 1) (a PSU with one sampled SSU: its total squared times
+  (1 - f_2j), R's "adjust"). Without a first-stage fpc the second stage adds nothing, as in R.
+* df, deff and the logit interval are those of the one-stage path (stats' docstring).
+
+Replicate designs (as `svrepdesign` / `as.svrepdesign` and `svrVar`): each replicate's
+domain estimate theta_r = sum rw_r y / sum rw_r over the domain's present rows; variance
+scale * sum_r rscales_r (theta_r - mean theta)^2 (mse = TRUE: about the full-sample
+estimate); replicates whose domain weight is 0 are dropped, as R's na.omit. Defaults as R's
+`svrepdesign`: JK1 scale (R-1)/R, BRR 1/R, Fay 1/(R (1 - rho)^2), bootstrap 1/(R-1), rscales
+1; JKn needs rscales (given columns) or computes (n_h - 1)/n_h (created from the design).
+Replicates created from the design (JK1, JKn) are R's `jk1weights` / `jknweights`.
+Proportions get `svyciprop(method = "logit")`'s interval on a replicate design: svyglm's
+replicate coefficients, so the logit interval uses the replicate variance of logit(theta_r),
+not the delta method, with df = `degf` of the domain's design: the rank of its rows'
+replicate weights minus 1. Rows are grouped by their pattern of replicate-to-full weight
+ratios (the PSU, for every standard method), so each replicate's sums are a (domain, pattern)
+table times the pattern x replicate matrix.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from .stats import Design
+
+TYPES = ("JK1", "JKn", "BRR", "Fay", "bootstrap")
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """Replicate weights: `columns` a glob of the export's replicate weight columns (e.g.
+    "rw_*"; data column order), or None to create them from the design's PSUs (JK1, JKn)."""
+
+    type: str
+    columns: str | None = None
+    rho: float | None = None
+    scale: float | None = None
+    rscales: tuple[float, ...] | None = None
+    mse: bool = False
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise ValueError(f"replicate type must be one of {TYPES}, not {self.type!r}")
+        if self.type == "Fay" and not (self.rho is not None and 0 < self.rho < 1):
+            raise ValueError("Fay replicates need rho between 0 and 1")
+        if self.columns is None and self.type not in ("JK1", "JKn"):
+            raise ValueError(f"{self.type} replicates must be given as columns")
+        if self.rscales is not None:
+            object.__setattr__(self, "rscales", tuple(float(r) for r in self.rscales))
+
+
+def _where(df: pd.DataFrame, mask: np.ndarray) -> object:
+    pos = int(np.flatnonzero(mask)[0])
+    return df["_source_row"].iloc[pos] if "_source_row" in df.columns else df.index[pos]
+
+
+def _codes(df: pd.DataFrame, col: str, what: str) -> tuple[np.ndarray, list]:
+    if df[col].isna().any():
+        raise InputError(
+            f"has a missing {what}.",
+            row=_where(df, df[col].isna().to_numpy()),
+            field=col,
+            hint=f"Every respondent needs a {what}.",
+        )
+    c, u = pd.factorize(df[col], sort=True)
+    return c.astype(np.intp), list(u)
+
+
+def _numeric(df: pd.DataFrame, col: str, what: str, positive: bool = True) -> np.ndarray:
+    v = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(v) | ((v <= 0) if positive else (v < 0))
+    if bad.any():
+        raise InputError(
+            f"has a missing, non-numeric or {'non-positive' if positive else 'negative'} {what}.",
+            row=_where(df, bad),
+            field=col,
+            hint=f"Every respondent needs a {what}.",
+        )
+    return v
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def model_matrix(df: pd.DataFrame, cols) -> tuple[np.ndarray, list[str]]:
+    """R's `model.matrix(~a + b)` of categorical main effects: intercept, then per column the
+    dummies of its sorted levels but the first (names as R's, e.g. 'sexmale')."""
+    parts, names = [np.ones((len(df), 1))], ["(Intercept)"]
+    for col in cols:
+        c, lv = _codes(df, col, f"value of calibration variable {col}")
+        parts.append((c[:, None] == np.arange(1, len(lv))[None, :]).astype(np.float64))
+        names += [f"{col}{v}" for v in lv[1:]]
+    return np.hstack(parts), names
+
+
+def calibrate_weights(
+    X: np.ndarray,
+    w0: np.ndarray,
+    totals: np.ndarray,
+    calfun: str = "linear",
+    bounds: tuple[float, float] = (-np.inf, np.inf),
+    maxit: int = 50,
+    epsilon: float = 1e-7,
+) -> np.ndarray:
+    """Calibrated weights w0 g with sum w X = totals, as R's `calibrate()` (`grake`).
+
+    linear: g = 1 + clip(X eta); raking: g = clip(exp(X eta)), clip to `bounds` on g. Newton
+    steps with a generalised inverse, halved while g is not finite; converged when every
+    |misfit| / (1 + |total|) < epsilon. Raises InputError when it does not converge (R: stop)."""
+    lo, hi = bounds
+    if calfun not in ("linear", "raking"):
+        raise ValueError(f"calfun must be 'linear' or 'raking', not {calfun!r}")
+    if calfun == "linear":
+
+        def Fm1(u):
+            return np.minimum(np.maximum(u + 1, lo), hi) - 1
+
+        def dF(u):
+            return ((u < hi - 1) & (u > lo - 1)).astype(np.float64)
+    else:
+
+        def Fm1(u):
+            with np.errstate(over="ignore"):
+                return np.minimum(np.maximum(np.exp(u), lo), hi) - 1
+
+        def dF(u):
+            with np.errstate(over="ignore"):
+                return np.where((u < hi - 1) & (u > lo - 1), np.exp(u), 0.0)
+
+    ww = w0.astype(np.float64).copy()
+    sample = X.T @ ww
+    keep = ~((sample == 0) & (totals == 0) & ~X.any(axis=0))
+    X, totals, sample = X[:, keep], totals[keep], sample[keep]
+    scale = None
+    scales = totals / sample
+    if scales.min() > 20:  # R rescales the weights first (bounds then apply after it)
+        scale = scales.mean()
+        ww *= scale
+        sample *= scale
+    eta = np.zeros(X.shape[1])
+    xeta = X @ eta
+    deriv = dF(xeta)
+    it = 1
+    while True:
+        T = (X * (ww * deriv)[:, None]).T @ X
+        misfit = totals - sample - X.T @ (ww * Fm1(xeta))
+        deta = np.linalg.pinv(T, rcond=256 * np.finfo(float).eps) @ misfit
+        eta = eta + deta
+        xeta = X @ eta
+        g = 1 + Fm1(xeta)
+        deriv = dF(xeta)
+        while it < maxit and not (np.isfinite(g).all() and np.isfinite(deriv).all()):
+            it += 1
+            deta = deta / 2
+            eta = eta - deta
+            xeta = X @ eta
+            g = 1 + Fm1(xeta)
+            deriv = dF(xeta)
+        misfit = totals - sample - X.T @ (ww * Fm1(xeta))
+        worst = float(np.max(np.abs(misfit) / (1 + np.abs(totals))))
+        if worst < epsilon:
+            break
+        it += 1
+        if it > maxit:
+            raise InputError(
+                f"calibration did not converge (relative misfit {worst:.3g} after {maxit} "
+                "iterations).",
+                field="design.calibration",
+                hint="Widen the bounds, collapse small cells or drop a calibration variable.",
+            )
+    if scale is not None:
+        g = g * scale
+    return w0 * g
+
+
+# --------------------------------------------------------------------------- replicates
+
+
+def replicate_weights(df: pd.DataFrame, design: Design, w: np.ndarray):
+    """(row -> pattern, patterns x replicates ratios to the full weight, scale, rscales) of
+    the design's `replicates`; a row's replicate weights are w_i pmat[pattern_i]."""
+    rep = design.replicates
+    if rep.columns is not None:
+        cols = [c for c in df.columns if fnmatch.fnmatchcase(str(c), rep.columns)]
+        if not cols:
+            raise InputError(
+                f"no column of the data matches the replicate weights '{rep.columns}'.",
+                field="design.replicates.columns",
+                hint="Give a pattern such as 'rw_*' matching the export's replicate columns.",
+            )
+        RW = np.column_stack([_numeric(df, c, "replicate weight", positive=False) for c in cols])
+        R = RW.shape[1]
+        pattern, pmat = _patterns(RW, w)
+        rscales = None
+        if rep.type == "JKn" and rep.rscales is None:
+            raise InputError(
+                "JKn replicate weight columns need their rscales ((n_h - 1) / n_h each).",
+                field="design.replicates.rscales",
+                hint="Copy them from the survey's documentation, one per replicate column.",
+            )
+    else:
+        if design.fpc:
+            raise InputError(
+                "replicates created from a design with an fpc are not supported.",
+                field="design.replicates",
+                hint="Drop the fpc or give the replicate weights as columns.",
+            )
+        psu = _codes(df, design.psu, "PSU")[0] if design.psu else np.arange(len(df))
+        strat = _codes(df, design.strata, "stratum")[0] if design.strata else np.zeros(len(df), int)
+        key = pd.factorize(pd.Series(strat).astype(str) + "\x1f" + pd.Series(psu).astype(str))[0]
+        n_psu = int(key.max()) + 1
+        psu_h = np.zeros(n_psu, dtype=np.intp)
+        psu_h[key] = strat
+        if rep.type == "JK1":
+            mult = np.full((n_psu, n_psu), n_psu / (n_psu - 1))
+            np.fill_diagonal(mult, 0.0)
+            rscales = np.ones(n_psu)
+        else:
+            n_h = np.bincount(psu_h)
+            if (n_h[psu_h] < 2).any():
+                raise InputError(
+                    "has a stratum with a single PSU, which JKn replicates cannot drop.",
+                    field=design.strata,
+                    hint="Collapse single-PSU strata, or use JK1 or given replicate columns.",
+                )
+            same = psu_h[:, None] == psu_h[None, :]
+            mult = np.where(same, (n_h / (n_h - 1))[psu_h][:, None], 1.0)
+            np.fill_diagonal(mult, 0.0)
+            rscales = ((n_h - 1) / n_h)[psu_h]
+        pattern, pmat = key.astype(np.intp), mult
+        R = n_psu
+    if rep.rscales is not None:
+        if len(rep.rscales) != R:
+            raise InputError(
+                f"gives {len(rep.rscales)} rscales for {R} replicates.",
+                field="design.replicates.rscales",
+            )
+        rscales = np.asarray(rep.rscales)
+    elif rscales is None:
+        rscales = np.ones(R)
+    if rep.scale is not None:
+        scale = rep.scale
+    else:
+        scale = {
+            "JK1": (R - 1) / R,
+            "JKn": 1.0,
+            "BRR": 1 / R,
+            "Fay": 1 / (R * (1 - (rep.rho or 0)) ** 2),
+            "bootstrap": 1 / (R - 1),
+        }[rep.type]
+    return pattern, pmat, float(scale), np.asarray(rscales, dtype=np.float64)
+
+
+def _patterns(RW: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's pattern of replicate / full weight ratios (code), and the patterns' ratios.
+
+    Rows with equal ratio vectors (the same PSU, for every standard method) share a code, so
+    a domain's replicate sums are its (domain, pattern) sums times the pattern matrix."""
+    ratio = RW / w[:, None]
+    # ratios written with ~15 digits differ in the last bits within a PSU: key on 12 decimals
+    proj = np.round(ratio, 12) @ np.random.default_rng(0).standard_normal((ratio.shape[1], 2))
+    _, first, code = np.unique(proj, axis=0, return_index=True, return_inverse=True)
+    code = code.reshape(-1)
+    if np.abs(ratio[first][code] - ratio).max(initial=0) > 1e-9 * max(ratio.max(), 1):
+        first, code = np.arange(len(w)), np.arange(len(w))  # no shared patterns: each row
+    return code.astype(np.intp), ratio[first]
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+def _t_quantiles(dfree: np.ndarray, level: float) -> np.ndarray:
+    from scipy import stats as sps
+
+    tq = np.full(len(dfree), np.nan)
+    ok = dfree > 0
+    tq[ok] = sps.t.ppf(0.5 + level / 2, dfree[ok])
+    return tq
+
+
+@dataclass
+class _Prep:
+    w: np.ndarray
+    psu: np.ndarray  # row -> PSU (nested in strata)
+    psu_h: np.ndarray
+    scale1: np.ndarray  # PSU -> stratum's (1 - f) n / (n - 1) (or 1 - f when lonely)
+    lonely1: np.ndarray  # PSU -> its stratum has one PSU
+    f1: np.ndarray  # PSU -> first-stage sampling fraction (0 without fpc)
+    ssu: np.ndarray | None = None  # row -> SSU (nested in PSUs)
+    ssu_psu: np.ndarray | None = None
+    scale2: np.ndarray | None = None  # SSU -> its PSU's (1 - f2) n2 / (n2 - 1)
+    lonely2: np.ndarray | None = None
+    X: np.ndarray | None = None  # calibration model matrix (rows x K)
+    Tinv: np.ndarray | None = None  # (X' W0 X)^-1
+    w0: np.ndarray | None = None
+    WX1: np.ndarray | None = None  # PSU x K: sum of w X
+    WX2: np.ndarray | None = None  # SSU x K
+    replicated: bool = False
+    pattern: np.ndarray | None = None
+    pmat: np.ndarray | None = None  # patterns x replicates (ratios)
+    scale: float = 1.0
+    rscales: np.ndarray | None = None
+
+
+def _fraction(v: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Sampling fraction from an fpc given as a fraction (<= 1) or a population size."""
+    return np.where(v <= 1, v, n / v)
+
+
+def _prepare(df: pd.DataFrame, design: Design) -> _Prep:
+    n = len(df)
+    w = _numeric(df, design.weight, "weight") if design.weight else np.ones(n)
+    strat = _codes(df, design.strata, "stratum")[0] if design.strata else np.zeros(n, np.intp)
+    if design.psu:
+        pc = _codes(df, design.psu, "PSU (cluster) code")[0]
+        psu = pd.factorize(strat.astype(np.int64) * (int(pc.max()) + 1) + pc, sort=True)[0]
+    else:
+        psu = np.arange(n)
+    n_psu = int(psu.max()) + 1
+    psu_h = np.zeros(n_psu, dtype=np.intp)
+    psu_h[psu] = strat
+    n_h = np.bincount(psu_h).astype(np.float64)
+    f1 = np.zeros(n_psu)
+    if design.fpc:
+        v = _numeric(df, design.fpc, "finite population correction")
+        f1[psu] = _fraction(v, n_h[strat])
+    if (f1 > 1).any():
+        raise InputError(
+            "says a stratum has fewer PSUs in the population than in the sample.",
+            field=design.fpc,
+            hint="The fpc must be the population number of PSUs in the stratum.",
+        )
+    nh = n_h[psu_h]
+    scale1 = np.where(nh > 1, (1 - f1) * nh / np.maximum(nh - 1, 1), 1 - f1)
+    p = _Prep(w=w, psu=psu, psu_h=psu_h, scale1=scale1, lonely1=nh < 2, f1=f1)
+    if design.ssu:
+        sc = _codes(df, design.ssu, "SSU (second-stage cluster) code")[0]
+        ssu = pd.factorize(psu.astype(np.int64) * (int(sc.max()) + 1) + sc, sort=True)[0]
+        ssu_psu = np.zeros(int(ssu.max()) + 1, dtype=np.intp)
+        ssu_psu[ssu] = psu
+        n2 = np.bincount(ssu_psu, minlength=n_psu).astype(np.float64)[ssu_psu]
+        f2 = np.zeros(len(ssu_psu))
+        if design.fpc2:
+            f2[ssu] = _fraction(_numeric(df, design.fpc2, "second-stage fpc"), n2[ssu])
+            if (f2 > 1).any():
+                raise InputError(
+                    "says a PSU has fewer SSUs in the population than in the sample.",
+                    field=design.fpc2,
+                    hint="The second-stage fpc is the population number of SSUs in the PSU.",
+                )
+        p.ssu, p.ssu_psu = ssu, ssu_psu
+        p.scale2 = np.where(n2 > 1, (1 - f2) * n2 / np.maximum(n2 - 1, 1), 1 - f2)
+        p.lonely2 = n2 < 2
+    cal = list(design.calibrate) or ([design.poststrata] if design.poststrata else [])
+    if cal:
+        X, _ = model_matrix(df, cal)
+        w0 = (
+            _numeric(df, design.base_weight, "weight before calibration")
+            if (design.calibrate and design.base_weight)
+            else w
+        )
+        p.X, p.w0 = X, w0
+        p.Tinv = np.linalg.pinv((X * w0[:, None]).T @ X)
+        p.WX1 = _rowsum(X * w[:, None], psu, n_psu)
+        if p.ssu is not None:
+            p.WX2 = _rowsum(X * w[:, None], p.ssu, len(p.ssu_psu))
+    if design.replicates is not None:
+        p.pattern, p.pmat, p.scale, p.rscales = replicate_weights(df, design, w)
+        p.replicated = True
+    return p
+
+
+def _rowsum(M: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+    return (
+        sp.csr_matrix((np.ones(len(groups)), (groups, np.arange(len(groups)))), (k, len(groups)))
+        @ M
+    )
+
+
+def _stage(Z: np.ndarray, unit_group: np.ndarray, scale: np.ndarray, lonely: np.ndarray):
+    """sum over groups of scale * sum_units (Z_u - mean of the group)^2, lonely units not
+    centred ("adjust"); Z is (units x domains)."""
+    G = int(unit_group.max()) + 1 if len(unit_group) else 0
+    cnt = np.bincount(unit_group, minlength=G).astype(np.float64)
+    mean = _rowsum(Z, unit_group, G) / cnt[:, None]
+    dev = Z - np.where(lonely[:, None], 0.0, mean[unit_group])
+    return (scale[:, None] * dev * dev).sum(axis=0)
+
+
+def _taylor_var(p: _Prep, dom: np.ndarray, D: int, xw: np.ndarray, rr: np.ndarray) -> np.ndarray:
+    """Variance per domain of the scores x_i = xw_i (rows in a domain `dom`, else -1): xw the
+    weighted residuals w r, rr = r (for the calibration regression)."""
+    inside = dom >= 0
+    n_psu = len(p.psu_h)
+    Z1 = sp.csr_matrix((xw[inside], (p.psu[inside], dom[inside])), (n_psu, D)).toarray()
+    Z2 = None
+    if p.ssu is not None:
+        Z2 = sp.csr_matrix((xw[inside], (p.ssu[inside], dom[inside])), (len(p.ssu_psu), D))
+        Z2 = Z2.toarray()
+    if p.X is not None:  # residuals from the calibration regression: beta_d per domain
+        B = (
+            sp.csr_matrix(
+                ((p.w0 * rr)[inside], (dom[inside], np.flatnonzero(inside))), (D, len(dom))
+            )
+            @ p.X
+        )  # D x K: X' W0 r per domain
+        beta = B @ p.Tinv  # D x K
+        Z1 = Z1 - p.WX1 @ beta.T
+        if Z2 is not None:
+            Z2 = Z2 - p.WX2 @ beta.T
+    var = _stage(Z1, p.psu_h, p.scale1, p.lonely1)
+    if Z2 is not None and p.f1.any():
+        f1 = p.f1[p.ssu_psu]
+        keep = (f1 > 0) & (p.scale2 > 1e-12)
+        grp = pd.factorize(p.ssu_psu[keep])[0]
+        var = var + _stage(
+            Z2[keep] * np.sqrt(f1[keep])[:, None], grp, p.scale2[keep], p.lonely2[keep]
+        )
+    return var
+
+
+def _rep_var(p: _Prep, theta: np.ndarray, full: np.ndarray, mse: bool) -> np.ndarray:
+    """svrVar per domain: theta (D x R) replicate estimates, NaN replicates dropped."""
+    ok = np.isfinite(theta)
+    rs = np.where(ok, p.rscales[None, :], 0.0)
+    use = ok & (p.rscales[None, :] > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = full if mse else np.where(use, theta, 0).sum(1) / use.sum(1)
+    dev = np.where(ok, theta - centre[:, None], 0.0)
+    return p.scale * (dev * dev * rs).sum(axis=1)
+
+
+def _rank(M: np.ndarray) -> int:
+    """Rank as R's qr(tol = 1e-5) finds it (columns with small residual norm are dropped)."""
+    if M.size == 0:
+        return 0
+    s = np.linalg.svd(M, compute_uv=False)
+    return int((s > 1e-5 * s[0]).sum()) if s[0] > 0 else 0
+
+
+def estimate(
+    df: pd.DataFrame,
+    items: list,
+    design: Design,
+    gcodes: list[tuple[np.ndarray, int]],
+    kind: str,
+    level: float,
+    columns: dict,
+) -> list[dict]:
+    """Per grouping (codes of each row's domain, -1 = none; number of domains): a dict of
+    (domains x items) arrays with stats' result keys. `columns` maps item -> float64 values."""
+    p = _prepare(df, design)
+    w = p.w
+    out = []
+    for dom_all, D in gcodes:
+        inside_all = dom_all >= 0
+        # df per domain: R's degf of the domain's subset design
+        if not p.replicated:
+            key = np.unique(dom_all[inside_all] * len(p.psu_h) + p.psu[inside_all])
+            dpsu = np.bincount(key // len(p.psu_h), minlength=D)
+            dh = np.unique((key // len(p.psu_h)) * (len(p.psu_h)) + p.psu_h[key % len(p.psu_h)])
+            dfree = (dpsu - np.bincount(dh // len(p.psu_h), minlength=D)).astype(float)
+        else:
+            P = len(p.pmat)
+            key = np.unique(dom_all[inside_all] * P + p.pattern[inside_all])
+            dfree = np.array(
+                [_rank(p.pmat[key[key // P == d] % P]) - 1 for d in range(D)], dtype=float
+            )
+        tq = _t_quantiles(dfree, level)
+        res = {
+            k: np.full((D, len(items)), np.nan)
+            for k in ("estimate", "se", "ci_low", "ci_high", "deff", "n", "N", "cv")
+        }
+        for j, it in enumerate(items):
+            y = columns[it]
+            present = ~np.isnan(y)
+            dom = np.where(inside_all & present, dom_all, -1)
+            sel = dom >= 0
+            y0 = np.where(present, y, 0.0)
+            W = np.bincount(dom[sel], weights=w[sel], minlength=D)
+            Y = np.bincount(dom[sel], weights=(w * y0)[sel], minlength=D)
+            Q = np.bincount(dom[sel], weights=(w * y0 * y0)[sel], minlength=D)
+            n = np.bincount(dom[sel], minlength=D).astype(float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                est = np.where(n > 0, Y / W, np.nan)
+                rr = np.where(sel, (y0 - est[np.maximum(dom, 0)]) / W[np.maximum(dom, 0)], 0.0)
+            if not p.replicated:
+                var = np.maximum(_taylor_var(p, dom, D, w * rr, rr), 0.0)
+                se = np.sqrt(var)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    lse = se / (est * (1 - est))
+            else:
+                P = len(p.pmat)
+                A = sp.csr_matrix(((w * y0)[sel], (dom[sel], p.pattern[sel])), (D, P)) @ p.pmat
+                Wr = sp.csr_matrix((w[sel], (dom[sel], p.pattern[sel])), (D, P)) @ p.pmat
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    theta = np.where(Wr > 0, A / Wr, np.nan)
+                    var = _rep_var(p, theta, est, design.replicates.mse)
+                    se = np.sqrt(var)
+                    lt = np.log(theta / (1 - theta))
+                    lse = np.sqrt(_rep_var(p, lt, np.log(est / (1 - est)), design.replicates.mse))
+                # a replicate estimate of 0 or 1 has no finite logit (R's svyglm then gives a
+                # huge coefficient and an interval of about [0, 1]): the interval is [0, 1]
+                lse[(np.isinf(lt) & (p.rscales > 0)[None, :]).any(axis=1)] = np.inf
+            se = np.where(n > 0, se, np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if kind == "proportion":
+                    inner = (est > 0) & (est < 1)
+                    lg = np.log(est / (1 - est))
+                    lo = np.where(inner, 1 / (1 + np.exp(-(lg - tq * lse))), est)
+                    hi = np.where(inner, 1 / (1 + np.exp(-(lg + tq * lse))), est)
+                    edge = ~inner & np.isnan(tq)
+                    lo[edge] = np.nan
+                    hi[edge] = np.nan
+                else:
+                    lo, hi = est - tq * se, est + tq * se
+                s2 = (Q - W * est * est) / W * n / (n - 1)
+                vsrs = s2 / n * (W - n) / W
+                deff = np.where((n > 1) & (n < W), se * se / vsrs, np.nan)
+                cv = se / est
+            for k, v in (
+                ("estimate", est),
+                ("se", se),
+                ("ci_low", lo),
+                ("ci_high", hi),
+                ("deff", deff),
+                ("n", n),
+                ("N", W),
+                ("cv", cv),
+            ):
+                res[k][:, j] = v
+        out.append(res)
+    return out

@@ -1,0 +1,129 @@
+"""voicescount.designs against R's survey package (tests/fixtures/r/make_designs.R): two-stage
+sampling with per-stage fpc, post-stratification, calibration (linear, bounded linear,
+bounded raking) and replicate weights (JK1, JKn, BRR, Fay, bootstrap as columns; JK1, JKn
+created from the design), with a domain missing from most PSUs (df 1 to 4) and proportions
+of 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from voicescount.designs import Replicates, calibrate_weights, model_matrix
+from voicescount.errors import InputError
+from voicescount.stats import Design, estimate
+
+R = Path(__file__).parent / "fixtures" / "r"
+BY = [[], ["sex"], ["age"], ["group"], ["sex", "age"]]
+ITEMS = [("y1", "proportion"), ("y2", "proportion"), ("x1", "mean")]
+CAL = {
+    "greg": ("linear", (-np.inf, np.inf)),
+    "greg_bounded": ("linear", (0.6, 1.3)),
+    "raking_bounded": ("raking", (0.7, 1.4)),
+}
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    dat = pd.read_csv(R / "designs_input.csv")
+    pop = pd.read_csv(R / "designs_population.csv").set_index("code").population
+    totals = np.array([pop[["female", "male"]].sum(), *pop[["male", "a35_59", "a60p"]]], float)
+    X, names = model_matrix(dat, ["sex", "age"])
+    assert names == ["(Intercept)", "sexmale", "agea35_59", "agea60p"]  # R's model.matrix
+    extra = {
+        f"w_{k}": calibrate_weights(X, dat.weight.to_numpy(), totals, *v) for k, v in CAL.items()
+    }
+    age = dat.age.map(pop) / dat.groupby("age").weight.transform("sum")
+    extra["w_poststrat"] = dat.weight * age  # R's postStratify on age
+    return pd.concat([dat, pd.DataFrame(extra)], axis=1)
+
+
+def designs() -> dict[str, Design]:
+    rs = tuple(float(x) for x in (R / "designs_jkn_rscales.txt").read_text().split())
+    base = {"strata": "stratum", "psu": "psu"}
+    cal = {"calibrate": ("sex", "age"), "base_weight": "weight", **base}
+    return {
+        "multistage": Design("weight", fpc="fpc1", ssu="ssu", fpc2="fpc2", **base),
+        "poststrat": Design("w_poststrat", poststrata="age", **base),
+        **{k: Design(f"w_{k}", **cal) for k in CAL},
+        "jk1_columns": Design("weight", replicates=Replicates("JK1", "jk1_*")),
+        "jkn_columns": Design("weight", replicates=Replicates("JKn", "jkn_*", rscales=rs)),
+        "brr_columns": Design("weight", replicates=Replicates("BRR", "brr_*")),
+        "fay_columns": Design("weight", replicates=Replicates("Fay", "fay_*", rho=0.3)),
+        "boot_columns": Design("weight", replicates=Replicates("bootstrap", "boot_*")),
+        "jk1_design": Design("weight", psu="psu", replicates=Replicates("JK1")),
+        "jkn_design": Design("weight", replicates=Replicates("JKn"), **base),
+    }
+
+
+def test_calibrated_weights_match_r(data):
+    ref = pd.read_csv(R / "reference_designs_weights.csv")
+    for name in ["poststrat", *CAL]:
+        r = ref[ref.design == name].weight.to_numpy()
+        np.testing.assert_allclose(data[f"w_{name}"], r, rtol=1e-12, err_msg=name)
+    g = data.w_greg_bounded / data.weight  # the bounds bind (unbounded: 0.66 to 1.32)
+    assert g.min() >= 0.6 and g.max() == pytest.approx(1.3)
+    g = data.w_raking_bounded / data.weight  # (unbounded: 0.69 to 1.35)
+    assert g.min() == pytest.approx(0.7) and g.max() <= 1.4
+
+
+@pytest.mark.parametrize("name", list(designs()))
+def test_design_matches_r(data, name):
+    des = designs()[name]
+    got = pd.concat([estimate(data, [y], des, by=BY, kind=k) for y, k in ITEMS], ignore_index=True)
+    ref = pd.read_csv(
+        R / "reference_designs_estimates.csv", keep_default_na=False, na_values=["", "NA", "NaN"]
+    )
+    ref = ref[ref.design == name].reset_index(drop=True)
+    assert list(got.variable) == list(ref.variable)
+    for d in ["sex", "age", "group"]:
+        assert [x if isinstance(x, str) else "" for x in got[d]] == list(ref[d].fillna(""))
+    assert (got.n.to_numpy() == ref.n.to_numpy()).all()
+    for col in ["estimate", "se", "deff", "N"]:
+        np.testing.assert_allclose(got[col], ref[col], rtol=1e-10, atol=1e-14, err_msg=col)
+    # CIs: R's svyciprop goes through 1 - 2 pnorm(qt(.)) (~1e-8 relative at these df; all
+    # of R's df are used: t quantiles of the domain df); df = 1 breaks it down ([0, NaN]) and
+    # a replicate estimate of 0 or 1 gives R's ~[0, 1] from a diverged glm: ours [0, 1]
+    prop = ref.kind == "proportion"
+    degenerate = prop & (ref.ci_low < 1e-6) & (ref.ci_high > 0.9999) & (ref.estimate > 0)
+    broken = prop & (ref.df == 1) & ref.ci_high.isna() & (ref.estimate > 0)
+    ok = ~(degenerate | broken)
+    for col in ["ci_low", "ci_high"]:
+        np.testing.assert_allclose(got[col][ok], ref[col][ok], rtol=1e-6, atol=1e-12, err_msg=col)
+    assert (got.ci_low[degenerate] == 0).all() and (got.ci_high[degenerate] == 1).all()
+    assert got.ci_low[broken].between(0, 1).all()
+    if name in ("multistage", "greg", "jkn_design"):
+        assert degenerate.sum() + broken.sum() <= 2
+
+
+def test_two_stage_differs_from_the_first_stage_approximation(data):
+    """The second stage adds variance (R's multistage formula), so it is not the ultimate
+    cluster one; and without a first-stage fpc it adds nothing."""
+    two = estimate(data, ["x1"], designs()["multistage"], kind="mean")
+    one = estimate(data, ["x1"], Design("weight", "stratum", "psu", "fpc1"), kind="mean")
+    assert two.se[0] > one.se[0] * 1.005
+    nofpc = estimate(
+        data, ["x1"], Design("weight", "stratum", "psu", ssu="ssu", fpc2="fpc2"), kind="mean"
+    )
+    plain = estimate(data, ["x1"], Design("weight", "stratum", "psu"), kind="mean")
+    assert nofpc.se[0] == pytest.approx(plain.se[0], rel=1e-12)
+
+
+def test_bad_design_inputs_name_the_field(data):
+    with pytest.raises(InputError, match="replicate weights 'rep_\\*'"):
+        estimate(data, ["y1"], Design("weight", replicates=Replicates("JK1", "rep_*")))
+    with pytest.raises(InputError, match="rscales"):
+        estimate(data, ["y1"], Design("weight", replicates=Replicates("JKn", "jkn_*")))
+    bad = data.copy()
+    bad.loc[3, "ssu"] = None
+    with pytest.raises(InputError) as e:
+        estimate(bad, ["y1"], designs()["multistage"])
+    assert e.value.field == "ssu"
+    with pytest.raises(ValueError, match="Fay"):
+        Replicates("Fay", "fay_*")
+    X, _ = model_matrix(data, ["sex"])
+    with pytest.raises(InputError, match="did not converge"):
+        calibrate_weights(X, data.weight.to_numpy(), np.array([1e5, 9e4]), bounds=(0.99, 1.01))
