@@ -29,7 +29,7 @@ def table(cells: list[tuple]) -> pd.DataFrame:
 
 
 def test_primary_and_secondary_in_a_one_dimension_grouping():
-    t = table([("", None, None, 300), ("region", None, "a", 3), ("region", None, "b", 40),
+    t = table([("", None, None, 55), ("region", None, "a", 3), ("region", None, "b", 40),
                ("region", None, "c", 12), ("region", None, "d", 0)])  # fmt: skip
     out = apply(t, RULES)
     assert list(out.suppression) == ["", "primary", "", "secondary", ""]
@@ -43,9 +43,8 @@ def test_primary_and_secondary_in_a_one_dimension_grouping():
 
 
 def test_two_dimension_grouping_reaches_a_fixed_point():
-    cells = [("", None, None, 400)]
-    cells += [("sex", s, None, 200) for s in "fm"]
-    cells += [("region", None, r, 130) for r in "abc"]
+    cells = [("", None, None, 207), ("sex", "f", None, 112), ("sex", "m", None, 95)]
+    cells += [("region", None, r, n) for r, n in zip("abc", (32, 70, 105), strict=True)]
     ns = {("f", "a"): 2, ("f", "b"): 50, ("f", "c"): 60, ("m", "a"): 30, ("m", "b"): 20,
           ("m", "c"): 45}  # fmt: skip
     cells += [("sex×region", s, r, ns[s, r]) for s in "fm" for r in "abc"]
@@ -99,3 +98,44 @@ def test_real_estimates_pass_after_apply():
     assert (out.suppression == "secondary").any()
     check_published(out, Rules(suppress_min_n=20))
     assert len(out) == len(est)
+
+
+def test_a_line_whose_margin_is_hidden_needs_no_further_complement():
+    t = table([("", None, None, 100), ("sex", "f", None, 50), ("sex", "m", None, 46),
+               ("sex", "i", None, 4), ("region", None, "a", 52), ("region", None, "b", 48),
+               ("sex×region", "f", "a", 25), ("sex×region", "f", "b", 25),
+               ("sex×region", "m", "a", 23), ("sex×region", "m", "b", 23),
+               ("sex×region", "i", "a", 4), ("sex×region", "i", "b", 0)])  # fmt: skip
+    out = apply(t, RULES)
+    hid = out[out.suppressed].fillna({"region": "-", "sex": "-"})
+    sup = {(r.grouping, r.sex, r.region): r.suppression for r in hid.itertuples()}
+    # the line rule alone also hid (m, b) and then (f, b): row m's margin is hidden already
+    assert sup == {("sex", "i", "-"): "primary", ("sex", "m", "-"): "secondary",
+                   ("sex×region", "i", "a"): "primary", ("sex×region", "m", "a"): "secondary"}  # fmt: skip
+    check_published(out, RULES)
+
+
+def test_check_finds_a_route_through_a_chain():
+    # both sex cells hidden (two unknowns in the sex line), but f is the sum of its
+    # published row: f = (f, a) + (f, b); the check before issue 15 passed this table
+    t = table([("", None, None, 100), ("sex", "f", None, 50), ("sex", "m", None, 50),
+               ("region", None, "a", 50), ("region", None, "b", 50),
+               ("sex×region", "f", "a", 25), ("sex×region", "f", "b", 25),
+               ("sex×region", "m", "a", 25), ("sex×region", "m", "b", 25)])  # fmt: skip
+    out = apply(t, RULES)
+    out["suppressed"] = out.index.isin([1, 2])
+    out.loc[[1, 2], ["estimate", "N"]] = np.nan
+    with pytest.raises(DisclosureError, match=r"work out a suppressed cell.*sex=f") as exc:
+        check_published(out, RULES)
+    assert "sex×region (sex=f, region=a)" in str(exc.value)  # the route is named
+    assert apply(t.assign(n=t.n.where(t.index != 1, 3)), RULES).suppressed.sum() >= 2
+
+
+def test_respondents_a_line_misses_protect_its_cells():
+    # 4 respondents did not state their sex: the overall minus f does not give m
+    t = table([("", None, None, 57), ("sex", "f", None, 50), ("sex", "m", None, 3)])
+    out = apply(t, RULES)
+    assert list(out.suppression) == ["", "", "primary"]
+    check_published(out, RULES)
+    t.loc[0, "n"] = 53  # everybody stated it: m = all - f, so f is hidden too
+    assert list(apply(t, RULES).suppression) == ["", "secondary", "primary"]
