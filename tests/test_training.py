@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import zipfile
+from html import escape as html_escape
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from voicescount import training, validate
@@ -220,3 +224,195 @@ def test_handbook_examples_execute(project, tmp_path):
         assert not any(
             o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", [])
         )
+
+
+# --------------------------------------------------------------------------- the kit as met
+
+
+def _tags(cell) -> list[str]:
+    return cell.metadata.get("tags", [])
+
+
+def _solutions(session) -> dict[str, str]:
+    nb = nbformat.read(session.notebook, as_version=4)
+    return {c.metadata["exercise"]: c.source for c in nb.cells if training.SOLUTION_TAG in _tags(c)}
+
+
+def test_every_exercise_has_answer_check_and_solution(project, tmp_path):
+    """Answer cell assigning the exercise's variable, a check cell on it, a solution elsewhere."""
+    seen = []
+    for folder, s in zip(
+        training.build_kit(project, tmp_path, execute=False),
+        training.list_sessions(project),
+        strict=True,
+    ):
+        nb = nbformat.read(folder / "participant.ipynb", as_version=4)
+        assert not any(training._is_notes(c) for c in nb.cells), f"{s.id}: trainer notes"
+        answers = [c for c in nb.cells if training.ANSWER_TAG in _tags(c)]
+        checks = [c for c in nb.cells if training.CHECK_TAG in _tags(c)]
+        assert answers and len(answers) == len(checks), s.id
+        solutions = _solutions(s)
+        for a, c in zip(answers, checks, strict=True):
+            ex = training.EXERCISES[a.metadata["exercise"]]
+            assert c.metadata["exercise"] == ex.id
+            assert "Your answer" in a.source and f"{ex.answer} = ..." in a.source
+            assert c.source == f'training.check("{ex.id}", {ex.answer})'
+            assert re.search(rf"^{ex.answer} = ", solutions[ex.id], flags=re.M), ex.id
+            seen.append(ex.id)
+        setup = next(c.source for c in nb.cells if c.cell_type == "code")
+        assert "training.find_project()" in setup and "parents" not in setup, s.id
+    assert sorted(seen) == sorted(training.EXERCISES), "an exercise without its cells"
+
+
+def test_indicator_is_named_plainly(project, tmp_path):
+    item = project.indicators.get(training.SESSION_ITEM)
+    assert item.instrument == "adults" and item.kind == "proportion"
+    for sid in ("04-weights-ci", "05-disaggregation-flags"):
+        (folder,) = training.build_kit(project, tmp_path, sessions=[sid], execute=False)
+        nb = nbformat.read(folder / "participant.ipynb", as_version=4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert f'item = "{training.SESSION_ITEM}"' in code and " for i in " not in code
+
+
+def test_check_says_right_wrong_or_not_answered_without_the_solution(project):
+    """Session 3's check needs no example data; its messages are specific and never crash."""
+    for empty in (..., None):
+        result = training.check("03-cutoff", empty, project)
+        assert result.status == "not answered" and "`disability`" in repr(result)
+    right = ["without_disability", "without_disability", "with_disability", None]
+    assert training.check("03-cutoff", right, project).ok
+    refused = training.check("03-cutoff", right[:3] + ["without_disability"], project)
+    assert refused.status == "wrong" and "person 4 refused" in refused.message
+    some = training.check("03-cutoff", ["without_disability", "with_disability"] + right[2:])
+    assert "person 2" in some.message and "a lot" in some.message
+    for odd in (42, "x", pd.DataFrame({"a": [1]}), object()):
+        assert training.check("03-cutoff", odd, project).status == "wrong"
+    for result in (refused, some):
+        assert "wg_disability(" not in result.message and "with_disability" not in result.message
+    with pytest.raises(ConfigError, match="unknown exercise"):
+        training.check("99-nope", 1, project)
+
+
+def test_find_project_from_the_kit_the_repo_and_the_environment(project, tmp_path, monkeypatch):
+    monkeypatch.delenv(training.PROJECT_ENV, raising=False)
+    (folder,) = training.build_kit(project, tmp_path / "kit", sessions=[WGSS], execute=False)
+    found = training.find_project(folder)
+    assert found.root == (tmp_path / "kit" / training.KIT_PROJECT).resolve()
+    assert (found.cycle_dir(*training.KIT_CYCLE) / "cycle.yml").is_file()
+    assert found.rules == project.rules  # the report's disclosure rules travel with the kit
+    assert training.find_project(project.root / "handbook" / "training").root == project.root
+    with pytest.raises(ConfigError, match="cannot find the example project") as err:
+        training.find_project(tmp_path / "elsewhere")
+    assert training.PROJECT_ENV in str(err.value)
+    monkeypatch.setenv(training.PROJECT_ENV, str(project.root))
+    assert training.find_project(tmp_path / "elsewhere").root == project.root
+
+
+def test_published_never_shows_a_cell_under_the_threshold(project):
+    est = pd.DataFrame(
+        {
+            "variable": "v",
+            "grouping": ["", "sex", "sex", "sex"],
+            "sex": [None, "female", "male", "intersex"],
+            "estimate": [0.5, 0.4, 0.6, 0.9],
+            "se": 0.05,
+            "ci_low": 0.3,
+            "ci_high": 0.7,
+            "deff": 1.0,
+            "n": [300, 150, 146, 4],
+            "N": 1000.0,
+            "cv": 0.1,
+            "flag": "",
+        }
+    )
+    table = training.published(est, project)
+    small = table["n"] < project.rules.suppress_min_n
+    assert small.any() and table.loc[small, "estimate"].isna().all()
+    assert table["suppressed"].sum() >= 2  # and a second cell, so it cannot be recovered
+
+
+def test_slides_show_no_solution_and_carry_the_notes(project, tmp_path):
+    for folder, s in zip(
+        training.build_kit(project, tmp_path, execute=False),
+        training.list_sessions(project),
+        strict=True,
+    ):
+        html = (folder / "slides.html").read_text(encoding="utf-8")
+        participant = nbformat.read(folder / "participant.ipynb", as_version=4)
+        shared = "\n".join(c.source for c in participant.cells)
+        for source in _solutions(s).values():
+            for line in source.splitlines():
+                line = line.strip()
+                if len(line) >= 12 and line not in shared:
+                    assert html_escape(line) not in html and line not in html, (s.id, line)
+        nb = nbformat.read(s.notebook, as_version=4)
+        notes = [c for c in nb.cells if training._is_notes(c)]
+        assert notes, f"{s.id} has no trainer notes"
+        assert html.count('<aside class="notes">') >= len(notes), s.id
+        last = notes[-1].source.splitlines()[-1]
+        assert html_escape(last, quote=False) in html, s.id
+
+
+def test_kit_zip_holds_notebooks_data_and_marker(project, tmp_path):
+    zip_path = tmp_path / "dl" / "training-kit.zip"
+    out = training.build_kit(project, tmp_path / "training-kit", execute=False, zip_path=zip_path)
+    names = set(zipfile.ZipFile(zip_path).namelist())
+    iso, cycle = training.KIT_CYCLE
+    assert f"training-kit/{training.KIT_MARKER}" in names and "training-kit/README.md" in names
+    assert f"training-kit/{training.KIT_PROJECT}/data/{iso}/{cycle}/cycle.yml" in names
+    assert f"training-kit/{training.KIT_PROJECT}/data/rules.yml" in names
+    for folder in out:
+        for f in ("participant.ipynb", "trainer.ipynb", "slides.html"):
+            assert f"training-kit/{folder.name}/{f}" in names
+    assert not any("/build/" in n for n in names)
+
+
+def test_training_page_links_the_zip_make_report_writes(project):
+    """The link on the training index resolves to where the Makefile's report target writes."""
+    makefile = (project.root / "Makefile").read_text(encoding="utf-8")
+    target = re.search(r"^TRAINING_KIT_ZIP := (\S+)$", makefile, flags=re.M).group(1)
+    recipe = makefile.split("\nreport:", 1)[1].split("\n\n", 1)[0]
+    assert "voicescount training" in recipe and "--zip $(TRAINING_KIT_ZIP)" in recipe
+    page = project.root / "handbook" / "training" / "index.md"
+    (href,) = re.findall(r'<a href="([^"]+\.zip)"', page.read_text(encoding="utf-8"))
+    html = Path("_build/html")
+    built_page = html / page.relative_to(project.root).with_suffix(".html")
+    assert os.path.normpath(built_page.parent / href) == os.path.normpath(target)
+    built = project.root / target
+    if (project.root / html / "handbook" / "training" / "index.html").is_file() and built.exists():
+        assert zipfile.is_zipfile(built)
+
+
+def _run_participant(folder: Path, fill: dict[str, str] | None) -> list[str]:
+    """Execute a participant copy from its kit folder; the check cells' outputs, in order."""
+    nb = nbformat.read(folder / "participant.ipynb", as_version=4)
+    for cell in nb.cells:
+        if fill is not None and training.ANSWER_TAG in _tags(cell):
+            cell.source = fill[cell.metadata["exercise"]]
+    training._execute(nb, folder, 300)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert not any(o.get("output_type") == "error" for c in code for o in c.outputs), folder
+    return [
+        o.get("data", {}).get("text/plain", "")
+        for c in code
+        if training.CHECK_TAG in _tags(c)
+        for o in c.outputs
+    ]
+
+
+@pytest.mark.slow
+def test_participant_notebooks_run_from_a_kit_anywhere(project, tmp_path, monkeypatch):
+    """Built into tmp, each participant copy runs there: answers filled, every check is right;
+    answers left empty, every check says "not answered"; no cell errors either way."""
+    monkeypatch.delenv(training.PROJECT_ENV, raising=False)
+    sessions = training.list_sessions(project)
+    if not _has_example_data(project):
+        sessions = [s for s in sessions if s.id == WGSS]
+    kit = tmp_path / "somewhere" / "kit"
+    out = training.build_kit(project, kit, sessions=[s.id for s in sessions], execute=False)
+    for folder, s in zip(out, sessions, strict=True):
+        filled = _run_participant(folder, _solutions(s))
+        assert filled and all(o.startswith("✔ Right") for o in filled), (s.id, filled)
+        empty = _run_participant(folder, None)
+        assert len(empty) == len(filled), s.id
+        assert all("Not answered" in o for o in empty), (s.id, empty)

@@ -99,8 +99,14 @@ def _training(args: argparse.Namespace, project: Project) -> int:
         assets = SLIDES_ASSETS
     if assets is not None and not assets.is_absolute():
         assets = project.root / assets
-    for folder in build_kit(project, out, sessions=args.session, slides_assets=assets):
+    zip_path = args.zip
+    if zip_path is not None and not zip_path.is_absolute():
+        zip_path = project.root / zip_path
+    kit = build_kit(project, out, sessions=args.session, slides_assets=assets, zip_path=zip_path)
+    for folder in kit:
         print(f"training: {folder}")
+    if zip_path is not None:
+        print(f"training kit zip: {zip_path}")
     if assets is None:
         print("slides: reveal.js from the internet (`make slides-assets` for offline slides)")
     else:

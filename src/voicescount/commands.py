@@ -156,6 +156,13 @@ def add_training(sub: argparse._SubParsersAction) -> None:
         help="reveal.js files for offline slides, copied into the kit (default: "
         "build/slides-assets when `make slides-assets` made it, else slides load them online)",
     )
+    p.add_argument(
+        "--zip",
+        type=Path,
+        metavar="FILE",
+        help="also write the kit as one zip there, relative to the project root (the "
+        "training pages link _build/html/downloads/training-kit.zip)",
+    )
 
 
 # --------------------------------------------------------------------------- export

@@ -10,8 +10,13 @@ training session's exercise notebook into a participant copy (no solutions, no o
 trainer copy (executed) and reveal.js slides.
 
 Notebook conventions (training/*-exercise.ipynb): cells tagged `solution` hold the answers and
-are removed from participant copies; cells tagged `hint` stay. Slide types come from the
-`slideshow` cell metadata, as nbconvert's SlidesExporter expects.
+are removed from participant copies; cells tagged `hint` stay. Each exercise has an `answer`
+cell (where the participant writes) and a `check` cell calling `check(exercise_id, value)`;
+the three carry the exercise id in their `exercise` metadata. Markdown cells of slide type
+`notes` are the trainer's speaker notes: in the slides, not in the participant copy. Slide
+types come from the `slideshow` cell metadata, as nbconvert's SlidesExporter expects. The kit
+carries its own copy of the example cycle (`copy_example_project`); the notebooks find it
+with `find_project`, so the kit works from any folder and as an unzipped download.
 """
 
 from __future__ import annotations
@@ -19,16 +24,19 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import json
+import os
 import re
 import shutil
 import typing
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 
-from . import validate
+from . import derive, disclosure, stats, validate
 from .commands import build_parser, subparsers
 from .contract import contract_table, load_contract
 from .errors import ConfigError
@@ -403,10 +411,25 @@ def _title(nb) -> str:
     return ""
 
 
-def participant_copy(nb):
-    """A copy without `solution` cells and with every output and execution count cleared."""
+def _is_notes(cell) -> bool:
+    meta = cell.get("metadata", {})
+    return meta.get("slideshow", {}).get("slide_type") == "notes" or NOTES_TAG in meta.get(
+        "tags", []
+    )
+
+
+def participant_copy(nb, notes: bool = False):
+    """A copy without `solution` cells and with every output and execution count cleared.
+
+    The trainer's speaker notes are dropped too, unless `notes` (the slides keep them, where
+    reveal.js shows them only in the speaker view).
+    """
     out = copy.deepcopy(nb)
-    out.cells = [c for c in out.cells if SOLUTION_TAG not in c.get("metadata", {}).get("tags", [])]
+    out.cells = [
+        c
+        for c in out.cells
+        if SOLUTION_TAG not in c.get("metadata", {}).get("tags", []) and (notes or not _is_notes(c))
+    ]
     for cell in out.cells:
         if cell.cell_type == "code":
             cell.outputs = []
@@ -490,8 +513,13 @@ def build_kit(
     timeout: int = 600,
     execute: bool = True,
     slides_assets: str | Path | None = None,
+    zip_path: str | Path | None = None,
 ) -> list[Path]:
     """Write per session: participant.ipynb, trainer.ipynb (executed) and slides.html.
+
+    The slides are made from the participant copy (no solutions) with the trainer's notes as
+    reveal.js speaker notes. The kit gets its own copy of the example cycle and the marker
+    `find_project` looks for; with `zip_path` it is also written as one zip there.
 
     `sessions` selects session ids (default: all). The trainer copy is executed with the
     session's own folder as working directory, so relative paths work as in the handbook.
@@ -514,6 +542,7 @@ def build_kit(
     if slides_assets is not None:
         copy_slides_assets(slides_assets, out_dir)
         assets_url = f"../{SLIDES_KIT_DIR}"  # slides.html sits in out_dir/<session>/
+    copy_example_project(project, out_dir)
     written = []
     for s in chosen:
         nb = nbformat.read(s.notebook, as_version=4)
@@ -524,6 +553,424 @@ def build_kit(
         if execute:
             _execute(trainer, s.notebook.parent, timeout)
         nbformat.write(trainer, folder / "trainer.ipynb")
-        (folder / "slides.html").write_text(slides_html(trainer, assets_url), encoding="utf-8")
+        slides = slides_html(participant_copy(nb, notes=True), assets_url)
+        (folder / "slides.html").write_text(slides, encoding="utf-8")
         written.append(folder)
+    if zip_path is not None:
+        zip_kit(out_dir, zip_path)
     return written
+
+
+# --------------------------------------------------------------------------- the kit's project
+
+# A kit must work wherever `--out` puts it and wherever a participant unzips it, so it carries
+# its own copy of the example cycle's inputs (the synthetic VN 2022 exports and side files,
+# with the catalogues they need) and a marker file naming that copy. `find_project` looks for
+# the marker above the notebook, so no cell depends on the folder the kit was written to.
+KIT_MARKER = "voicescount-kit.json"
+KIT_PROJECT = "example-project"
+PROJECT_ENV = "VOICESCOUNT_PROJECT"
+KIT_CYCLE = ("VN", 2022)
+
+
+def find_project(start: str | Path | None = None) -> Project:
+    """The project a training notebook works on, found without assuming the kit's location.
+
+    In order: the folder named by the environment variable VOICESCOUNT_PROJECT; the kit's own
+    example project, named by the `voicescount-kit.json` marker in the notebook's folder or
+    one above it; a project folder (one holding data/countries.yml) above it, which is how the
+    handbook's own copies in handbook/training/ find the repository.
+    """
+    env = os.environ.get(PROJECT_ENV)
+    if env:
+        return Project(env)
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        marker = folder / KIT_MARKER
+        if marker.is_file():
+            rel = json.loads(marker.read_text(encoding="utf-8")).get("project", KIT_PROJECT)
+            return Project(folder / rel)
+        if (folder / "data" / "countries.yml").is_file():
+            return Project(folder)
+    raise ConfigError(
+        "cannot find the example project for the training notebooks.",
+        path=here,
+        hint=f"Open the notebook from inside the training kit folder (the one holding "
+        f"{KIT_MARKER}), or set {PROJECT_ENV} to the project folder.",
+    )
+
+
+def copy_example_project(project: Project, kit_dir: str | Path) -> Path:
+    """Copy the example cycle's inputs into the kit and write the kit's marker file.
+
+    Only what the sessions read: the catalogues (data/*.yml), the country's population margins
+    and official series, and the one example cycle. Its data are synthetic; the report's
+    disclosure rules (data/rules.yml) travel with them, so the kit suppresses what the report
+    suppresses.
+    """
+    iso, cycle = KIT_CYCLE
+    kit_dir = Path(kit_dir)
+    dest = kit_dir / KIT_PROJECT
+    shutil.rmtree(dest, ignore_errors=True)
+    data = dest / "data"
+    (data / iso).mkdir(parents=True)
+    for f in project.data_dir.glob("*.yml"):
+        shutil.copy2(f, data / f.name)
+    for f in (project.data_dir / iso).glob("*.*"):
+        shutil.copy2(f, data / iso / f.name)
+    official = project.data_dir / "official" / iso
+    if official.is_dir():
+        shutil.copytree(official, data / "official" / iso)
+    shutil.copytree(project.cycle_dir(iso, cycle), data / iso / str(cycle))
+    marker = {"project": KIT_PROJECT, "cycle": f"{iso} {cycle}"}
+    (kit_dir / KIT_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    (kit_dir / "README.md").write_text(KIT_README, encoding="utf-8")
+    return dest
+
+
+KIT_README = """# voicescount training kit
+
+One folder per session: `participant.ipynb` (hand it out), `trainer.ipynb` (with solutions,
+keep it) and `slides.html` (press S in the slides for the speaker notes).
+
+The notebooks need Python with the voicescount package installed (the repository's
+`make setup` does it). They read the synthetic example cycle in `example-project/`, found
+through `voicescount-kit.json`, so the folder can be copied or unzipped anywhere; set
+VOICESCOUNT_PROJECT to use another project. Each exercise has an answer cell (replace `...`)
+and a check cell that says whether the answer is right and gives a hint if not.
+"""
+
+
+def zip_kit(kit_dir: str | Path, zip_path: str | Path) -> Path:
+    """The kit as one zip (the training pages offer it): everything but cached build files."""
+    kit_dir, zip_path = Path(kit_dir), Path(zip_path)
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = zip_path.with_name(zip_path.name + ".part")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(kit_dir.rglob("*")):
+            rel = path.relative_to(kit_dir)
+            if path.is_dir() or "build" in rel.parts or ".ipynb_checkpoints" in rel.parts:
+                continue
+            zf.write(path, Path(kit_dir.name) / rel)
+    tmp.replace(zip_path)
+    return zip_path
+
+
+def published(est: pd.DataFrame, project: Project | None = None, population: str = "adults"):
+    """An estimate table as the report publishes it: caution flags and suppressed cells.
+
+    The report's disclosure rules (`disclosure.apply` with data/rules.yml): a cell of fewer
+    than `suppress_min_n` people, and any cell it could be recovered from, has its estimate
+    blanked. The kit prints estimates through this, so it never shows what the report hides.
+    """
+    project = project or find_project()
+    return disclosure.apply(est, project.rules, population)
+
+
+# --------------------------------------------------------------------------- exercise checks
+
+# Every exercise has an answer cell (tagged `answer`, `exercise` metadata = its id) in which
+# the participant assigns the variable `Exercise.answer`, and a check cell calling
+# `check(id, variable)`. The checkers compute the right answer themselves and say only what
+# is wrong and where to look, never the answer. `...` (the answer cell's placeholder) or None
+# is "not answered".
+ANSWER_TAG = "answer"
+CHECK_TAG = "check"
+NOTES_TAG = "notes"
+# The WG-SS answers of session 3's four people (1 no difficulty ... 4 cannot do; None refused).
+WGSS_PEOPLE = {
+    "wg_seeing": [1, 2, 1, None],
+    "wg_hearing": [1, 2, 1, None],
+    "wg_walking": [1, 2, 3, None],
+    "wg_cognition": [1, 2, 1, None],
+    "wg_selfcare": [1, 1, 1, None],
+    "wg_communication": [1, 1, 1, None],
+}
+SESSION_ITEM = "basic_water"  # the indicator of sessions 4 and 5
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What `check` says: shown as the check cell's output."""
+
+    exercise: str
+    status: str  # "right", "wrong" or "not answered"
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "right"
+
+    def __repr__(self) -> str:
+        mark = {"right": "✔ Right", "wrong": "✘ Not yet", "not answered": "… Not answered"}
+        return f"{mark[self.status]} ({self.exercise}): {self.message}"
+
+    def _repr_markdown_(self) -> str:
+        return repr(self)
+
+
+class _Wrong(Exception):
+    """A checker's specific reason why an answer is not right (its message is the hint)."""
+
+
+def _frame(value) -> pd.DataFrame:
+    if isinstance(value, pd.DataFrame):
+        return value.reset_index()
+    if isinstance(value, pd.Series):
+        return value.reset_index()
+    raise _Wrong("expected a table (a pandas DataFrame).")
+
+
+def _number(value, what: str) -> float:
+    """An estimate given as a number or as the first row of an `stats.estimate` table."""
+    if isinstance(value, pd.DataFrame):
+        if "estimate" not in value.columns:
+            raise _Wrong(f"the table has no `estimate` column; give the {what} table.")
+        rows = value[value["grouping"] == ""] if "grouping" in value.columns else value
+        if rows.empty:
+            raise _Wrong("the table has no overall row (grouping ''): leave out `by=`.")
+        value = rows["estimate"].iloc[0]
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _Wrong(f"expected the {what} as a number or an estimate table.") from None
+
+
+def _check_relevance(value, project: Project) -> str:
+    cycle = project.cycle(*KIT_CYCLE)
+    expected = {i.id: i.sdg.target for i in project.indicators.for_goals(cycle.sdgs)}
+    if isinstance(value, dict):
+        given = {str(k): str(v) for k, v in value.items()}
+    else:
+        df = _frame(value)
+        if not {"indicator", "target"} <= set(df.columns):
+            raise _Wrong("the table needs the columns `indicator` and `target`.")
+        given = dict(zip(df["indicator"].astype(str), df["target"].astype(str), strict=True))
+    missing = set(expected) - set(given)
+    extra = set(given) - set(expected)
+    if missing:
+        raise _Wrong(
+            f"{len(missing)} of the {len(expected)} indicators of the cycle's goals are "
+            "missing; did you pass all of `cycle.sdgs` to `for_goals`?"
+        )
+    if extra:
+        raise _Wrong(f"{len(extra)} indicators are not of the cycle's goals ({cycle.sdgs}).")
+    wrong = sorted(k for k in expected if given[k] != expected[k])
+    if wrong:
+        raise _Wrong(f"the target of `{wrong[0]}` is not right: use `.sdg.target`.")
+    return f"all {len(expected)} indicators with their SDG target."
+
+
+def _check_required_columns(value, project: Project) -> str:
+    table = contract_table(load_contract(project.data_dir), "en")
+    keep = (table.required == "yes") & table.populations.str.contains("adults")
+    expected = set(table[keep]["column"])
+    if isinstance(value, pd.DataFrame):
+        if "column" not in value.columns:
+            raise _Wrong("the table has no `column` column.")
+        value = value["column"]
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        raise _Wrong("expected a list of column names (or the table with a `column` column).")
+    given = {str(v) for v in value}
+    if given - expected:
+        raise _Wrong(
+            f"{len(given - expected)} of your columns are not required of adults: filter on "
+            "both `required == 'yes'` and `populations` containing 'adults'."
+        )
+    if expected - given:
+        raise _Wrong(f"{len(expected - given)} required columns are missing.")
+    return f"the {len(expected)} columns every adults' questionnaire must provide."
+
+
+def _check_plan(value, project: Project) -> str:
+    cycle = project.cycle(*KIT_CYCLE)
+    if not isinstance(value, dict):
+        raise _Wrong("expected a dict with the keys instruments, sdgs, languages, fieldwork.")
+    keys = ("instruments", "sdgs", "languages", "fieldwork")
+    absent = [k for k in keys if k not in value]
+    if absent:
+        raise _Wrong(f"the dict lacks the key(s) {', '.join(absent)}.")
+
+    def as_set(v, kind=str):
+        return {kind(x) for x in v} if not isinstance(v, str) else {v}
+
+    wrong = []
+    if as_set(value["instruments"]) != set(cycle.instruments):
+        wrong.append("instruments")
+    if as_set(value["sdgs"], int) != set(cycle.sdgs):
+        wrong.append("sdgs")
+    if as_set(value["languages"]) != set(cycle.languages):
+        wrong.append("languages")
+    fw = value["fieldwork"]
+    dates = (getattr(fw, "start", None), getattr(fw, "end", None))
+    if isinstance(fw, dict):
+        dates = (fw.get("start"), fw.get("end"))
+    elif isinstance(fw, list | tuple) and len(fw) == 2:
+        dates = tuple(fw)
+    if tuple(str(d) for d in dates) != (str(cycle.fieldwork.start), str(cycle.fieldwork.end)):
+        wrong.append("fieldwork")
+    if wrong:
+        raise _Wrong(f"look again at: {', '.join(wrong)} (attributes of `cycle`).")
+    return "that is the cycle's plan."
+
+
+def _check_cutoff(value, project: Project) -> str:
+    expected = derive.wg_disability(pd.DataFrame(WGSS_PEOPLE))["disability"]
+    if isinstance(value, pd.DataFrame):
+        if "disability" not in value.columns:
+            raise _Wrong("the table has no `disability` column: use `derive.wg_disability`.")
+        value = value["disability"]
+    given = list(value)
+    if len(given) != len(expected):
+        raise _Wrong(f"expected one status per person ({len(expected)}), got {len(given)}.")
+    for k, (g, e) in enumerate(zip(given, expected, strict=True), start=1):
+        if pd.isna(e):
+            if not pd.isna(g):
+                raise _Wrong(f"person {k} refused every question: is their status known at all?")
+        elif pd.isna(g) or str(g) != str(e):
+            if k == 2:
+                raise _Wrong("person 2 has *some* difficulty only: the cut-off is 'a lot'.")
+            raise _Wrong(f"person {k} is not right: at least one domain coded 3 or 4?")
+    return "the cut-off applied as the Washington Group recommends."
+
+
+def _session_estimates(project: Project):
+    df = load_example(project, *KIT_CYCLE, "adults")
+    return df, design_of(project, *KIT_CYCLE)
+
+
+def _check_weighting(value, project: Project, weighted: bool) -> str:
+    df, design = _session_estimates(project)
+    ours = stats.estimate(df, [SESSION_ITEM], design=design)["estimate"].iloc[0]
+    equal = stats.Design(weight=None)
+    other = stats.estimate(df, [SESSION_ITEM], design=equal)["estimate"].iloc[0]
+    if not weighted:
+        ours, other = other, ours
+    given = _number(value, "estimate")
+    if abs(given - ours) < 1e-9:
+        return "that is the estimate " + (
+            "with the cycle's design." if weighted else "with equal weights and no clusters."
+        )
+    if abs(given - other) < 1e-9:
+        raise _Wrong(
+            "that is the estimate with "
+            + (
+                "equal weights: pass `design=design`."
+                if weighted
+                else "the cycle's design: pass `design=stats.Design(weight=None)`."
+            )
+        )
+    raise _Wrong(f"this is not the estimate of `{SESSION_ITEM}`: check the indicator and design.")
+
+
+def _check_disclosure(value, project: Project) -> str:
+    if not isinstance(value, pd.DataFrame):
+        raise _Wrong("expected the estimate table (a pandas DataFrame).")
+    if "suppressed" not in value.columns:
+        raise _Wrong(
+            "this table has not been through the disclosure rules: pass it to "
+            "`training.published(...)`, which blanks the cells of very few people."
+        )
+    df, design = _session_estimates(project)
+    by = [["disability"], ["sex", "disability"]]
+    expected = published(stats.estimate(df, [SESSION_ITEM], design=design, by=by), project)
+    given = value[value["variable"] == SESSION_ITEM] if "variable" in value.columns else value
+    if "grouping" not in given.columns or set(given["grouping"]) != set(expected["grouping"]):
+        raise _Wrong("the table needs the groupings disability and sex × disability: use `by=`.")
+    keys = ["grouping", "sex", "disability"]
+    both = expected.merge(given, on=keys, how="left", suffixes=("", "_given"))
+    if both["estimate_given"].isna().ne(both["estimate"].isna()).any():
+        raise _Wrong("the suppressed cells differ from the report's: use the cycle's design.")
+    shown = both.dropna(subset=["estimate"])
+    if ((shown["estimate"] - shown["estimate_given"]).abs() > 1e-9).any():
+        raise _Wrong("some estimates differ from the report's: use `design=design`.")
+    hidden = int(expected["suppressed"].sum())
+    return f"{len(expected)} rows, {hidden} suppressed as the report suppresses them."
+
+
+def _check_gap(value, project: Project) -> str:
+    cycle = project.cycle(*KIT_CYCLE)
+    cards = pd.read_csv(project.cycle_dir(*KIT_CYCLE) / cycle.scorecards)
+    mean = cards.groupby(["service", "criterion"])[["community_score", "provider_score"]].mean()
+    gap = mean.provider_score - mean.community_score
+    top = set(gap[gap >= gap.max() - 1e-9].index)
+    if isinstance(value, pd.DataFrame | pd.Series):
+        value = value.index[0]
+    if isinstance(value, tuple):
+        ok = value in top
+    else:
+        ok = str(value) in {criterion for _, criterion in top}
+    if ok:
+        ties = f", tied with {len(top) - 1} other(s)" if len(top) > 1 else ""
+        return f"a largest gap ({gap.max():.2f} points{ties})."
+    if isinstance(value, tuple) and value in set(gap.index) or str(value) in set(cards.criterion):
+        raise _Wrong("that criterion has a gap, but not the largest: sort by provider − community.")
+    raise _Wrong("that is not a criterion of the score cards (see the `criterion` column).")
+
+
+def _check_status(value, project: Project) -> str:
+    cycle = project.cycle(*KIT_CYCLE)
+    recs = pd.read_csv(project.cycle_dir(*KIT_CYCLE) / cycle.recommendations)
+    expected = recs["status"].value_counts().to_dict()
+    if isinstance(value, pd.DataFrame):
+        raise _Wrong("expected counts per status (a Series or a dict), not a table.")
+    try:
+        given = {str(k): int(v) for k, v in dict(value).items()}
+    except (TypeError, ValueError):
+        raise _Wrong("expected counts per status (a Series or a dict).") from None
+    if set(given) != set(expected):
+        raise _Wrong("the statuses differ from the `status` column's: count that column.")
+    if given != expected:
+        raise _Wrong("some counts are off: count every row once.")
+    return f"{sum(expected.values())} recommendations by status."
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: the variable the answer cell assigns and the function that checks it."""
+
+    id: str
+    answer: str
+    checker: typing.Callable[[object, Project], str]
+
+
+EXERCISES = {
+    e.id: e
+    for e in (
+        Exercise("01-relevance", "targets", _check_relevance),
+        Exercise("01-required-columns", "required_columns", _check_required_columns),
+        Exercise("02-plan", "plan", _check_plan),
+        Exercise("03-cutoff", "disability", _check_cutoff),
+        Exercise("04-weighted", "weighted", lambda v, p: _check_weighting(v, p, True)),
+        Exercise("04-equal-weights", "simple", lambda v, p: _check_weighting(v, p, False)),
+        Exercise("05-published", "table", _check_disclosure),
+        Exercise("06-largest-gap", "largest_gap", _check_gap),
+        Exercise("07-status", "by_status", _check_status),
+    )
+}
+
+
+def check(exercise_id: str, value: object, project: Project | None = None) -> CheckResult:
+    """Say whether a participant's answer to an exercise is right, and if not, where to look.
+
+    Never raises for a wrong or odd answer (a crashing check cell would stop the session);
+    an unknown exercise id is a ConfigError, since that is the notebook's mistake.
+    """
+    if exercise_id not in EXERCISES:
+        raise ConfigError(
+            f"unknown exercise '{exercise_id}' (known: {', '.join(EXERCISES)}).",
+            hint="Use the id the notebook's check cell was written with.",
+        )
+    ex = EXERCISES[exercise_id]
+    if value is None or value is Ellipsis:
+        return CheckResult(
+            exercise_id, "not answered", f"assign your answer to `{ex.answer}` above, run it."
+        )
+    try:
+        return CheckResult(exercise_id, "right", ex.checker(value, project or find_project()))
+    except _Wrong as err:
+        return CheckResult(exercise_id, "wrong", str(err))
+    except Exception as err:  # noqa: BLE001 - any odd answer gets a message, not a traceback
+        return CheckResult(
+            exercise_id, "wrong", f"could not read the answer ({type(err).__name__}: {err})."
+        )
