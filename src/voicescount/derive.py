@@ -306,7 +306,8 @@ def indicator_gaps(df: pd.DataFrame, catalogue: IndicatorCatalogue, instrument: 
 def indicators(df: pd.DataFrame, catalogue: IndicatorCatalogue, instrument: str) -> pd.DataFrame:
     """One float column per indicator of `instrument`, named by indicator id.
 
-    0/1 for proportions (the item value for means); NaN outside the indicator's population
+    0/1 for proportions (the item value for means, totals, ratios and quantiles; a ratio's
+    denominator value in `denominator_column(id)`); NaN outside the indicator's population
     (population rule not 1) or when the items needed are missing. An indicator whose items
     are absent from the data is all NaN; `indicator_gaps` lists them.
     """
@@ -319,4 +320,15 @@ def indicators(df: pd.DataFrame, catalogue: IndicatorCatalogue, instrument: str)
             inside = evaluate_rule(df, ind.population).to_numpy() == 1
             val = val.where(inside)
         out[ind.id] = val
+        if ind.denominator is not None:  # a ratio: its denominator beside it, same population
+            den = evaluate_rule(df, ind.denominator).astype("float64")
+            out[denominator_column(ind.id)] = den.where(val.notna())
     return out
+
+
+DENOMINATOR = "__denominator"
+
+
+def denominator_column(ind_id: str) -> str:
+    """The column holding a ratio indicator's per-respondent denominator."""
+    return ind_id + DENOMINATOR

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, disclosure, lnob
+from .derive import denominator_column
 from .errors import ConfigError, VoicesError
 from .fileio import atomic_write_text, locked, write_parquet
 from .official import compare, load_official_codes, read_official_dir
@@ -52,6 +53,7 @@ LOCK = ".store.lock"
 STORE_FORMAT = 1
 
 # Columns a published estimate table carries (stats + disclosure); the rest are ours.
+_KINDS = ("proportion", "mean", "total", "ratio", "quantile")  # order of the estimate calls
 PUBLIC_COLUMNS = [*RESULT_COLUMNS, "suppressed", "suppression", "caution"]
 # Who-was-heard dimensions, in the order the chapter shows them.
 HEARD_DIMENSIONS = ["region", "sex", "age_group", "disability", "ethnicity"]
@@ -357,21 +359,33 @@ def compute_estimates(project: Project, iso: str, cycle: int | str, prepared) ->
         present = [c for c in df.columns if df[c].notna().any()]
         by = groupings_for(project.dimensions, pop, present)
         design = design_for(cyc, name)  # final (calibrated) weight, the cycle's strata and PSUs
-        for kind in ("proportion", "mean"):
-            items = [i.id for i in inds if i.kind == kind]
-            if not items:
-                continue
+        # one estimate call per estimator: proportions, means, totals, ratios, each quantile
+        groups: dict[tuple[str, float], list] = {}
+        for i in inds:
+            groups.setdefault(i.estimator, []).append(i)
+        for (kind, q), group in sorted(groups.items(), key=lambda kv: _KINDS.index(kv[0][0])):
+            items = [i.id for i in group]
             est = estimate(
                 df,
                 items,
                 design,
                 by=by,
-                kind=kind,
+                kind=kind,  # type: ignore[arg-type]
                 caution_min_n=rules.caution_min_n,
                 caution_max_cv=rules.caution_max_cv,
+                denominators=[denominator_column(i) for i in items] if kind == "ratio" else None,
+                quantile=q,
             )
             est = disclose(est, rules, pop)
-            est = gaps(est, gap_tests(df, items, design, by, kind, rules, hib), rules, hib)
+            # group-versus-rest tests are of domain means (lnob); other kinds are not tested
+            tests = (
+                gap_tests(df, items, design, by, kind, rules, hib)
+                if kind in ("proportion", "mean")
+                else gap_tests(df, [], design, [], kind, rules, hib)
+            )
+            est = gaps(est, tests, rules, hib)
+            if kind == "total":  # a group's total is a part of the overall one, not a level
+                est["gap"] = np.nan
             est.insert(2, "instrument", name)
             est.insert(3, "population", pop)
             frames.append(est)

@@ -505,7 +505,7 @@ def prepare_cycle(
             instruments[name] = {
                 "population": vr.population,
                 **cv.counts[name],
-                "indicators": sorted(ind.columns),
+                "indicators": sorted(c for c in ind.columns if not c.endswith(derive.DENOMINATOR)),
                 "indicators_without_items": {k: gaps[k] for k in sorted(gaps)},
                 "weighting": winfo,
             }

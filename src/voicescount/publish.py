@@ -388,7 +388,11 @@ def _opensdg_meta(
     if meta.cycle.synthetic:
         limitations += " SYNTHETIC EXAMPLE DATA: not real survey results."
     numer = "; ".join(f"{i.id}: respondents with {_rule_text(i.rule)}" for i in inds)
-    denom = "; ".join(f"{i.id}: {_rule_text(i.population)}" for i in inds)
+    denom = "; ".join(
+        f"{i.id}: {_rule_text(i.population)}"
+        + (f"; divided by {_rule_text(i.denominator)}" if i.denominator else "")
+        for i in inds
+    )
     return {
         "indicator_number": code,
         "indicator_name": label(first.label, lang, first.id),
@@ -399,11 +403,7 @@ def _opensdg_meta(
         "graph_title": label(first.label, lang, first.id),
         "computation_units": OPENSDG_UNITS[first.unit],
         "computation_definitions": " ".join(label(i.definition, lang, "") for i in inds),
-        "computation_calculations": (
-            "Survey-weighted proportion: weighted numerator / weighted denominator, in percent."
-            if first.kind == "proportion"
-            else "Survey-weighted mean."
-        ),
+        "computation_calculations": _CALCULATIONS[first.kind],
         "computation_numerator": numer,
         "computation_denominator": denom,
         "national_geographical_coverage": label(meta.country.name, lang, meta.country.iso),
@@ -419,6 +419,18 @@ def _opensdg_meta(
         "data_suppressed_cells": n_supp,
         "data_show_map": False,
     }
+
+
+_CALCULATIONS = {
+    "proportion": "Survey-weighted proportion: weighted numerator / weighted denominator, "
+    "in percent.",
+    "mean": "Survey-weighted mean.",
+    "total": "Survey-weighted total (estimated number in the population).",
+    "ratio": "Survey-weighted ratio: weighted total of the numerator / weighted total of the "
+    "denominator.",
+    "quantile": "Survey-weighted quantile, with Woodruff confidence intervals.",
+    "median": "Survey-weighted median, with Woodruff confidence intervals.",
+}
 
 
 def _group_text(rec: dict, meta: CycleMeta, lang: str) -> str:

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 
@@ -375,16 +383,61 @@ class Indicator(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     sdg: SdgCode
     instrument: str = Field(description="instrument key in cycle.yml whose items it uses")
-    kind: Literal["proportion", "mean"] = "proportion"
+    kind: Literal["proportion", "mean", "total", "ratio", "quantile", "median"] = "proportion"
     rule: Rule
     population: Rule | None = Field(
         None, description="who is in the denominator; everyone in the instrument if omitted"
     )
+    denominator: Rule | None = Field(
+        None,
+        validate_default=True,
+        description="kind ratio: the per-respondent value the rule's value is divided by "
+        "(estimate: sum w rule / sum w denominator, as R's svyratio)",
+    )
+    quantile: float | None = Field(
+        None,
+        validate_default=True,
+        description="kind quantile: which quantile, between 0 and 1 (median: 0.5)",
+    )
     label: Labels
     definition: Labels
-    unit: Literal["percent", "score", "number"] = "percent"
+    unit: Literal["percent", "score", "number"] = Field("percent", validate_default=True)
     higher_is_better: bool = True
     official: OfficialLink | None = None
+
+    @field_validator("denominator")
+    @classmethod
+    def _denominator(cls, v: Rule | None, info: ValidationInfo) -> Rule | None:
+        kind = info.data.get("kind")
+        if kind == "ratio" and v is None:
+            raise ValueError("kind 'ratio' needs a denominator (a rule giving its value)")
+        if kind != "ratio" and v is not None and kind is not None:
+            raise ValueError(f"only kind 'ratio' takes a denominator, not kind '{kind}'")
+        return v
+
+    @field_validator("quantile")
+    @classmethod
+    def _quantile(cls, v: float | None, info: ValidationInfo) -> float | None:
+        kind = info.data.get("kind")
+        if kind == "quantile" and (v is None or not 0 < v < 1):
+            raise ValueError("kind 'quantile' needs quantile: a number between 0 and 1")
+        if kind != "quantile" and v is not None and kind is not None:
+            raise ValueError(f"only kind 'quantile' takes quantile, not kind '{kind}'")
+        return v
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, v: str, info: ValidationInfo) -> str:
+        if v == "percent" and info.data.get("kind") == "total":
+            raise ValueError("a total is a number: give unit 'number'")
+        return v
+
+    @property
+    def estimator(self) -> tuple[str, float]:
+        """(stats.estimate kind, quantile): a median is the 0.5 quantile."""
+        if self.kind == "median":
+            return "quantile", 0.5
+        return self.kind, self.quantile if self.quantile is not None else 0.5
 
 
 class IndicatorCatalogue(Strict):
