@@ -148,7 +148,7 @@ def missing_pages(project: Project, toc_dict: dict[str, Any]) -> list[str]:
 
 # Files the pages link from raw HTML (Sphinx does not track those), relative to a page's folder
 # report/<ISO>/<cycle>/<lang>/: chart images and the charts' and tables' CSV downloads.
-PAGE_ASSETS = ("tables/*.csv", "figures/*.svg")
+PAGE_ASSETS = ("tables/*.csv", "figures/*.svg", "tables/*.json")  # json: the explorer's data
 
 
 def copy_assets(project: Project, html_dir: Path) -> int:

@@ -394,4 +394,5 @@ CHAPTER_KEYS = {
     "methods": "chapter.methods",
     "trends": "report.trends_title",
     "synthesis": "report.synthesis_title",
+    "explorer": "chapter.explorer",
 }

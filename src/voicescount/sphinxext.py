@@ -26,6 +26,7 @@ from typing import Any
 
 ASSETS = Path(__file__).parent / "assets"
 A11Y_JS = "voicescount-a11y.js"
+EXPLORER_JS, EXPLORER_CSS = "voicescount-explorer.js", "voicescount-explorer.css"
 # mathjax_path is relative to _static; MATHJAX_DIR is copied to _static/mathjax.
 MATHJAX_PATH = "mathjax/tex-mml-chtml.js"
 MATHJAX_ENTRY = "tex-mml-chtml.js"
@@ -98,6 +99,9 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("config-inited", _mathjax_local)
     app.connect("build-finished", _copy_mathjax)
     app.add_js_file(A11Y_JS, defer="defer")
+    # The indicator explorer (voicescount.explorer): does nothing on a page without one.
+    app.add_js_file(EXPLORER_JS, defer="defer")
+    app.add_css_file(EXPLORER_CSS)
     # After the other handlers added their scripts (the default priority is 500).
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
