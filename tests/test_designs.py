@@ -127,3 +127,84 @@ def test_bad_design_inputs_name_the_field(data):
     X, _ = model_matrix(data, ["sex"])
     with pytest.raises(InputError, match="did not converge"):
         calibrate_weights(X, data.weight.to_numpy(), np.array([1e5, 9e4]), bounds=(0.99, 1.01))
+
+
+# ---- cycle.yml declarations reach stats.estimate through prepare.design_for
+
+
+def _cycle(design: dict, weighting: dict | None):
+    from voicescount.registry import Cycle
+
+    raw = {
+        "country": "VN",
+        "cycle": 2024,
+        "languages": ["en"],
+        "sdgs": [5],
+        "instruments": {
+            "adults": {"label": {"en": "Adults"}, "data": "d.csv", "population": "adults"}
+        },
+        "design": design,
+    }
+    if weighting is not None:
+        raw["weighting"] = {"instrument": "adults", **weighting}
+    return Cycle.model_validate(raw)
+
+
+def test_declared_designs_reach_estimate_as_in_r(data):
+    from voicescount import prepare
+    from voicescount.registry import Weighting
+    from voicescount.weights import load_margins
+
+    margins = load_margins(R / "designs_population.csv", rel_tol=1e-5)  # rounded: 1 apart
+    ref = pd.read_csv(
+        R / "reference_designs_estimates.csv", keep_default_na=False, na_values=["", "NA", "NaN"]
+    )
+    rs = [float(x) for x in (R / "designs_jkn_rscales.txt").read_text().split()]
+    cases = {
+        "multistage": ({"fpc": "fpc1", "ssu": "ssu", "fpc2": "fpc2"}, None),
+        "poststrat": ({}, {"margins": ["age"], "method": "poststratify"}),
+        "greg_bounded": ({}, {"margins": ["sex", "age"], "method": "linear", "bounds": [0.6, 1.3]}),
+        "raking_bounded": (
+            {},
+            {"margins": ["sex", "age"], "method": "raking", "bounds": [0.7, 1.4]},
+        ),
+        "jkn_columns": ({"replicates": {"type": "JKn", "columns": "jkn_*", "rscales": rs}}, None),
+        "jk1_design": ({"strata": None, "replicates": {"type": "JK1"}}, None),
+    }
+    for name, (design, weighting) in cases.items():
+        cyc = _cycle({"weight": "weight", "strata": "stratum", "psu": "psu", **design}, weighting)
+        df = data.copy()
+        if weighting is None:
+            df["weight_final"] = df.weight
+        else:
+            spec = Weighting.model_validate({"instrument": "adults", **weighting})
+            sub = {m: margins[m] for m in spec.margins}
+            final, info = prepare.calibrate(df, "weight", spec, sub, source=R / "p.csv")
+            assert (
+                info["method"] == spec.method and info["margin_fit"] < 1e-4
+            )  # the margins differ by 1
+            df["weight_final"] = final.to_numpy()
+            if "base" in final.attrs and spec.method != "poststratify":
+                df[prepare.WEIGHT_BASE] = final.attrs["base"]
+        des = prepare.design_for(cyc, "adults")
+        assert des.general
+        got = estimate(df, ["y1"], des, by=BY)
+        r = ref[(ref.design == name) & (ref.variable == "y1")]
+        np.testing.assert_allclose(got.estimate, r.estimate, rtol=1e-10, err_msg=name)
+        np.testing.assert_allclose(got.se, r.se, rtol=1e-9, err_msg=name)
+
+
+def test_cycle_yml_design_errors():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="fpc2 needs ssu"):
+        _cycle({"fpc2": "f2"}, None)
+    with pytest.raises(ValidationError, match="Fay needs rho"):
+        _cycle({"replicates": {"type": "Fay", "columns": "rw_*"}}, None)
+    with pytest.raises(ValidationError, match="need `columns`"):
+        _cycle({"replicates": {"type": "bootstrap"}}, None)
+    with pytest.raises(ValidationError, match="one margin"):
+        _cycle({}, {"margins": ["sex", "age"], "method": "poststratify"})
+    with pytest.raises(ValidationError, match="bounds"):
+        _cycle({}, {"margins": ["sex"], "method": "rake", "bounds": [0.5, 2]})
+    assert _cycle({}, {"margins": ["sex"]}).weighting.method == "rake"  # the default

@@ -68,7 +68,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__, derive, recommendations, scorecards, voices, weights
+from . import __version__, derive, designs, recommendations, scorecards, voices, weights
 from .errors import ConfigError, InputError, ValidationFailed
 from .fileio import atomic_write_bytes, locked, write_parquet
 from .provenance import file_hashes, source_fingerprint
@@ -79,6 +79,7 @@ from .validate import ISSUE_COLUMNS, CycleValidation, validate_cycle
 SUMMARY = "summary.json"
 LOCK = ".prepare.lock"
 WEIGHT_FINAL = "weight_final"
+WEIGHT_BASE = "weight_base"  # weighting.method linear/raking: the weight calibration started from
 TRIM_ROUNDS = 50
 
 
@@ -121,8 +122,62 @@ def design_for(cycle: Cycle, instrument: str) -> Design:
         raise KeyError(f"no instrument '{instrument}' in {cycle.key} (have: {known})")
     spec = cycle.design
     w = cycle.weighting
+    if spec.ssu or spec.replicates or (w is not None and w.method != "rake"):
+        kw: dict = {"weight": WEIGHT_FINAL}
+        if w is not None and w.instrument == instrument:
+            if w.method == "rake":
+                kw["rake"] = tuple(w.margins)
+            elif w.method == "poststratify":
+                kw["poststrata"] = w.margins[0]
+            else:  # calibrate(): the regression on the margins, from the starting weights
+                kw.update(calibrate=tuple(w.margins), base_weight=WEIGHT_BASE)
+        return Design.from_spec(spec, **kw)
     rake = tuple(w.margins) if w is not None and w.instrument == instrument else ()
     return Design(weight=WEIGHT_FINAL, strata=spec.strata, psu=spec.psu, fpc=spec.fpc, rake=rake)
+
+
+def _calibrate_to(
+    work: pd.DataFrame, margins: weights.Margins, spec: Weighting, info: dict, source: Path
+) -> tuple[pd.Series, dict]:
+    """Post-stratified (R's postStratify) or calibrated (R's calibrate(calfun = "linear" |
+    "raking", bounds)) final weights; for calibration the starting weights go along as
+    WEIGHT_BASE (the variance regresses on the margins with them, voicescount.designs)."""
+    info["method"] = spec.method
+    w0 = work["_w"].to_numpy()
+    cols = list(margins)
+    work[cols] = work[cols].astype(str)
+    if spec.method == "poststratify":
+        totals = pd.DataFrame(
+            {cols[0]: list(margins[cols[0]]), "population": list(margins[cols[0]].values())}
+        )
+        fw = weights.poststratify(work, "_w", cols, totals).to_numpy()
+    else:
+        X, _ = designs.model_matrix(work, cols)
+        want = [sum(margins[cols[0]].values())]
+        for col in cols:
+            seen = sorted(work[col].unique())
+            extra = sorted(set(seen) ^ set(margins[col]))
+            if extra:
+                raise InputError(
+                    f"category '{extra[0]}' of {col} is in the data or in {source.name} but "
+                    "not in both, so the weights cannot be calibrated to it.",
+                    field=col,
+                    hint=f"Recode {col} to the categories of {source.name}, or add the row.",
+                )
+            want += [margins[col][v] for v in seen[1:]]
+        lo, hi = spec.bounds or (-np.inf, np.inf)
+        fw = designs.calibrate_weights(X, w0, np.array(want, float), spec.method, (lo, hi))
+        info["bounds"] = None if spec.bounds is None else list(spec.bounds)
+    info.update(
+        {
+            "margin_fit": _fmt(margin_fit(work, fw, margins)),
+            "deff_final": _fmt(weights.kish_deff(fw)),
+            "total": _fmt(float(fw.sum())),
+        }
+    )
+    out = pd.Series(fw, index=work.index, name=WEIGHT_FINAL)
+    out.attrs["base"] = w0
+    return out, info
 
 
 def _fmt(x: float) -> float:
@@ -229,6 +284,8 @@ def calibrate(
             )
     work = df[list(margins)].copy()
     work["_w"] = w.to_numpy()
+    if spec.method != "rake":
+        return _calibrate_to(work, margins, spec, info, source)
     margins, kept_share = _make_room(work, margins, spec, source)
     if kept_share:
         info["kept_sample_share"] = kept_share
@@ -495,6 +552,8 @@ def prepare_cycle(
                     "deff_final": d,
                 }
             df[WEIGHT_FINAL] = final.to_numpy()
+            if "base" in final.attrs and spec.method in ("linear", "raking"):
+                df[WEIGHT_BASE] = final.attrs["base"]
             df = df.drop(columns=sorted(_identifier_columns(cyc, name) & set(df.columns)))
             df = df.drop(columns=["instrument"], errors="ignore")
             df.insert(0, "instrument", name)

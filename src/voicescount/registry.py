@@ -188,13 +188,71 @@ class Instrument(Strict):
     )
 
 
+class Replication(Strict):
+    """Replicate weights (R's `svrepdesign` / `as.svrepdesign`); variances by `svrVar`."""
+
+    type: Literal["JK1", "JKn", "BRR", "Fay", "bootstrap"] = Field(
+        description="replication method, as R's svrepdesign(type = )"
+    )
+    columns: str | None = Field(
+        None,
+        description="glob of the export's replicate weight columns (full weights, e.g. rw_*); "
+        "omitted: created from the design's PSUs (JK1, JKn only)",
+    )
+    rho: float | None = Field(None, gt=0, lt=1, description="Fay's rho (type Fay only)")
+    scale: float | None = Field(
+        None,
+        gt=0,
+        description="overall scale; default R's: JK1 (R-1)/R, BRR 1/R, Fay "
+        "1/(R (1-rho)^2), bootstrap 1/(R-1), JKn 1",
+    )
+    rscales: list[float] | None = Field(
+        None, description="per-replicate scales, e.g. (n_h - 1) / n_h for given JKn columns"
+    )
+    mse: bool = Field(False, description="centre the replicates on the full-sample estimate")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Replication:
+        if self.type == "Fay" and self.rho is None:
+            raise ValueError("type Fay needs rho (e.g. 0.5)")
+        if self.columns is None and self.type not in ("JK1", "JKn"):
+            raise ValueError(
+                f"{self.type} replicates need `columns` (only JK1 and JKn are "
+                "created from the design)"
+            )
+        if self.type == "JKn" and self.columns is not None and self.rscales is None:
+            raise ValueError("JKn replicate columns need their rscales")
+        return self
+
+
 class DesignSpec(Strict):
     """Survey design variables, by their contract names."""
 
     weight: str | None = "weight"
     strata: str | None = "stratum"
     psu: str | None = "psu"
-    fpc: str | None = None
+    fpc: str | None = Field(
+        None, description="first-stage fpc: sampling fraction of PSUs or population PSUs"
+    )
+    ssu: str | None = Field(
+        None, description="second-stage cluster column (two-stage design, nested in the PSU)"
+    )
+    fpc2: str | None = Field(
+        None,
+        description="second-stage fpc: sampling fraction of SSUs in the PSU or their "
+        "population number; with `fpc`, variances are R's full multistage ones",
+    )
+    replicates: Replication | None = Field(
+        None, description="replicate weights instead of the strata/PSU linearisation"
+    )
+
+    @model_validator(mode="after")
+    def _stages(self) -> DesignSpec:
+        if self.fpc2 and not self.ssu:
+            raise ValueError("fpc2 needs ssu (the second-stage clusters)")
+        if self.replicates and (self.ssu or self.fpc2):
+            raise ValueError("a replicate design has no ssu/fpc2 (the replicates carry it)")
+        return self
 
 
 class Trim(Strict):
@@ -231,6 +289,27 @@ class Weighting(Strict):
     tolerance: float = Field(
         1e-8, gt=0, le=0.01, description="raking stops when every margin is this close (relative)"
     )
+    method: Literal["rake", "poststratify", "linear", "raking"] = Field(
+        "rake",
+        description="rake: iterative proportional fitting (R's rake()); poststratify: to the "
+        "cells of one margin (postStratify()); linear / raking: R's calibrate(calfun = ) on "
+        "the margins' main effects, with `bounds`; each with its own variance",
+    )
+    bounds: tuple[float, float] | None = Field(
+        None, description="[lower, upper] on calibrated / starting weight (linear, raking)"
+    )
+
+    @model_validator(mode="after")
+    def _method(self) -> Weighting:
+        if self.method != "rake" and (self.trim or self.keep_sample_share):
+            raise ValueError(f"trim and keep_sample_share apply to method rake, not {self.method}")
+        if self.method == "poststratify" and len(self.margins) != 1:
+            raise ValueError("poststratify takes one margin (its categories are the cells)")
+        if self.bounds is not None and (
+            self.method not in ("linear", "raking") or not self.bounds[0] < 1 < self.bounds[1]
+        ):
+            raise ValueError("bounds are for linear/raking and must be [lower < 1, upper > 1]")
+        return self
 
 
 class Fieldwork(Strict):

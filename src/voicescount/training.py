@@ -50,6 +50,7 @@ from .registry import (
     Instrument,
     NonResponse,
     Project,
+    Replication,
     Trim,
     Weighting,
 )
@@ -124,7 +125,6 @@ FIELD_NOTES: dict[tuple[str, str], str] = {
     ("DesignSpec", "strata"): "contract column holding the stratum; null for no strata",
     ("DesignSpec", "psu"): "contract column holding the primary sampling unit; null when "
     "respondents were selected individually",
-    ("DesignSpec", "fpc"): "contract column holding the finite population correction, if any",
     ("Fieldwork", "start"): "first day of fieldwork (YYYY-MM-DD)",
     ("Fieldwork", "end"): "last day of fieldwork (YYYY-MM-DD)",
 }
@@ -133,6 +133,7 @@ CYCLE_MODELS = (("", Cycle), ("instruments.<key>.", Instrument), ("design.", Des
 CYCLE_MODELS += (("instruments.<key>.source.", FormSource),)
 CYCLE_MODELS += (("fieldwork.", Fieldwork), ("weighting.", Weighting))
 CYCLE_MODELS += (("weighting.trim.", Trim), ("weighting.nonresponse.", NonResponse))
+CYCLE_MODELS += (("design.replicates.", Replication),)
 CYCLE_MODELS += (("citizen_data.", CitizenData),)
 
 
