@@ -181,8 +181,16 @@ class Design:
         return bool(self.ssu or self.fpc2 or self.poststrata or self.calibrate or self.replicates)
 
     @classmethod
-    def from_spec(cls, spec: DesignSpec) -> Design:
-        return cls(weight=spec.weight, strata=spec.strata, psu=spec.psu, fpc=spec.fpc)
+    def from_spec(cls, spec: DesignSpec, **kw) -> Design:
+        """The design of cycle.yml's `design:` (keywords override, e.g. the final weight)."""
+        r = spec.replicates
+        rep = None
+        if r is not None:
+            rs = None if r.rscales is None else tuple(r.rscales)
+            rep = designs.Replicates(r.type, r.columns, r.rho, r.scale, rs, r.mse)
+        fields = {"weight": spec.weight, "strata": spec.strata, "psu": spec.psu, "fpc": spec.fpc}
+        fields.update(ssu=spec.ssu, fpc2=spec.fpc2, replicates=rep)
+        return cls(**{**fields, **kw})
 
     def columns(self) -> list[str]:
         extra = (self.ssu, self.fpc2, self.poststrata, *self.calibrate, self.base_weight)
