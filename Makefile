@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make report  - set up .venv from the lock, run every notebook on the example data, build _build/html,"
 	@echo "               then export every cycle (Open SDG, SDMX, downloads, VNR chapter, PDF) into _build/html/downloads"
-	@echo "               with the training kit (training-kit.zip)"
+	@echo "               and put the training kit's zip beside the book's training pages"
 	@echo "make test    - set up, then run the test suite"
 	@echo "make lint    - ruff, then the import contracts (lint-imports, pyproject [tool.importlinter])"
 	@echo "make bench   - benchmarks (prints medians and peak memory)"
@@ -28,10 +28,7 @@ setup: $(STAMP)
 report: setup system-deps
 	$(BIN)/voicescount all
 	$(BIN)/voicescount export all --out _build/html/downloads
-	$(BIN)/voicescount training --out build/training-kit --zip $(TRAINING_KIT_ZIP)
-
-# The training kit as a download, linked from handbook/training/index.md (tests/test_training.py).
-TRAINING_KIT_ZIP := _build/html/downloads/training-kit.zip
+	$(BIN)/voicescount training --out build/training-kit --into-book
 
 # Debian packages the report and the tests need: headless Chromium prints the PDFs and runs the
 # browser tests; the Lohit font gives Bengali glyphs in charts (DejaVu Sans covers Vietnamese).

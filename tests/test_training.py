@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
 from html import escape as html_escape
@@ -367,20 +366,29 @@ def test_kit_zip_holds_notebooks_data_and_marker(project, tmp_path):
     assert not any("/build/" in n for n in names)
 
 
-def test_training_page_links_the_zip_make_report_writes(project):
-    """The link on the training index resolves to where the Makefile's report target writes."""
+def test_training_page_links_the_zip_make_report_puts_beside_it(project, tmp_path):
+    """The training index links `training-kit.zip` beside itself; `make report` writes it
+    beside every built training index (book at the root of _build/html or in editions)."""
     makefile = (project.root / "Makefile").read_text(encoding="utf-8")
-    target = re.search(r"^TRAINING_KIT_ZIP := (\S+)$", makefile, flags=re.M).group(1)
     recipe = makefile.split("\nreport:", 1)[1].split("\n\n", 1)[0]
-    assert "voicescount training" in recipe and "--zip $(TRAINING_KIT_ZIP)" in recipe
-    page = project.root / "handbook" / "training" / "index.md"
-    (href,) = re.findall(r'<a href="([^"]+\.zip)"', page.read_text(encoding="utf-8"))
-    html = Path("_build/html")
-    built_page = html / page.relative_to(project.root).with_suffix(".html")
-    assert os.path.normpath(built_page.parent / href) == os.path.normpath(target)
-    built = project.root / target
-    if (project.root / html / "handbook" / "training" / "index.html").is_file() and built.exists():
-        assert zipfile.is_zipfile(built)
+    lines = recipe.splitlines()
+    kit = next(i for i, line in enumerate(lines) if "voicescount training" in line)
+    assert "--into-book" in lines[kit]
+    assert kit > max(i for i, line in enumerate(lines) if "voicescount all" in line)
+    page = (project.root / "handbook" / "training" / "index.md").read_text(encoding="utf-8")
+    assert re.findall(r'<a href="([^"]+\.zip)"', page) == [training.BOOK_KIT_ZIP]
+
+    book = Project(tmp_path / "book")
+    with pytest.raises(ConfigError, match="no training pages"):
+        training.book_zip_paths(book)
+    pages = [tmp_path / "book/_build/html" / d / "handbook/training/index.html" for d in ("", "en")]
+    for built in pages:
+        built.parent.mkdir(parents=True)
+        built.write_text("<html></html>", encoding="utf-8")
+    zips = training.book_zip_paths(book)
+    assert zips == sorted(p.parent / training.BOOK_KIT_ZIP for p in pages)
+    training.build_kit(project, tmp_path / "kit", sessions=[WGSS], execute=False, zip_path=zips)
+    assert all(zipfile.is_zipfile(z) for z in zips)
 
 
 def _run_participant(folder: Path, fill: dict[str, str] | None) -> list[str]:

@@ -160,8 +160,13 @@ def add_training(sub: argparse._SubParsersAction) -> None:
         "--zip",
         type=Path,
         metavar="FILE",
-        help="also write the kit as one zip there, relative to the project root (the "
-        "training pages link _build/html/downloads/training-kit.zip)",
+        help="also write the kit as one zip there, relative to the project root",
+    )
+    p.add_argument(
+        "--into-book",
+        action="store_true",
+        help="also write the zip beside the built book's training pages, where their "
+        "download link points (after `voicescount all`; `make report` does it)",
     )
 
 

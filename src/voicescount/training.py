@@ -514,18 +514,19 @@ def build_kit(
     timeout: int = 600,
     execute: bool = True,
     slides_assets: str | Path | None = None,
-    zip_path: str | Path | None = None,
+    zip_path: str | Path | list[Path] | None = None,
 ) -> list[Path]:
     """Write per session: participant.ipynb, trainer.ipynb (executed) and slides.html.
 
-    The slides are made from the participant copy (no solutions) with the trainer's notes as
-    reveal.js speaker notes. The kit gets its own copy of the example cycle and the marker
-    `find_project` looks for; with `zip_path` it is also written as one zip there.
+        The slides are made from the participant copy (no solutions) with the trainer's notes as
+        reveal.js speaker notes. The kit gets its own copy of the example cycle and the marker
+        `find_project` looks for; with `zip_path` (one path or several) it is also written as a zip
+    there.
 
-    `sessions` selects session ids (default: all). The trainer copy is executed with the
-    session's own folder as working directory, so relative paths work as in the handbook.
-    With `slides_assets` (see `SLIDES_ASSETS`) the slides work offline: the assets are copied
-    to `out_dir`/_slides/ and loaded from there. Returns the folders written, one per session.
+        `sessions` selects session ids (default: all). The trainer copy is executed with the
+        session's own folder as working directory, so relative paths work as in the handbook.
+        With `slides_assets` (see `SLIDES_ASSETS`) the slides work offline: the assets are copied
+        to `out_dir`/_slides/ and loaded from there. Returns the folders written, one per session.
     """
     out_dir = Path(out_dir)
     chosen = list_sessions(project)
@@ -557,8 +558,8 @@ def build_kit(
         slides = slides_html(participant_copy(nb, notes=True), assets_url)
         (folder / "slides.html").write_text(slides, encoding="utf-8")
         written.append(folder)
-    if zip_path is not None:
-        zip_kit(out_dir, zip_path)
+    for path in [zip_path] if isinstance(zip_path, str | Path) else zip_path or []:
+        zip_kit(out_dir, path)
     return written
 
 
@@ -655,6 +656,28 @@ def zip_kit(kit_dir: str | Path, zip_path: str | Path) -> Path:
             zf.write(path, Path(kit_dir.name) / rel)
     tmp.replace(zip_path)
     return zip_path
+
+
+# The training index page links the zip as `training-kit.zip`, beside itself, so the link
+# resolves wherever the book puts the page (the root of _build/html or an edition's folder).
+BOOK_KIT_ZIP = "training-kit.zip"
+
+
+def book_zip_paths(project: Project) -> list[Path]:
+    """Where the zip goes in the built book: beside every built training index page.
+
+    A ConfigError when the book has not been built, since the link would then lead nowhere.
+    """
+    html = project.root / "_build" / "html"
+    pages = sorted(html.glob(f"**/{HANDBOOK}/{TRAINING}/index.html"))
+    if not pages:
+        raise ConfigError(
+            "the book has no training pages to put the kit's zip beside.",
+            path=html,
+            hint="Build the book first (`voicescount all` or `voicescount build`), then run "
+            "`voicescount training --into-book`; or give the zip's place with --zip FILE.",
+        )
+    return [p.parent / BOOK_KIT_ZIP for p in pages]
 
 
 def published(est: pd.DataFrame, project: Project | None = None, population: str = "adults"):
