@@ -29,7 +29,7 @@ from .pull import HttpOptions, pull
 from .registry import Project
 from .runner import execute
 from .scaffold import init_cycle
-from .training import SLIDES_ASSETS, SLIDES_KIT_DIR, build_kit
+from .training import SLIDES_ASSETS, SLIDES_KIT_DIR, book_zip_paths, build_kit
 
 # --------------------------------------------------------------------------- run / build / all
 
@@ -99,14 +99,17 @@ def _training(args: argparse.Namespace, project: Project) -> int:
         assets = SLIDES_ASSETS
     if assets is not None and not assets.is_absolute():
         assets = project.root / assets
-    zip_path = args.zip
-    if zip_path is not None and not zip_path.is_absolute():
-        zip_path = project.root / zip_path
-    kit = build_kit(project, out, sessions=args.session, slides_assets=assets, zip_path=zip_path)
+    zips = (
+        []
+        if args.zip is None
+        else [args.zip if args.zip.is_absolute() else project.root / args.zip]
+    )
+    zips += book_zip_paths(project) if args.into_book else []
+    kit = build_kit(project, out, sessions=args.session, slides_assets=assets, zip_path=zips)
     for folder in kit:
         print(f"training: {folder}")
-    if zip_path is not None:
-        print(f"training kit zip: {zip_path}")
+    for path in zips:
+        print(f"training kit zip: {path}")
     if assets is None:
         print("slides: reveal.js from the internet (`make slides-assets` for offline slides)")
     else:
