@@ -702,6 +702,7 @@ def _estimate_other(
             inside &= codes[d] >= 0
         doms.append((np.where(inside, dcode, -1), int(np.prod([len(levels[d]) for d in g]))))
     tq: dict[float, float] = {}
+    t_dom: dict[int, np.ndarray] = {}  # grouping -> t quantile per domain (all its rows)
 
     def tquant(v: np.ndarray) -> np.ndarray:
         out = np.full(len(v), np.nan)
@@ -743,7 +744,8 @@ def _estimate_other(
         if kind == "ratio":
             x = item_column(df, denominators[j], "mean")
             present &= ~np.isnan(x)
-        for dom, D in doms:
+        yorder = None  # quantiles: the item's present rows by value, once for all groupings
+        for gi, (dom, D) in enumerate(doms):
             anyrow = dom >= 0
             rows = np.flatnonzero(anyrow & present)
             d, w = dom[rows], prep.w[rows]
@@ -763,15 +765,25 @@ def _estimate_other(
                         r = (yr - est[d] * xr) / X[d]
                     var = variance(dom, D, rows, r)
                     se = np.sqrt(var)
-                    t = tquant(degf(dom, D, np.flatnonzero(anyrow)))
+                    if gi not in t_dom:
+                        t_dom[gi] = tquant(degf(dom, D, np.flatnonzero(anyrow)))
+                    t = t_dom[gi]
                     lo, hi = est - t * se, est + t * se
                     # svytotal(deff = TRUE): svyvar of the scores' r within the domain
                     m = np.bincount(d, weights=w * r, minlength=D) / W
                     s2 = np.bincount(d, weights=w * (r - m[d]) ** 2, minlength=D) / W * n / (n - 1)
                     deff = np.where(n > 1, var / (s2 * W * W * (W - n) / (W * n)), np.nan)
                 else:
-                    est, lo, hi, se = _quantiles(y, rows, d, w, D, quantile, level, variance,
-                                                 dom, degf(dom, D, rows), sps)  # fmt: skip
+                    if yorder is None:  # present rows by value, ties in row order
+                        prow = np.flatnonzero(present)
+                        yorder = prow[np.argsort(y[prow], kind="stable")]
+                    # positions in `rows` by domain, then value (as R's order() in a domain)
+                    where = np.empty(len(df), dtype=np.intp)
+                    where[rows] = np.arange(len(rows))
+                    pos = where[yorder[anyrow[yorder]]]
+                    order = pos[np.argsort(d[pos], kind="stable")]
+                    est, lo, hi, se = _quantiles(y, rows, d, w, D, quantile, order, variance,
+                                                 dom, tquant(degf(dom, D, rows)))  # fmt: skip
                     deff = np.full(D, np.nan)
             empty = n == 0
             for k, v in (("estimate", est), ("se", se), ("ci_low", lo), ("ci_high", hi)):
@@ -829,13 +841,12 @@ def _qrule_math(xs: np.ndarray, cumw: np.ndarray, p: float) -> float:
     return float(xs[min(pos, len(xs) - 1)])
 
 
-def _quantiles(y, rows, d, w, D, q, level, variance, dom, dfree, sps):
+def _quantiles(y, rows, d, w, D, q, order, variance, dom, t):
     """svyquantile(interval.type = "mean", qrule = "math"): the quantile of each domain, and
     Woodruff's interval: the t interval (domain df) of the share of the domain at or below
     it, svymean(y <= q), mapped back through the same rule (NaN where it leaves [0, 1]);
     se = interval width / (2 t)."""
     yr = y[rows]
-    order = np.lexsort((yr, d))  # by domain, then value (stable, as R's order)
     ds, ys, ws = d[order], yr[order], w[order]
     bounds = np.searchsorted(ds, np.arange(D + 1))
     est = np.full(D, np.nan)
@@ -851,10 +862,6 @@ def _quantiles(y, rows, d, w, D, q, level, variance, dom, dfree, sps):
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.bincount(d, weights=w * below, minlength=D) / W
         se_p = np.sqrt(variance(dom, D, rows, (below - p[d]) / W[d]))
-    t = np.full(D, np.nan)
-    for k, v in enumerate(dfree):
-        if v > 0:
-            t[k] = float(sps.t.ppf(0.5 + level / 2, v))
     lo, hi = np.full(D, np.nan), np.full(D, np.nan)
     for k in range(D):
         a, b = bounds[k], bounds[k + 1]
