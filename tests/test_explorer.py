@@ -110,6 +110,16 @@ def test_values_are_rounded_as_published(data):
     assert below["estimate"] == 80.0 and below["text"] == "80.0%"  # 0.80049: not 80.05
 
 
+def test_an_estimate_without_an_interval_has_no_whisker(tiny_project):
+    tables = store_tables()
+    est = tables[2023]["estimates"]
+    est.loc[0, ["ci_low", "ci_high"]] = np.nan
+    data = explorer.build_payload(tiny_project, "ZZ", 2023, "en", tables)
+    overall = next(r for r in data["rows"] if r["cycle"] == 2023 and r["variable"] == "basic_water"
+                   and r["grouping"] == "")  # fmt: skip
+    assert overall["ci"] == "–" and "ci_low" not in overall and overall["text"] == "79.1%"
+
+
 def test_statuses_are_the_stores_tested_changes(data):
     ch = {c["variable"]: c for c in data["changes"]}
     # basic_water rose significantly, higher is better; partner_violence fell, not significant

@@ -140,13 +140,16 @@ def build_payload(
             else:
                 row.update(
                     estimate=_published(r["estimate"], unit),
-                    ci_low=_published(r["ci_low"], unit),
-                    ci_high=_published(r["ci_high"], unit),
                     text=fmt_value(r["estimate"], unit, lang),
                     ci=f"{fmt_value(r['ci_low'], unit, lang)} – {fmt_value(r['ci_high'], unit, lang)}",
                     n=int(r["n"]),
                     caution=bool(r["caution"]),
                 )
+                if pd.notna(r["ci_low"]) and pd.notna(r["ci_high"]):  # else no whisker
+                    row.update(ci_low=_published(r["ci_low"], unit),
+                               ci_high=_published(r["ci_high"], unit))  # fmt: skip
+                else:
+                    row["ci"] = "–"
             rows.append(row)
             groups = used.setdefault(var, [])
             if grouping not in groups:

@@ -208,9 +208,9 @@
     if (!percent) {
       hi = 0;
       sel.rows.forEach(function (x) {
-        if (!x.r.suppressed) hi = Math.max(hi, x.r.ci_high);
+        if (!x.r.suppressed) hi = Math.max(hi, x.r.estimate, x.r.ci_high === undefined ? 0 : x.r.ci_high);
         if (x.o && x.o.official !== undefined) hi = Math.max(hi, x.o.official);
-        if (!x.r.suppressed) lo = Math.min(lo, x.r.ci_low);
+        if (!x.r.suppressed && x.r.ci_low !== undefined) lo = Math.min(lo, x.r.ci_low);
       });
       hi = hi > 0 ? Math.ceil(hi * 1.1) : 1;
     }
@@ -237,8 +237,10 @@
         s.appendChild(svg("text", { x: left + 4, y: y + 4, "class": "vc-x-note" }, r.suppressed));
         return;
       }
-      s.appendChild(svg("line", { x1: X(r.ci_low), x2: X(r.ci_high), y1: y, y2: y,
-                                  stroke: colours.cgd, "stroke-width": 2 }));
+      if (r.ci_low !== undefined) {
+        s.appendChild(svg("line", { x1: X(r.ci_low), x2: X(r.ci_high), y1: y, y2: y,
+                                    stroke: colours.cgd, "stroke-width": 2 }));
+      }
       s.appendChild(svg("circle", { cx: X(r.estimate), cy: y, r: 5, stroke: colours.cgd,
         "stroke-width": 2, fill: r.caution ? "#FFFFFF" : colours.cgd,
         "class": r.caution ? "vc-x-dot vc-x-dot-caution" : "vc-x-dot" }));
