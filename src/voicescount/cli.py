@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import commands
+from .audit import audit_cycle
 from .book import build_book
 from .errors import ConfigError, VoicesError
 from .prepare import validate
@@ -136,6 +137,8 @@ def _export(args: argparse.Namespace, project: Project) -> int:
         for path in export(project, iso, cyc, kinds, folder, args.estimates, args.lang,
                            base_url=args.base_url):  # fmt: skip
             print(f"export: {path}")
+        if args.estimates is None:  # the disclosure audit of everything the cycle publishes
+            print(audit_cycle(project, iso, cyc, folder).summary())
     return 0
 
 
