@@ -405,14 +405,17 @@ def test_sdg_page_has_definition_estimate_behind_charts_and_trend(chapters, tmp_
     assert [ind[k].name for k in ("groups", "intersections", "trend")] == names
     for name in names:
         assert (out / "tables" / f"{name}.csv").is_file()
-    assert sorted(p.stem for p in (out / "figures").glob("*.svg")) == sorted(names)
+    # ... and the headline's chart of the one breakdown with the largest tested gap.
+    svgs = sorted(p.stem for p in (out / "figures").glob("*.svg"))
+    assert svgs == sorted([*names, "headline-sdg-1"])
     assert all(ind[k].alt for k in ("groups", "intersections", "trend"))
     # Old per-grouping charts are labels of the faceted chart that now shows the grouping.
     assert ind["groups"].aliases == ["x_water--sex", "x_water--disability", "x_water--region"]
     assert ind["intersections"].aliases == ["x_water--sex-disability"]
     page = view.markdown()
     targets = render.targets(page)
-    assert targets[0] == "zz-2023-en-ind-x_water"
+    assert targets[0] == "zz-2023-en-fig-headline-sdg-1"  # the headline chart comes first
+    assert targets[2] == "zz-2023-en-ind-x_water"  # (after its table alternative)
     for name in names + ind["groups"].aliases + ind["intersections"].aliases:
         assert f"zz-2023-en-fig-{name}" in targets
     assert "x_violence" not in page and "data:image" not in page
@@ -658,3 +661,108 @@ def test_who_heard_page_shows_the_stores_counts_labelled(chapters, tmp_path, mon
     ]
     assert "zz-2023-en-fig-heard-sex" in targets
     assert "1,234 questionnaires were received; 1,200 were kept for analysis" in _text(view)
+
+
+# --------------------------------------------------------------------------- headlines (issue 14)
+
+
+def test_sdg_page_opens_with_the_largest_tested_gap_and_its_chart(chapters, tmp_path):
+    view = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=tmp_path)
+    assert view.sections[0] == "headline"
+    h = view.headline
+    est = _table(_respondents())
+    fb = est[est["behind"] & ~est["caution"] & ~est["suppressed"] & (est["grouping"] != "")]
+    top = fb.loc[fb["gap"].abs().idxmax()]
+    group = "|".join(str(top[d]) for d in top["grouping"].split("×"))
+    assert h.sentences[0].startswith("The biggest gap is in Basic water: ")
+    assert h.sentences[1] == "This gap is statistically significant."
+    assert top["variable"] == "x_water"
+    # The change sentence is the store's test (2021 -> 2023), never a claim it does not support.
+    from voicescount import estimates
+
+    change = estimates.load(chapters, "ZZ", 2023).changes.set_index("variable").loc["x_water"]
+    if change["significant"]:
+        assert h.sentences[2].startswith("For everyone who answered, this has ")
+    else:
+        assert h.sentences[2] == "No significant change since 2021."
+    # The chart is that one breakdown, the group in it.
+    assert h.figure.name == "headline-sdg-1" and h.figure.alt
+    assert (tmp_path / "figures" / "headline-sdg-1.svg").is_file()
+    label = report._ctx(chapters, "ZZ", 2023, "en", tmp_path).group(top["grouping"], top)
+    assert label in h.sentences[0] and label in [r[0] for r in h.figure.table.rows]
+    assert group
+    md = view.markdown()
+    # The headline block comes first, before the indicator sections.
+    assert md.index("voicescount-headline") < md.index("(zz-2023-en-ind-x_water)=")
+    assert to_html(md).index("The biggest gap") < to_html(md).index("Share with basic water.")
+
+
+def test_no_gap_no_claim(chapters, tmp_path, monkeypatch):
+    """A cycle where the tests find no group behind says so, without a chart."""
+    from voicescount import estimates
+
+    now = _table(_respondents(water_gap=0.0)).assign(behind=False)
+    _use_stores(monkeypatch, {("ZZ", 2023): now})
+    view = report.sdg_chapter(chapters, "ZZ", 2023, "en", 1, out_dir=tmp_path)
+    assert view.headline.figure is None
+    assert view.headline.sentences == [report.t("headline.no_gap", "en")]
+    assert estimates.load(chapters, "ZZ", 2023).previous is None
+
+
+def test_groups_an_indicator_is_not_asked_of_are_not_drawn(tmp_path):
+    from voicescount.registry import Indicator
+
+    ind = Indicator.model_validate(
+        {"id": "x_pv", "sdg": {"goal": 5, "target": "5.2"}, "instrument": "adults",
+         "rule": {"item": "q", "equals": "yes"},
+         "population": {"all": [{"item": "sex", "equals": "female"}, {"item": "p", "equals": 1}]},
+         "label": {"en": "PV"}, "definition": {"en": "PV."}}
+    )  # fmt: skip
+    assert not report.population_allows(ind, "sex", "male")
+    assert report.population_allows(ind, "sex", "female")
+    assert report.population_allows(ind, "region", "north")
+    rows = pd.DataFrame(
+        {"grouping": ["", "sex", "sex", "sex", "sex×region", "sex×region", "region"],
+         "sex": [None, "female", "male", "intersex", "male", "female", None],
+         "region": [None, None, None, None, "north", "north", "south"],
+         "n": [100, 100, 0, 3, 0, 50, 0]}
+    )  # fmt: skip
+    kept = report.applicable(ind, rows)
+    # male (n = 0, not asked) goes, in the intersection too; intersex with 3 respondents stays
+    # (suppressed as before, never hidden), as does a region with none (it was asked).
+    assert kept.index.tolist() == [0, 1, 3, 5, 6]
+
+
+def test_official_page_opens_with_the_missing_count_and_the_grid(chapters, tmp_path, monkeypatch):
+    import dataclasses
+
+    from voicescount import estimates
+
+    real = estimates.load
+
+    def load(project, iso, cycle):
+        store = real(project, iso, cycle)
+        cmp = pd.DataFrame(
+            {"variable": ["x_water"] * 4, "indicator": ["1.4.1"] * 4,
+             "grouping": ["", "sex", "sex", "region"],
+             "sex": [None, "female", "male", None], "region": [None, None, None, "north"],
+             "cgd_estimate": [50.0, 40, 60, 55], "cgd_ci_low": [45.0, 35, 55, 50],
+             "cgd_ci_high": [55.0, 45, 65, 60], "official_value": [52.0, None, None, None],
+             "official_year": [2022] * 4, "official_year_label": ["2022"] * 4,
+             "status": ["agree", "official data missing", "official data missing", "suppressed"]}
+        )  # fmt: skip
+        return dataclasses.replace(store, official=cmp)
+
+    monkeypatch.setattr(estimates, "load", load)
+    view = report.official_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    assert view.sections[0] == "headline"
+    s = view.headline.sentences
+    assert s[0].startswith("For 2 of 4 comparisons, official data has no value for the group.")
+    assert s[1] == "Where both have a value, the two differ in 0 of 1 comparisons."
+    fig = view.headline.figure
+    assert fig.name == "official-grid" and "In 2 of 4 cells only citizen-generated" in fig.alt
+    assert (tmp_path / "figures" / "official-grid.svg").is_file()
+    assert [r[2] for r in fig.table.rows] == [
+        "Official data has a value", "Only citizen-generated data",
+        "Only citizen-generated data", "Suppressed or not comparable",
+    ]  # fmt: skip

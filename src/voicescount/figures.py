@@ -1274,3 +1274,131 @@ def findings(
                 }
             )
     return out
+
+
+# --------------------------------------------------------------------------- official data grid
+
+# What a cell of the "what official data misses" grid says, in drawing order of the legend:
+# (key, colour, symbol in the cell). Colour never carries the meaning alone: each has a symbol.
+OFFICIAL_CELLS = (
+    ("only_cgd", OKABE_ITO["orange"], "•"),
+    ("official", OKABE_ITO["blue"], "="),
+    ("differ", OKABE_ITO["reddish_purple"], "≠"),
+    ("suppressed", LIGHT_GREY, ""),
+)
+
+
+def official_cell(statuses: Sequence[str]) -> str:
+    """A goal's cell for one group from its indicators' comparison statuses (official.compare):
+    'differ' if the two sources differ on any, else 'official' if official data has a value
+    for any, else 'only_cgd' if only citizen-generated data has one, else 'suppressed'."""
+    s = set(statuses)
+    if "differ" in s:
+        return "differ"
+    if "agree" in s:
+        return "official"
+    if "official data missing" in s:
+        return "only_cgd"
+    return "suppressed"
+
+
+def official_grid(
+    cmp: pd.DataFrame,
+    goals: Mapping[str, int],
+    *,
+    dimensions: DimensionSet,
+    country: Country | None,
+    lang: str = "en",
+) -> Chart:
+    """SDG goals (rows) x groups (columns): where official data has a value, where only the
+    citizen-generated data does, and where the two differ (the store's `official` table).
+
+    `goals` maps each compared variable to its SDG goal. A cell aggregates the goal's
+    indicators for the group (`official_cell`); the table alternative keeps the counts per
+    cell, so nothing the colour summarises is lost. Groups are in the table's order (overall,
+    then each dimension's codes); goals ascending.
+    """
+    _check_columns(cmp, ("variable", "grouping", "status"), "official comparison")
+    title = t("official_grid.title", lang)
+    c_goal, c_group = t("official_grid.col_goal", lang), t("table.group", lang)
+    c_cell, c_ind = t("official_grid.col_cell", lang), t("official_grid.col_indicators", lang)
+    counts_cols = [t(f"official_grid.cell.{k}", lang) for k, _, _ in OFFICIAL_CELLS]
+    cols = [c_goal, c_group, c_cell, c_ind, *counts_cols]
+    sub = cmp[cmp["variable"].isin(list(goals))].copy()
+    if sub.empty:
+        return _empty_chart(title, lang, cols)
+    sub["_goal"] = sub["variable"].map(goals).astype(int)
+    sub["_code"] = [
+        "|".join(str(r[d]) for d in split_dims(g)) if g else ""
+        for g, (_, r) in zip(sub["grouping"], sub.iterrows(), strict=True)
+    ]
+    keys = list(dict.fromkeys(zip(sub["grouping"], sub["_code"], strict=True)))
+    names = [
+        t("group.overall", lang) if not g else code_label(dimensions, country, g, c, lang)
+        for g, c in keys
+    ]
+    goal_list = sorted(set(sub["_goal"]))
+    cell_keys = [k for k, _, _ in OFFICIAL_CELLS]
+    grid: dict[tuple[int, int], str] = {}
+    records = []
+    for (goal, g, code), part in sub.groupby(["_goal", "grouping", "_code"], sort=False):
+        status = list(part["status"])
+        kind = official_cell(status)
+        grid[(goal_list.index(goal), keys.index((g, code)))] = kind
+        per = {
+            "only_cgd": status.count("official data missing"),
+            "official": status.count("agree") + status.count("differ"),
+            "differ": status.count("differ"),
+            "suppressed": len(status) - sum(status.count(s) for s in ("official data missing",
+                                                                      "agree", "differ")),
+        }  # fmt: skip
+        records.append(
+            (goal_list.index(goal), keys.index((g, code)),
+             [t("official_grid.goal", lang, goal=goal), names[keys.index((g, code))],
+              t(f"official_grid.cell.{kind}", lang), len(status), *(per[k] for k in cell_keys)])
+        )  # fmt: skip
+    records.sort(key=lambda r: (r[0], r[1]))
+    table = pd.DataFrame([r[2] for r in records], columns=cols)
+
+    nr, nc = len(goal_list), len(keys)
+    colours = {k: c for k, c, _ in OFFICIAL_CELLS}
+    symbols = {k: s for k, _, s in OFFICIAL_CELLS}
+    label_in = max(len(n) for n in names) * 0.075 + 0.2  # rotated column labels
+    with style():
+        fig = _figure(0.9 + 0.32 * nr + min(label_in, 1.8) + 0.55)
+        ax = fig.add_subplot()
+        for (i, j), kind in grid.items():
+            ax.add_patch(
+                mpl.patches.Rectangle(
+                    (j - 0.5, i - 0.5), 1, 1, facecolor=colours[kind], edgecolor="white", lw=1,
+                    hatch="///" if kind == "suppressed" else None,
+                )
+            )  # fmt: skip
+            if symbols[kind]:
+                ink = "white" if _luminance(mpl.colors.to_rgb(colours[kind])) < 0.4 else "black"
+                ax.text(j, i, symbols[kind], ha="center", va="center", color=ink,
+                        fontsize=MIN_FONT_PT)  # fmt: skip
+        ax.set_xlim(-0.5, nc - 0.5)
+        ax.set_ylim(nr - 0.5, -0.5)
+        ax.set_xticks(range(nc), [wrap(n, 40) for n in names], rotation=90)
+        ax.xaxis.tick_top()
+        ax.set_yticks(range(nr), [t("official_grid.goal", lang, goal=g) for g in goal_list])
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_title(wrap(title, 60), loc="left")
+        handles = [
+            Patch(facecolor=c, hatch="///" if k == "suppressed" else None, edgecolor="white",
+                  label=(f"{s} " if s else "") + t(f"official_grid.cell.{k}", lang))
+            for k, c, s in OFFICIAL_CELLS
+        ]  # fmt: skip
+        fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
+
+    n_cells = len(grid)
+    kinds = list(grid.values())
+    parts = [
+        title + ".",
+        t("official_grid.alt", lang, k=nr, m=nc, n=n_cells, only=kinds.count("only_cgd"),
+          official=kinds.count("official"), differ=kinds.count("differ")),
+    ]  # fmt: skip
+    return Chart(fig, " ".join(parts), table, title, lang)

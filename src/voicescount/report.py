@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import disclosure, estimates
+from . import disclosure, estimates, quality
 from . import recommendations as rc
 from . import scorecards as sc
 from . import voices as vo
@@ -61,12 +61,14 @@ from .figures import (
     Chart,
     chart_name,
     counts_bar,
+    dot_whisker,
     dot_whisker_panels,
     findings,
     fmt_gap,
     fmt_value,
     formula_safe,
     heatmap,
+    official_grid,
     scorecard_dumbbell,
     trend,
 )
@@ -428,10 +430,11 @@ def key_findings(
         f["target"] = f"{prefix}-{f['href'].split('#', 1)[1]}"
     return _view(
         "key_findings",
-        ["intro", "findings", "changes"],
+        ["headline", "intro", "findings", "changes"],
         iso,
         cycle,
         lang,
+        headline=gap_headline(c, list(dict.fromkeys(c.est["variable"])), "headline-key-findings"),
         alpha=c.rules.alpha,
         method=c.rules.multiple_comparisons,
         findings=items,  # text, href (the chart's old HTML anchor), target (its label)
@@ -633,7 +636,7 @@ def sdg_chapter(
     indicators = []
     for var in variables:
         ind = c.ind(var)
-        rows = c.est[c.est["variable"] == var]
+        rows = applicable(ind, c.est[c.est["variable"] == var])  # no 'Male' for women only
         thr = suppress_threshold(c.rules, rows["population"].iloc[0])
         groupings = [g for g in dict.fromkeys(rows["grouping"]) if g]
         single = [g for g in groupings if len(split_dims(g)) == 1]
@@ -666,10 +669,11 @@ def sdg_chapter(
         indicators.append(item)
     return _view(
         "sdg",
-        ["intro", "indicators", "notes"],
+        ["headline", "intro", "indicators", "notes"],
         iso,
         cycle,
         lang,
+        headline=gap_headline(c, variables, f"headline-sdg-{sdg}"),
         goal=sdg,
         variables=variables,
         indicators=indicators,
@@ -703,10 +707,11 @@ def inequalities(
         maps.append((pop, _fig(ch, out_dir, f"heatmap-{pop}")))
     return _view(
         "inequalities",
-        ["intro", "maps", "suppression"],
+        ["headline", "intro", "maps", "suppression"],
         iso,
         cycle,
         lang,
+        headline=inequalities_headline(c),
         method=c.rules.multiple_comparisons,
         maps=maps,
         n=c.rules.suppress_min_n,
@@ -768,10 +773,11 @@ def official_chapter(
     ]
     return _view(
         "official",
-        ["intro", "matched", "missing"],
+        ["headline", "intro", "matched", "missing"],
         iso,
         cycle,
         lang,
+        headline=official_headline(c, cmp),
         available=True,
         status=_tab(tab, out_dir, "official-status", lang, rt("cap.official_status", lang)),
         status_counts={s: int(counts.get(s, 0)) for s in STATUSES},
@@ -902,30 +908,8 @@ def voices_chapter(
 
 
 def _recommendations_until(project: Project, iso: str, cycle: int) -> pd.DataFrame:
-    """Recommendations made up to `cycle`, from each cycle's file up to this one; a
-    recommendation listed again in a later file takes its status from the latest file (its
-    uptake is followed up there)."""
-    frames = []
-    for _code, cy in project.cycles(iso):
-        if cy > cycle:
-            continue
-        rel = project.cycle(iso, cy).recommendations
-        if rel:
-            frames.append(
-                rc.read_recommendations(project.cycle_dir(iso, cy) / rel).assign(_file=cy)
-            )
-    if not frames:
-        return pd.DataFrame(columns=[*rc.COLUMNS])
-    recs = pd.concat(frames, ignore_index=True, sort=False)
-    recs = recs[recs["cycle"].astype(int) <= cycle]
-    recs = recs.sort_values(["rec_id", "_file"], kind="mergesort").drop_duplicates(
-        "rec_id", keep="last"
-    )
-    return (
-        recs.drop(columns="_file")
-        .sort_values(["cycle", "rec_id"], kind="mergesort")
-        .reset_index(drop=True)
-    )
+    """`recommendations.recommendations_until` (the community brief reads the same list)."""
+    return rc.recommendations_until(project, iso, cycle)
 
 
 def recommendations_chapter(
@@ -1022,9 +1006,10 @@ def methods(
         inputs=c.store.provenance["inputs"],
     )  # fmt: skip
     pv = pd.DataFrame(sorted(rec["inputs"].items()), columns=[rt("col.file", lang), "SHA-256"])
+    qs = quality.sentences(project, quality.statement(project, iso, int(cycle)), lang)
     return _view(
         "methods",
-        ["design", "validation", "rules", "limitations", "provenance", "downloads"],
+        ["design", "validation", "rules", "limitations", "quality", "provenance", "downloads"],
         iso,
         cycle,
         lang,
@@ -1036,6 +1021,7 @@ def methods(
         cleaning=cleaning,
         rules=rules,
         limitations=["sample", "self_report", "official", "qualitative"],
+        quality=qs,  # the CGD quality statement in words (its JSON is a download)
         version=rec["voicescount"],
         source=rec["source"][:12],
         inputs=_tab(pv, out_dir, "methods-inputs", lang, rt("cap.inputs", lang)),
@@ -1197,3 +1183,144 @@ def synthesis_chapter(
         table=_tab(pd.DataFrame(rows), out_dir, "synthesis", lang, rt("synthesis_cap", lang)),
         notes=notes,
     )
+
+
+# --------------------------------------------------------------------------- headlines
+#
+# Every page opens with its main message (issue 14): two or three short sentences written from
+# the store's tested results (a gap only if `behind`: significant after correction, not
+# caution-flagged, not suppressed; a change only if the store's test says so) and one small
+# chart, before the notices and the detail. Nothing is said that the tests do not support.
+
+
+@dataclass
+class Headline:
+    """A page's main message: sentences (plain text) and at most one chart."""
+
+    sentences: list[str]
+    figure: Figure | None = None
+
+
+def population_allows(ind: Indicator, dim: str, code: str) -> bool:
+    """False when the indicator's population rule asks only other codes of `dim` (e.g. women
+    only: sex 'male' is not asked), so the group is not drawn; True otherwise. Only the
+    conditions every respondent must meet count (the rule itself or its `all` parts)."""
+    rules = [ind.population] if ind.population is not None else []
+    while rules:
+        r = rules.pop()
+        if r.all is not None:
+            rules.extend(r.all)
+        elif r.item == dim:
+            if r.equals is not None and str(r.equals) != code:
+                return False
+            if r.in_ is not None and code not in {str(v) for v in r.in_}:
+                return False
+    return True
+
+
+def applicable(ind: Indicator, rows: pd.DataFrame) -> pd.DataFrame:
+    """`rows` (one indicator's estimates) without the groups the indicator is not asked of:
+    no respondents (n = 0) and excluded by its population (`population_allows`). A group with
+    respondents is always kept; the downloads keep every row."""
+    if ind.population is None or rows.empty:
+        return rows
+    keep = []
+    for _, r in rows.iterrows():
+        g = r["grouping"]
+        out = (
+            bool(g)
+            and int(r["n"]) == 0
+            and any(not population_allows(ind, d, str(r[d])) for d in split_dims(g))
+        )
+        keep.append(not out)
+    return rows[keep]
+
+
+def _largest_gap(c: _Ctx, variables: Sequence[str]) -> pd.Series | None:
+    """The tested gap the page leads with: the largest among groups significantly behind
+    (the store's `behind`), not caution-flagged or suppressed; None when there is none."""
+    e = c.est
+    cand = e[
+        e["variable"].isin(list(variables)) & e["behind"].fillna(False).astype(bool)
+        & ~e["caution"].fillna(False).astype(bool) & ~e["suppressed"].fillna(False).astype(bool)
+        & (e["grouping"] != "")
+    ]  # fmt: skip
+    if cand.empty:
+        return None
+    cand = cand.assign(_abs=cand["gap"].abs()).sort_values(
+        ["_abs", "variable", "grouping"], ascending=[False, True, True], kind="mergesort"
+    )
+    return cand.iloc[0]
+
+
+def _change_sentence(c: _Ctx, var: str) -> str:
+    """The tested overall change of `var` since the previous cycle, in plain words."""
+    prev = c.store.previous
+    if prev is None:
+        return t("headline.first_cycle", c.lang)
+    if c.store.note_for(c.iso, prev) is not None:
+        return ""
+    ch = c.store.changes
+    row = ch[ch["variable"] == var] if not ch.empty else ch
+    if row.empty:
+        return t("headline.not_measured_before", c.lang, cycle=prev)
+    r, ind = row.iloc[0], c.ind(var)
+    if not bool(r["significant"]):
+        return t("headline.no_change", c.lang, cycle=prev)
+    better = (r["change"] > 0) == ind.higher_is_better
+    return t("headline.change_better" if better else "headline.change_worse", c.lang, cycle=prev,
+              previous=_fmt(r["previous"], ind.unit, c.lang), value=_fmt(r["estimate"], ind.unit, c.lang))  # fmt: skip
+
+
+def gap_headline(c: _Ctx, variables: Sequence[str], name: str) -> Headline:
+    """The largest tested gap among `variables`: what it is, that it is significant, whether
+    the indicator changed since the previous cycle, and a dot chart of that one breakdown
+    (figures/<name>.svg); or that no group is significantly behind."""
+    r = _largest_gap(c, variables)
+    if r is None:
+        return Headline([t("headline.no_gap", c.lang)])
+    var, g, ind = r["variable"], r["grouping"], c.ind(r["variable"])
+    overall = c.est[(c.est["variable"] == var) & (c.est["grouping"] == "")]
+    sentences = [
+        t("headline.gap", c.lang, indicator=c.label(var), group=c.group(g, r),
+           value=_fmt(r["estimate"], ind.unit, c.lang),
+           overall=_fmt(overall["estimate"].iloc[0], ind.unit, c.lang) if not overall.empty else "–"),
+        t("headline.significant", c.lang),
+        _change_sentence(c, var),
+    ]  # fmt: skip
+    rows = applicable(ind, c.est[c.est["variable"] == var])
+    ch = dot_whisker(rows, var, g, dimensions=c.project.dimensions, country=c.country,
+                     lang=c.lang, indicator_label=c.label(var), unit=ind.unit,
+                     suppress_n=suppress_threshold(c.rules, rows["population"].iloc[0]))  # fmt: skip
+    return Headline([s for s in sentences if s], _fig(ch, c.out_dir, name))
+
+
+def official_headline(c: _Ctx, cmp: pd.DataFrame) -> Headline:
+    """The official page's message: for how many comparisons official data has no value for
+    the group, where the two differ, and the grid of goals by groups (figures/official-grid)."""
+    counts = cmp["status"].value_counts()
+    n, miss = len(cmp), int(counts.get("official data missing", 0))
+    differ, agree = int(counts.get("differ", 0)), int(counts.get("agree", 0))
+    sentences = [
+        t("headline.official_missing", c.lang, k=fmt_number(miss, c.lang), n=fmt_number(n, c.lang)),
+        t("headline.official_differ", c.lang, k=fmt_number(differ, c.lang),
+           m=fmt_number(differ + agree, c.lang)),
+    ]  # fmt: skip
+    goals = {v: c.ind(v).sdg.goal for v in dict.fromkeys(cmp["variable"])}
+    ch = official_grid(cmp, goals, dimensions=c.project.dimensions, country=c.country,
+                       lang=c.lang)  # fmt: skip
+    return Headline(sentences, _fig(ch, c.out_dir, "official-grid"))
+
+
+def inequalities_headline(c: _Ctx) -> Headline:
+    """How many group gaps (single breakdowns, not suppressed) the tests call significant,
+    then the largest one (`gap_headline`)."""
+    e = c.est
+    one = e[(e["grouping"] != "") & ~e["suppressed"].fillna(False).astype(bool)]
+    one = one[[len(split_dims(g)) == 1 for g in one["grouping"]]]
+    k = int(one["significant"].fillna(False).astype(bool).sum())
+    h = gap_headline(c, list(dict.fromkeys(e["variable"])), "headline-inequalities")
+    count = t(
+        "headline.gaps_count", c.lang, k=fmt_number(k, c.lang), m=fmt_number(len(one), c.lang)
+    )
+    return Headline([count, *h.sentences[:2]], h.figure)

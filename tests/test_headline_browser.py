@@ -1,0 +1,83 @@
+"""Headline-first pages in real headless Chromium (issue 14, item 3): on every VN 2022 page
+that has a headline, in English and Vietnamese, the main message (its sentences) and its
+chart lie inside the first 1280x900 screen, and come before the notices.
+
+The book is the `example_book` fixture (a VN 2022-only copy built once per session).
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser import serve
+
+from voicescount.errors import ConfigError
+from voicescount.pdf import CHROMIUM_ARGS, find_chromium
+
+try:
+    CHROMIUM, NO_CHROMIUM = find_chromium(), ""
+except ConfigError as err:
+    CHROMIUM, NO_CHROMIUM = None, str(err)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("browser"),
+    pytest.mark.skipif(CHROMIUM is None, reason=f"Chromium not found: {NO_CHROMIUM}"),
+]
+
+WIDTH, HEIGHT = 1280, 900
+# The pages that open with a headline (report.*_chapter sections start with "headline").
+PAGES = ["key_findings", "sdg-1", "sdg-4", "sdg-5", "sdg-8", "sdg-13", "sdg-16",
+         "inequalities", "official"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def site(example_book):
+    from playwright.sync_api import sync_playwright
+
+    html = example_book / "_build" / "html"
+    with serve(html) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        ctx = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+        yield base, html, ctx
+        ctx.close()
+        browser.close()
+
+
+def _inside(box, what: str) -> None:
+    assert box is not None, f"{what} is not displayed"
+    assert box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT, f"{what} leaves the screen: {box}"
+    assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, f"{what} leaves the screen: {box}"
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+@pytest.mark.parametrize("page", PAGES)
+def test_main_message_and_its_chart_fit_the_first_screen(site, page, lang):
+    base, html, ctx = site
+    path = html / "report" / "VN" / "2022" / lang / f"{page}.html"
+    if not path.is_file():
+        pytest.fail(f"no page {path}")
+    tab = ctx.new_page()
+    try:
+        tab.goto(f"{base}/report/VN/2022/{lang}/{page}.html", wait_until="load")
+        block = tab.locator(".voicescount-headline").first
+        assert block.count() == 1, "the page has no headline block"
+        sentences = block.locator(":scope > p")
+        assert sentences.count() >= 1
+        for i in range(sentences.count()):
+            text = sentences.nth(i).inner_text().strip()
+            assert text, "an empty headline sentence"
+            _inside(sentences.nth(i).bounding_box(), f"headline sentence {i + 1}")
+        img = block.locator("figure img").first
+        assert img.count() == 1, "the headline has no chart"
+        tab.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
+        _inside(img.bounding_box(), "the headline chart")
+        assert img.get_attribute("alt"), "the headline chart has no alt text"
+        # The notices (synthetic data, provenance) stay on the page, below the headline.
+        top = block.bounding_box()["y"]
+        for notice in (".voicescount-provenance", ".admonition"):
+            loc = tab.locator(notice).first
+            assert loc.count() == 1, f"{notice} is missing"
+            assert loc.bounding_box()["y"] > top, f"{notice} comes before the headline"
+    finally:
+        tab.close()
