@@ -125,3 +125,23 @@ def test_kind_arguments_checked(data):
         estimate(data, ["x"], DESIGN, kind="quantile", quantile=1.5)
     with pytest.raises(ValueError, match="kind"):
         estimate(data, ["x"], DESIGN, kind="median")
+
+
+@pytest.mark.parametrize(
+    ("kind", "kw", "rvar"),
+    [("total", {}, "x"), ("ratio", {"denominators": ["hh"]}, "x/hh"),
+     ("quantile", {"quantile": 0.5}, "x@0.5")],
+)  # fmt: skip
+def test_new_kinds_on_a_raked_design_match_r(data, kind, kw, rvar):
+    """rake(des, list(~sex, ~g)): svyrecvar's raking adjustment of the scores for totals,
+    ratios and the share below the median (Woodruff), quantiles on the raked weights."""
+    df = data.assign(w_raked=pd.read_csv(R / "reference_domains_raked_weights.csv")["w_raked"])
+    ref = pd.read_csv(R / "reference_domains_raked.csv")
+    r = ref[(ref["kind"] == kind) & (ref["variable"] == rvar)].reset_index(drop=True)
+    des = Design(weight="w_raked", strata="stratum", psu="psu", rake=("sex", "g"))
+    e = estimate(df, ["x"], des, by=[[], ["g"], ["dis"]], kind=kind, **kw)
+    ours = e[e["n"] > 0].reset_index(drop=True)
+    _close(ours, r, ["estimate", "se", "ci_low", "ci_high", "deff", "N"], abs_=1e-8)
+    fixed = estimate(df, ["x"], Design(weight="w_raked", strata="stratum", psu="psu"),
+                     by=[["g"]], kind=kind, **kw)  # fmt: skip
+    assert not np.allclose(fixed["se"], e.loc[e["grouping"] == "g", "se"])  # raking matters

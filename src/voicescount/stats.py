@@ -72,7 +72,7 @@ Method (Taylor linearisation, as `survey::svymean` / `svyby` / `svyciprop`):
   `confint(svytotal(...), df = degf(subset))` (svyby's own confint uses df = Inf); deff as
   svytotal(deff = TRUE) (for ratios on the scores, as svyratio), NaN for quantiles.
   Agreement with R 4.1.1 (tests/fixtures/r/make_domains.R): estimate, SE, CI and deff to
-  2e-13 relative (quantiles exact).
+  2e-13 relative (quantiles exact), on that design raked to two margins to 3e-15.
 * fpc: a per-row column holding either the sampling fraction of PSUs in the stratum (<= 1) or
   the number of PSUs in the stratum's population (> 1), as `svydesign(fpc = )`.
 * Raked weights (`Design(rake = margins)`, which `prepare.design_for` gives the raked
