@@ -93,11 +93,13 @@ def test_every_published_estimate_is_in_the_payload_and_no_suppressed_value(data
         suppressed = [r for r in data["rows"] if r["cycle"] == cy and "suppressed" in r]
         assert len(suppressed) == int(est["suppressed"].sum()) == 2
         for r in suppressed:  # the reason, never a number
-            assert set(r) == {"cycle", "variable", "grouping", "code", "group", "suppressed"}
+            assert set(r) == {"cycle", "variable", "grouping", "code", "suppressed"}
     why = {r["code"]: r["suppressed"] for r in data["rows"] if "suppressed" in r}
     assert why["intersex"] == t("legend.suppressed", "en", n=tiny_project.rules.suppress_min_n)
     assert why["male|with_disability"] == t("legend.suppressed_secondary", "en")
     assert not [r for r in data["rows"] if r["code"] == "male|without_disability"]
+    assert all(f"{r['grouping']}|{r['code']}" in data["groups"] for r in data["rows"])
+    assert data["groups"]["|"] == t("group.overall", "en")
     caution = [r for r in data["rows"] if r.get("caution")]
     assert [r["code"] for r in caution] == ["female|with_disability"] * 2
 
@@ -145,6 +147,7 @@ def test_official_values_side_by_side_and_what_official_data_misses(data):
     # as the official page rounds it (report.official_chapter: round(x, 1))
     assert off[("", "")]["official"] == 88.2 and off[("", "")]["official_text"] == "88.2%"
     assert off[("", "")]["year"] == "2023" and off[("", "")]["status"] == "differ"
+    assert data["official_statuses"]["differ"] == t("report.status.differ", "en")
     missing = [k for k, o in off.items() if o["status"] == "official data missing"]
     assert sorted(missing) == [("sex", "female"), ("sex", "male")]
     assert all("official" not in off[k] for k in missing)
@@ -164,7 +167,9 @@ def test_indicators_groupings_and_labels_in_the_page_language(tiny_project):
     )
     assert data["text"]["indicator"] == t("explorer.indicator", "vi")
     female = next(r for r in data["rows"] if r["code"] == "female")
-    assert female["group"] == code_label(tiny_project.dimensions, None, "sex", "female", "vi")
+    assert data["groups"]["sex|female"] == code_label(
+        tiny_project.dimensions, None, "sex", "female", "vi"
+    )
     assert "," in female["text"]  # Vietnamese decimal comma, as on the vi pages
 
 

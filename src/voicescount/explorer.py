@@ -111,6 +111,7 @@ def build_payload(
     dims, country, rules = project.dimensions, project.country(iso), project.rules
     known = {i.id: i for i in project.indicators.indicators}
     rows, official, changes = [], [], []
+    labels: dict[str, str] = {}  # "<grouping>|<code>" -> the group's label (once, not per row)
     used: dict[str, list[str]] = {}
     for cy in sorted(tables):
         est = tables[cy]["estimates"]
@@ -128,8 +129,10 @@ def build_payload(
                 "variable": var,
                 "grouping": grouping,
                 "code": code,
-                "group": code_label(dims, country, grouping, code or None, lang),
             }
+            labels.setdefault(
+                f"{grouping}|{code}", code_label(dims, country, grouping, code or None, lang)
+            )
             if suppressed:
                 thr = disclosure.threshold(rules, r.get("population") or "adults")
                 row["suppressed"] = (
@@ -143,8 +146,9 @@ def build_payload(
                     text=fmt_value(r["estimate"], unit, lang),
                     ci=f"{fmt_value(r['ci_low'], unit, lang)} – {fmt_value(r['ci_high'], unit, lang)}",
                     n=int(r["n"]),
-                    caution=bool(r["caution"]),
                 )
+                if bool(r["caution"]):  # only when flagged (a third of the rows are not)
+                    row["caution"] = True
                 if pd.notna(r["ci_low"]) and pd.notna(r["ci_high"]):  # else no whisker
                     row.update(ci_low=_published(r["ci_low"], unit),
                                ci_high=_published(r["ci_high"], unit))  # fmt: skip
@@ -166,7 +170,6 @@ def build_payload(
                     "code": _code(r, grouping),
                     "indicator": str(r["indicator"]),
                     "status": status,
-                    "status_text": t(f"report.status.{status.replace(' ', '_')}", lang),
                 }
                 if pd.notna(r["official_value"]):
                     unit = str(r.get("unit") or "percent")
@@ -218,6 +221,10 @@ def build_payload(
             "caution": t("legend.caution", lang),
         },
         "indicators": indicators,
+        "groups": dict(sorted(labels.items())),
+        "official_statuses": {
+            s: t(f"report.status.{s.replace(' ', '_')}", lang) for s in OFFICIAL_STATUSES
+        },
         "rows": sorted(rows, key=lambda r: tuple(str(r[k]) for k in key)),
         "official": sorted(official, key=lambda r: tuple(str(r[k]) for k in key)),
         "changes": sorted(changes, key=lambda r: (r["cycle"], r["variable"])),

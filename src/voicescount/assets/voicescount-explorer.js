@@ -34,6 +34,9 @@
     this.root = root;
     this.data = JSON.parse(root.querySelector("[data-vc=data]").textContent);
     this.text = this.data.text;
+    var groups = this.data.groups, statuses = this.data.official_statuses;
+    this.data.rows.forEach(function (r) { r.group = groups[r.grouping + "|" + r.code]; });
+    this.data.official.forEach(function (o) { o.status_text = statuses[o.status]; });
     this.q = function (name) { return root.querySelector("[data-vc=" + name + "]"); };
     this.official = {};
     var self = this;
