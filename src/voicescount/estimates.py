@@ -852,7 +852,10 @@ def download_files(project: Project, iso: str, cycle: int) -> list[tuple[str, st
             (f"vnr_docx:{lg}", f"vnr/vnr_{iso}_{cycle}_{lg}.docx"),
             (f"vnr_md:{lg}", f"vnr/vnr_{iso}_{cycle}_{lg}.md"),
             (f"pdf:{lg}", f"pdf/report_{iso}_{cycle}_{lg}.pdf"),
+            (f"brief_html:{lg}", f"brief/brief_{iso}_{cycle}_{lg}.html"),
+            (f"brief_pdf:{lg}", f"brief/brief_{iso}_{cycle}_{lg}.pdf"),
         ]
+    files.append(("quality", f"quality/quality_{iso}_{cycle}.json"))
     return files
 
 

@@ -41,6 +41,7 @@ import yaml
 from pydantic import Field, field_validator
 
 from . import estimates
+from .brief import export_brief
 from .errors import ConfigError, InputError
 from .estimates import (  # noqa: F401 (re-exported)
     BOOK_DOWNLOADS,
@@ -50,6 +51,7 @@ from .estimates import (  # noqa: F401 (re-exported)
     download_files,
 )
 from .pdf import export_pdf
+from .quality import quality_path, write_statement
 from .registry import (
     Indicator,
     IndicatorCatalogue,
@@ -418,6 +420,8 @@ def _opensdg_meta(
         "data_caution_groups": caution_groups,
         "data_suppressed_cells": n_supp,
         "data_show_map": False,
+        # the cycle's CGD quality statement (voicescount.quality), relative to its downloads
+        "cgd_quality_statement": quality_path(meta.country.iso, meta.cycle.cycle),
     }
 
 
@@ -913,7 +917,7 @@ def citation_cff(meta: CycleMeta) -> str:
 
 # --------------------------------------------------------------------------- CLI support
 
-EXPORT_KINDS = ("opensdg", "sdmx", "downloads", "vnr", "pdf")
+EXPORT_KINDS = ("opensdg", "sdmx", "downloads", "vnr", "pdf", "brief", "quality")
 # Each kind is written under the export folder; the downloads' names are
 # estimates.download_files (DOWNLOADS_DIR is their folder).
 
@@ -989,6 +993,10 @@ def export(
         written += export_pdf(
             project, iso, cycle, out / "pdf", html_dir=html_dir, base_url=base_url
         )
+    if "brief" in kinds:  # the community brief per language (HTML, and PDF by Chromium)
+        written += export_brief(project, iso, cycle, out)
+    if "quality" in kinds:  # the CGD quality statement (JSON)
+        written.append(write_statement(project, iso, cycle, out))
     return written
 
 

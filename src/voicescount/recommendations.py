@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import sidefiles
 from .i18n import fmt_percent, t
+from .registry import Project
 
 COLUMNS = ("rec_id", "cycle", "sdg", "text_en", "target", "vnr_chapter", "status", "evidence")
 STATUSES = ("integrated", "partly", "not_integrated")
@@ -49,6 +50,31 @@ def read_recommendations(path: str | Path) -> pd.DataFrame:
         df, path, "text_en", "Every recommendation needs text_en (other languages fall back to it)."
     )
     return df.sort_values(["cycle", "rec_id"], kind="mergesort").reset_index(drop=True)
+
+
+def recommendations_until(project: Project, iso: str, cycle: int) -> pd.DataFrame:
+    """Recommendations made up to `cycle`, from each cycle's file up to this one; a
+    recommendation listed again in a later file takes its status from the latest file (its
+    uptake is followed up there). The recommendations page and the community brief read this."""
+    frames = []
+    for _code, cy in project.cycles(iso):
+        if cy > cycle:
+            continue
+        rel = project.cycle(iso, cy).recommendations
+        if rel:
+            frames.append(read_recommendations(project.cycle_dir(iso, cy) / rel).assign(_file=cy))
+    if not frames:
+        return pd.DataFrame(columns=[*COLUMNS])
+    recs = pd.concat(frames, ignore_index=True, sort=False)
+    recs = recs[recs["cycle"].astype(int) <= cycle]
+    recs = recs.sort_values(["rec_id", "_file"], kind="mergesort").drop_duplicates(
+        "rec_id", keep="last"
+    )
+    return (
+        recs.drop(columns="_file")
+        .sort_values(["cycle", "rec_id"], kind="mergesort")
+        .reset_index(drop=True)
+    )
 
 
 def uptake(recs: pd.DataFrame, by: str = "cycle") -> pd.DataFrame:
