@@ -571,3 +571,46 @@ def test_hidden_cells_say_why_primary_secondary_or_nobody_asked(est, project):
     p = _panels(rows, project, groupings=("region", "sex×disability"))
     assert "fewer than 5 respondents (suppressed): Region: South." in p.alt
     assert "(secondary suppression): Sex × Disability: Male × With disability." in p.alt
+
+
+# --------------------------------------------------------------------------- official data grid
+
+
+def test_official_cell_prefers_a_difference_then_an_official_value():
+    assert figures.official_cell(["official data missing", "differ", "agree"]) == "differ"
+    assert figures.official_cell(["official data missing", "agree"]) == "official"
+    assert figures.official_cell(["official data missing", "suppressed"]) == "only_cgd"
+    assert figures.official_cell(["suppressed", "not comparable"]) == "suppressed"
+
+
+def test_official_grid_shows_goals_by_groups_with_counts_alt_and_symbols(project, tmp_path):
+    st = ["agree", "official data missing", "differ", "official data missing", "suppressed"]
+    cmp = pd.DataFrame(
+        {"variable": ["a", "a", "b", "b", "c"], "grouping": ["", "sex", "", "sex", "sex"],
+         "sex": [None, "female", None, "female", "male"], "status": st}
+    )  # fmt: skip
+    country = project.country("VN")
+    for lang in ("en", "vi"):
+        ch = figures.official_grid(cmp, {"a": 1, "b": 1, "c": 5}, dimensions=project.dimensions,
+                                   country=country, lang=lang)  # fmt: skip
+        assert ch.table.shape[0] == 3  # SDG 1 x (all, female); SDG 5 x male
+    ch = figures.official_grid(cmp, {"a": 1, "b": 1, "c": 5}, dimensions=project.dimensions,
+                               country=country, lang="en")  # fmt: skip
+    rows = ch.table.values.tolist()
+    # SDG 1, all respondents: a agrees, b differs -> "The two differ"; 2 compared, 2 with an
+    # official value, 1 differing. Female: only citizen-generated data for both.
+    assert rows[0] == ["SDG 1", "All respondents", "The two differ", 2, 0, 2, 1, 0]
+    assert rows[1] == ["SDG 1", "Female", "Only citizen-generated data", 2, 2, 0, 0, 0]
+    assert rows[2] == ["SDG 5", "Male", "Suppressed or not comparable", 1, 0, 0, 0, 1]
+    assert ch.alt.startswith("Where official data has a value, by SDG and group. Grid of 2 SDGs")
+    assert "In 1 of 3 cells only citizen-generated data has a value" in ch.alt
+    svg = ch.svg_bytes().decode()
+    for colour in (figures.OKABE_ITO["orange"], figures.OKABE_ITO["reddish_purple"]):
+        assert colour.lower() in svg.lower()
+    # Symbols, not colour alone: the cells' marks are drawn as text paths.
+    texts = [t.get_text() for t in ch.fig.axes[0].texts]
+    assert sorted(texts) == ["•", "≠"]
+    ch.save(tmp_path, "official-grid")
+    assert (tmp_path / "tables" / "official-grid.csv").is_file()
+    empty = figures.official_grid(cmp, {}, dimensions=project.dimensions, country=country)
+    assert empty.table.empty
