@@ -224,9 +224,8 @@ def replicate_weights(df: pd.DataFrame, design: Design, w: np.ndarray):
                 field="design.replicates.columns",
                 hint="Give a pattern such as 'rw_*' matching the export's replicate columns.",
             )
-        RW = np.column_stack([_numeric(df, c, "replicate weight", positive=False) for c in cols])
-        R = RW.shape[1]
-        pattern, pmat = _patterns(RW, w)
+        R = len(cols)
+        pattern, pmat = _patterns(df, cols, w)
         rscales = None
         if rep.type == "JKn" and rep.rscales is None:
             raise InputError(
@@ -287,19 +286,30 @@ def replicate_weights(df: pd.DataFrame, design: Design, w: np.ndarray):
     return pattern, pmat, float(scale), np.asarray(rscales, dtype=np.float64)
 
 
-def _patterns(RW: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _patterns(df: pd.DataFrame, cols: list, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's pattern of replicate / full weight ratios (code), and the patterns' ratios.
 
     Rows with equal ratio vectors (the same PSU, for every standard method) share a code, so
-    a domain's replicate sums are its (domain, pattern) sums times the pattern matrix."""
-    ratio = RW / w[:, None]
-    # ratios written with ~15 digits differ in the last bits within a PSU: key on 12 decimals
-    proj = np.round(ratio, 12) @ np.random.default_rng(0).standard_normal((ratio.shape[1], 2))
+    a domain's replicate sums are its (domain, pattern) sums times the pattern matrix. Read
+    column by column (memory of a few columns, not rows x replicates); ratios written with
+    ~15 digits differ in the last bits within a PSU, so patterns are keyed on 12 decimals."""
+    vec = np.random.default_rng(0).standard_normal((len(cols), 2))
+    proj = np.zeros((len(w), 2))
+    for r, c in enumerate(cols):
+        ratio = _numeric(df, c, "replicate weight", positive=False) / w
+        proj += np.round(ratio, 12)[:, None] * vec[r]
     _, first, code = np.unique(proj, axis=0, return_index=True, return_inverse=True)
-    code = code.reshape(-1)
-    if np.abs(ratio[first][code] - ratio).max(initial=0) > 1e-9 * max(ratio.max(), 1):
-        first, code = np.arange(len(w)), np.arange(len(w))  # no shared patterns: each row
-    return code.astype(np.intp), ratio[first]
+    code = code.reshape(-1).astype(np.intp)
+    pmat = np.empty((len(first), len(cols)))
+    for r, c in enumerate(cols):
+        ratio = pd.to_numeric(df[c]).to_numpy(np.float64) / w
+        pmat[:, r] = ratio[first]
+        if np.abs(ratio - pmat[code, r]).max(initial=0) > 1e-9 * max(ratio.max(), 1):
+            break  # rows share no pattern (e.g. replicates calibrated one by one)
+    else:
+        return code, pmat
+    RW = np.column_stack([pd.to_numeric(df[c]).to_numpy(np.float64) / w for c in cols])
+    return np.arange(len(w), dtype=np.intp), RW
 
 
 # --------------------------------------------------------------------------- estimates
@@ -474,6 +484,38 @@ def _rank(M: np.ndarray) -> int:
     return int((s > 1e-5 * s[0]).sum()) if s[0] > 0 else 0
 
 
+KEYS = ("estimate", "se", "ci_low", "ci_high", "deff", "n", "N", "cv")
+
+
+def _finish(kind, est, se, lse, tq, W, Q, n) -> dict:
+    """CI (logit for proportions, on the logit-scale SE `lse`), deff and cv, as stats."""
+    se = np.where(n > 0, se, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "proportion":
+            inner = (est > 0) & (est < 1)
+            lg = np.log(est / (1 - est))
+            lo = np.where(inner, 1 / (1 + np.exp(-(lg - tq * lse))), est)
+            hi = np.where(inner, 1 / (1 + np.exp(-(lg + tq * lse))), est)
+            edge = ~inner & np.isnan(tq)
+            lo[edge] = np.nan
+            hi[edge] = np.nan
+        else:
+            lo, hi = est - tq * se, est + tq * se
+        s2 = (Q - W * est * est) / W * n / (n - 1)
+        vsrs = s2 / n * (W - n) / W
+        deff = np.where((n > 1) & (n < W), se * se / vsrs, np.nan)  # R: NA when N_hat < n
+        cv = se / est
+    return dict(zip(KEYS, (est, se, lo, hi, deff, n, W, cv), strict=True))
+
+
+def _collapse(arrays: list[np.ndarray]) -> np.ndarray:
+    """Row -> cell: the distinct combinations of the given non-negative-or--1 code arrays."""
+    key = np.zeros(len(arrays[0]), dtype=np.int64)
+    for a in arrays:
+        key = pd.factorize(key * (int(a.max(initial=0)) + 2) + (a + 1))[0].astype(np.int64)
+    return key
+
+
 def estimate(
     df: pd.DataFrame,
     items: list,
@@ -486,27 +528,19 @@ def estimate(
     """Per grouping (codes of each row's domain, -1 = none; number of domains): a dict of
     (domains x items) arrays with stats' result keys. `columns` maps item -> float64 values."""
     p = _prepare(df, design)
+    if p.replicated:
+        return _estimate_replicates(p, items, design.replicates.mse, gcodes, kind, level, columns)
     w = p.w
+    H = len(p.psu_h)
     out = []
     for dom_all, D in gcodes:
         inside_all = dom_all >= 0
-        # df per domain: R's degf of the domain's subset design
-        if not p.replicated:
-            key = np.unique(dom_all[inside_all] * len(p.psu_h) + p.psu[inside_all])
-            dpsu = np.bincount(key // len(p.psu_h), minlength=D)
-            dh = np.unique((key // len(p.psu_h)) * (len(p.psu_h)) + p.psu_h[key % len(p.psu_h)])
-            dfree = (dpsu - np.bincount(dh // len(p.psu_h), minlength=D)).astype(float)
-        else:
-            P = len(p.pmat)
-            key = np.unique(dom_all[inside_all] * P + p.pattern[inside_all])
-            dfree = np.array(
-                [_rank(p.pmat[key[key // P == d] % P]) - 1 for d in range(D)], dtype=float
-            )
-        tq = _t_quantiles(dfree, level)
-        res = {
-            k: np.full((D, len(items)), np.nan)
-            for k in ("estimate", "se", "ci_low", "ci_high", "deff", "n", "N", "cv")
-        }
+        # df per domain: R's degf of the domain's subset design (PSUs minus strata)
+        key = np.unique(dom_all[inside_all] * H + p.psu[inside_all])
+        dh = np.unique((key // H) * H + p.psu_h[key % H])
+        dfree = np.bincount(key // H, minlength=D) - np.bincount(dh // H, minlength=D)
+        tq = _t_quantiles(dfree.astype(float), level)
+        res = {k: np.full((D, len(items)), np.nan) for k in KEYS}
         for j, it in enumerate(items):
             y = columns[it]
             present = ~np.isnan(y)
@@ -519,51 +553,61 @@ def estimate(
             n = np.bincount(dom[sel], minlength=D).astype(float)
             with np.errstate(divide="ignore", invalid="ignore"):
                 est = np.where(n > 0, Y / W, np.nan)
-                rr = np.where(sel, (y0 - est[np.maximum(dom, 0)]) / W[np.maximum(dom, 0)], 0.0)
-            if not p.replicated:
-                var = np.maximum(_taylor_var(p, dom, D, w * rr, rr), 0.0)
-                se = np.sqrt(var)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    lse = se / (est * (1 - est))
-            else:
-                P = len(p.pmat)
-                A = sp.csr_matrix(((w * y0)[sel], (dom[sel], p.pattern[sel])), (D, P)) @ p.pmat
-                Wr = sp.csr_matrix((w[sel], (dom[sel], p.pattern[sel])), (D, P)) @ p.pmat
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    theta = np.where(Wr > 0, A / Wr, np.nan)
-                    var = _rep_var(p, theta, est, design.replicates.mse)
-                    se = np.sqrt(var)
-                    lt = np.log(theta / (1 - theta))
-                    lse = np.sqrt(_rep_var(p, lt, np.log(est / (1 - est)), design.replicates.mse))
-                # a replicate estimate of 0 or 1 has no finite logit (R's svyglm then gives a
-                # huge coefficient and an interval of about [0, 1]): the interval is [0, 1]
-                lse[(np.isinf(lt) & (p.rscales > 0)[None, :]).any(axis=1)] = np.inf
-            se = np.where(n > 0, se, np.nan)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                if kind == "proportion":
-                    inner = (est > 0) & (est < 1)
-                    lg = np.log(est / (1 - est))
-                    lo = np.where(inner, 1 / (1 + np.exp(-(lg - tq * lse))), est)
-                    hi = np.where(inner, 1 / (1 + np.exp(-(lg + tq * lse))), est)
-                    edge = ~inner & np.isnan(tq)
-                    lo[edge] = np.nan
-                    hi[edge] = np.nan
-                else:
-                    lo, hi = est - tq * se, est + tq * se
-                s2 = (Q - W * est * est) / W * n / (n - 1)
-                vsrs = s2 / n * (W - n) / W
-                deff = np.where((n > 1) & (n < W), se * se / vsrs, np.nan)
-                cv = se / est
-            for k, v in (
-                ("estimate", est),
-                ("se", se),
-                ("ci_low", lo),
-                ("ci_high", hi),
-                ("deff", deff),
-                ("n", n),
-                ("N", W),
-                ("cv", cv),
-            ):
+                d0 = np.maximum(dom, 0)
+                rr = np.where(sel, (y0 - est[d0]) / W[d0], 0.0)
+                se = np.sqrt(np.maximum(_taylor_var(p, dom, D, w * rr, rr), 0.0))
+                lse = se / (est * (1 - est))
+            for k, v in _finish(kind, est, se, lse, tq, W, Q, n).items():
                 res[k][:, j] = v
         out.append(res)
     return out
+
+
+def _estimate_replicates(p: _Prep, items, mse, gcodes, kind, level, columns) -> list[dict]:
+    """Replicate designs: rows collapsed once to cells of (domain of every grouping, weight
+    pattern); per item four bincounts over the cells, per grouping a (domain x pattern)
+    table times the pattern x replicate ratios."""
+    w = p.w
+    P = len(p.pmat)
+    cell = _collapse([d for d, _ in gcodes] + [p.pattern])
+    C = int(cell.max(initial=-1)) + 1
+    first = np.zeros(C, dtype=np.intp)
+    first[cell] = np.arange(len(cell))
+    cpat = p.pattern[first]
+    groups = []
+    for dom_all, D in gcodes:
+        cdom = dom_all[first]
+        ok = cdom >= 0
+        idx = cdom[ok] * P + cpat[ok]
+        seen = np.bincount(idx, minlength=D * P).reshape(D, P) > 0
+        dfree = np.array([_rank(p.pmat[seen[d]]) - 1 for d in range(D)], dtype=float)
+        groups.append((ok, idx, D, _t_quantiles(dfree, level)))
+    res = [{k: np.full((D, len(items)), np.nan) for k in KEYS} for _, _, D, _ in groups]
+    for j, it in enumerate(items):
+        y = columns[it]
+        present = ~np.isnan(y)
+        y0 = np.where(present, y, 0.0)
+        wp = np.where(present, w, 0.0)
+        wy = wp * y0
+        sums = [
+            np.bincount(cell, weights=v, minlength=C)
+            for v in (wy, wp, wy * y0, present.astype(np.float64))
+        ]
+        for g, (ok, idx, D, tq) in enumerate(groups):
+            Yp, Wp, Qp, Np = (
+                np.bincount(idx, weights=v[ok], minlength=D * P).reshape(D, P) for v in sums
+            )
+            W, Y, Q, n = Wp.sum(1), Yp.sum(1), Qp.sum(1), Np.sum(1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                est = np.where(n > 0, Y / W, np.nan)
+                Wr = Wp @ p.pmat
+                theta = np.where(Wr > 0, (Yp @ p.pmat) / Wr, np.nan)
+                se = np.sqrt(_rep_var(p, theta, est, mse))
+                lt = np.log(theta / (1 - theta))
+                lse = np.sqrt(_rep_var(p, lt, np.log(est / (1 - est)), mse))
+            # a replicate estimate of 0 or 1 has no finite logit (R's svyglm then gives a
+            # huge coefficient and an interval of about [0, 1]): the interval is [0, 1]
+            lse[(np.isinf(lt) & (p.rscales > 0)[None, :]).any(axis=1)] = np.inf
+            for k, v in _finish(kind, est, se, lse, tq, W, Q, n).items():
+                res[g][k][:, j] = v
+    return res

@@ -1241,21 +1241,28 @@ def _general(df, items, design, groupings, dims, kind, level, min_n, max_cv) -> 
         gcodes.append((np.where(ok, dom, -1), int(np.prod([len(levels[d][1]) for d in g]))))
     cols = {it: item_column(df, it, kind) for it in items}
     res = designs.estimate(df, items, design, gcodes, kind, level, cols)
-    parts = []
-    for it_j, it in enumerate(items):
-        for g, (_, D), r in zip(groupings, gcodes, res, strict=True):
-            part = {"variable": [it] * D, "grouping": [SEP.join(g)] * D}
+    # item-major, then grouping, then domains in level order (as the fast path)
+    Ds = [D for _, D in gcodes]
+    names = [np.full(D, SEP.join(g), dtype=object) for g, D in zip(groupings, Ds, strict=True)]
+    out = {
+        "variable": np.repeat(np.asarray(items, dtype=object), sum(Ds)),
+        "grouping": np.tile(np.concatenate(names), len(items)),
+    }
+    for d in dims:
+        col = []
+        for g, D in zip(groupings, Ds, strict=True):
+            if d not in g:
+                col.append(np.full(D, None, dtype=object))
+                continue
             rem = np.arange(D)
-            for d in reversed(dims):
-                part[d] = [None] * D
-            for d in reversed(g):
-                lv = levels[d][1]
-                part[d] = list(np.asarray(lv, dtype=object)[rem % len(lv)]) if lv else []
-                rem = rem // max(len(lv), 1)
-            for k in r:
-                part[k] = r[k][:, it_j]
-            parts.append(pd.DataFrame(part, columns=["variable", "grouping", *dims, *r]))
-    out = pd.concat(parts, ignore_index=True)
+            for k in reversed(g[g.index(d) + 1 :]):
+                rem = rem // max(len(levels[k][1]), 1)
+            lv = np.asarray(levels[d][1], dtype=object)
+            col.append(lv[rem % len(lv)] if len(lv) else rem)
+        out[d] = np.tile(np.concatenate(col), len(items))
+    for k in res[0] if res else ():
+        out[k] = np.vstack([r[k] for r in res]).T.ravel()
+    out = pd.DataFrame(out)
     out["n"] = out["n"].astype(np.int64)
     caution = (out["n"] < min_n) | (out["cv"].abs() > max_cv)
     out["flag"] = np.where(caution, "caution", "")
