@@ -28,18 +28,28 @@ def tiny(tiny_project) -> Project:
     return tiny_project
 
 
-def test_toc_has_a_part_per_country_newest_cycle_first_with_language_titles(tiny):
+def test_each_edition_toc_lists_only_its_language_newest_cycle_first(tiny):
+    assert book.editions(tiny) == ["en", "vi"]
     t = toc(tiny)
+    assert t == toc(tiny, "en")
     assert t["format"] == "jb-book" and t["root"] == "intro"
     [part] = t["parts"]
     assert part["caption"] == "Zedland"
     assert [c["file"] for c in part["chapters"]] == [
         "report/ZZ/2023/en/tiny",
-        "report/ZZ/2023/vi/tiny",
         "report/ZZ/2021/en/tiny",
+    ]
+    vi = toc(tiny, "vi")
+    assert vi["root"] == "report/vi"  # written by the build, in Vietnamese
+    [part] = vi["parts"]
+    assert part["caption"] == "Xứ Zed"
+    assert [c["file"] for c in part["chapters"]] == [
+        "report/ZZ/2023/vi/tiny",
         "report/ZZ/2021/vi/tiny",
     ]
-    assert part["chapters"][1]["title"] == "Khảo sát người dân Xứ Zed 2023 (Tiếng Việt)"
+    assert part["chapters"][0]["title"] == "Khảo sát người dân Xứ Zed 2023"
+    files = book.toc_files(vi)
+    assert files and all(f.split("/")[3] == "vi" for f in files)  # no English page
 
 
 def test_new_cycle_and_later_chapters_appear_without_editing_the_toc(tiny):
@@ -77,6 +87,17 @@ def test_handbook_and_training_parts_are_appended_from_their_files(tiny):
     )
     captions = [p["caption"] for p in toc(tiny)["parts"]]
     assert captions == ["Zedland", "Methodology handbook", "Training"]
+    # the other editions link to the English handbook instead of listing it
+    assert [p["caption"] for p in toc(tiny, "vi")["parts"]] == ["Xứ Zed"]
+    page = book.edition_page(tiny, "vi")
+    assert page.startswith("# Báo cáo dữ liệu do người dân tạo ra\n")
+    assert "- {doc}`Khảo sát người dân Xứ Zed 2023 </report/ZZ/2023/vi/tiny>`" in page
+    assert '<a href="../../en/handbook/index.html" hreflang="en">' in page
+    assert '<a href="../../index.html">Chọn ngôn ngữ</a>' in page
+    landing = book.landing_page(tiny)
+    assert '<html lang="en">' in landing and "<main>" in landing and "<h1>" in landing
+    assert '<a href="vi/index.html" hreflang="vi" lang="vi">Tiếng Việt: Báo cáo' in landing
+    assert '<a href="en/handbook/index.html">' in landing
     (tiny.root / "handbook/_toc_part.yml").write_text("caption: not a list\n")
     with pytest.raises(ConfigError, match="must be a YAML list of parts"):
         toc(tiny)
@@ -93,9 +114,7 @@ def test_write_toc_is_deterministic_and_valid_yaml(tiny):
 def test_missing_report_pages_fail_before_sphinx_with_a_remedy(tiny):
     assert missing_pages(tiny, toc(tiny)) == [
         "report/ZZ/2023/en/tiny",
-        "report/ZZ/2023/vi/tiny",
         "report/ZZ/2021/en/tiny",
-        "report/ZZ/2021/vi/tiny",
     ]
     with pytest.raises(BookBuildError, match="voicescount run"):
         build_book(tiny)
@@ -129,6 +148,7 @@ def test_table_csvs_and_chart_svgs_are_copied_beside_their_pages(tiny, tmp_path)
     (figs / "gap.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
     (figs / "notes.txt").write_text("not a page asset")
     html = tmp_path / "html"
+    assert copy_assets(tiny, tmp_path / "vi", "vi") == 0  # only the edition's own language
     assert copy_assets(tiny, html) == 2
     assert (html / "report/ZZ/2021/en/tables/gap.csv").read_text().startswith("group,")
     assert (html / "report/ZZ/2021/en/figures/gap.svg").read_text().startswith("<svg")
@@ -148,12 +168,21 @@ def test_end_to_end_run_and_build_then_a_broken_reference_keeps_the_last_good_bo
     (figs / "f.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
     html = build_book(tiny)
     assert html == tiny.root / "_build/html"
-    page = (html / "report/ZZ/2023/vi/tiny.html").read_text(encoding="utf-8")
+    page = (html / "vi/report/ZZ/2023/vi/tiny.html").read_text(encoding="utf-8")
     assert "ZZ 2023 vi: 3 respondents" in page
     assert "Path(data_dir)" not in page  # code inputs are hidden
-    assert (html / "intro.html").is_file() and (html / "search.html").is_file()
-    assert (html / "report/ZZ/2023/vi/tables/t.csv").is_file()
-    assert (html / "report/ZZ/2023/vi/figures/f.svg").is_file()
+    assert '<html lang="vi"' in page and "Zedland" not in page  # vi navigation only
+    assert 'href="../../../../../en/report/ZZ/2023/en/tiny.html" hreflang="en"' in page
+    assert (html / "index.html").is_file() and (html / "en/intro.html").is_file()
+    for lang in ("en", "vi"):
+        assert (html / lang / "search.html").is_file() and (html / lang / "index.html").is_file()
+    assert not (html / "vi/intro.html").exists() and not (html / "en/report/ZZ/2023/vi").exists()
+    data = (html / "vi/_static/language_data.js").read_text(encoding="utf-8")
+    assert "splitQuery" in data and "porter" not in data.lower()  # whole words, no stemmer
+    index = (html / "vi/searchindex.js").read_text(encoding="utf-8")
+    assert '"xứ"' in index  # from the title "Khảo sát người dân Xứ Zed 2023"
+    assert (html / "vi/report/ZZ/2023/vi/tables/t.csv").is_file()
+    assert (html / "vi/report/ZZ/2023/vi/figures/f.svg").is_file()
     assert not list((tiny.root / "_build").glob(".building-*"))
 
     intro = tiny.root / "intro.md"
@@ -161,7 +190,7 @@ def test_end_to_end_run_and_build_then_a_broken_reference_keeps_the_last_good_bo
     with pytest.raises(BookBuildError, match="no-such-label"):
         build_book(tiny)
     # the failed build left the last good book in place
-    assert "ZZ 2023 vi" in (html / "report/ZZ/2023/vi/tiny.html").read_text(encoding="utf-8")
+    assert "ZZ 2023 vi" in (html / "vi/report/ZZ/2023/vi/tiny.html").read_text(encoding="utf-8")
 
 
 def test_exchange_dirs_swaps_two_folders_in_one_step(tmp_path):
@@ -293,7 +322,7 @@ def test_template_pages_build_real_sections_and_keep_hostile_quotes_literal(tiny
     assert any(c.cell_type == "markdown" and "(zz-2023-en-voices-quotes)=" in c.source
                for c in nb.cells)  # fmt: skip
     html = build_book(project)
-    voices = (html / "report/ZZ/2023/en/voices.html").read_text(encoding="utf-8")
+    voices = (html / "en/report/ZZ/2023/en/voices.html").read_text(encoding="utf-8")
     assert '<span id="zz-2023-en-voices-quotes"></span><h2>' in voices
     assert re.search(r'<section id="[^"]+">\s*<span id="zz-2023-en-voices-quotes-water">', voices)
     on_this_page = re.findall(r'class="reference internal nav-link" href="#([^"]+)"', voices)
@@ -302,5 +331,47 @@ def test_template_pages_build_real_sections_and_keep_hostile_quotes_literal(tiny
         "{eval}`x` &lt;script&gt;alert(1)&lt;/script&gt; ```{code-cell}``` $x$ (lbl)= # heading"
     )
     assert literal in voices and "<script>alert" not in voices
-    refs = (html / "report/ZZ/2023/en/refs.html").read_text(encoding="utf-8")
+    refs = (html / "en/report/ZZ/2023/en/refs.html").read_text(encoding="utf-8")
     assert 'href="voices.html#zz-2023-en-voices-quotes"' in refs
+
+
+def test_edition_config_sets_language_search_and_title(tiny):
+    cfg = book.edition_config(tiny, "vi")
+    conf = cfg["sphinx"]["config"]
+    assert conf["language"] == conf["html_search_language"] == conf["voicescount_edition"] == "vi"
+    assert cfg["title"] == "Báo cáo dữ liệu do người dân tạo ra"
+
+
+def test_edition_links_point_the_language_switch_and_downloads_across_editions():
+    from voicescount.sphinxext import edition_links
+
+    body = (
+        '<a href="../en/sdg-1.html" hreflang="en" lang="en">English</a>'
+        '<a href="../../../../downloads/VN/2022/estimates.csv">CSV</a>'
+        '<a href="../../../../_downloads/abc/x.csv">kept</a><a href="sdg-4.html">kept</a>'
+    )
+    out = edition_links(body, "report/VN/2022/vi/sdg-1")
+    assert 'href="../../../../../en/report/VN/2022/en/sdg-1.html" hreflang="en"' in out
+    assert 'href="../../../../../downloads/VN/2022/estimates.csv"' in out
+    assert 'href="../../../../_downloads/abc/x.csv"' in out and 'href="sdg-4.html"' in out
+    assert edition_links('<a href="downloads/x">', "intro") == '<a href="../downloads/x">'
+
+
+def test_whole_word_search_keeps_vietnamese_and_bengali_words_whole():
+    """Sphinx has no Vietnamese search: its English fallback stems and drops stop words."""
+    import unicodedata
+
+    from sphinx.search.en import SearchEnglish
+
+    from voicescount.sphinxext import whole_word_search
+
+    lang = whole_word_search("vi")({})
+    text = "Phương pháp: những người khuyết tật, nhà to; নাগরিক-সৃষ্ট"
+    words = ["Phương", "pháp", "những", "người", "khuyết", "tật", "nhà", "to", "নাগরিক", "সৃষ্ট"]
+    assert lang.split(text) == words
+    assert lang.split(unicodedata.normalize("NFD", text)) == words  # decomposed tones: NFC
+    assert [lang.stem(w) for w in words] == words and lang.word_filter("to")
+    english = SearchEnglish({})  # what Sphinx falls back to
+    assert not english.word_filter("to")  # "to" (big) would be dropped as a stop word
+    assert english.split(unicodedata.normalize("NFD", "người")) == ["ngu", "o", "i"]
+    assert "splitQuery" in lang.js_splitter_code and "normalize" in lang.js_stemmer_code

@@ -1,15 +1,25 @@
-"""The book: `_toc.yml` generated from the registry, and an atomic Jupyter Book v1 build.
+"""The book: an edition per language, each with a toc generated from the registry, built by
+Jupyter Book v1 (one Sphinx project per edition) and swapped into `_build/html` atomically.
 
-Adding a cycle or a country must need no hand edit of the table of contents, so the report
-part of `_toc.yml` is written from `data/` and `analyses/chapters.yml`:
+Adding a cycle or a country must need no hand edit of the table of contents, so each edition's
+toc is written from `data/` and `analyses/chapters.yml`:
 
-    landing page (intro.md)
-    one part per country
-        one chapter per (cycle, language), newest cycle first: the first template chapter
-        (the overview) with the other chapters as its sections
-    handbook parts    (handbook/_toc_part.yml, a YAML list of parts; left out if absent)
-    training parts    (handbook/training/_toc_part.yml, likewise)
+    root page         (intro.md in English; report/<lang>.md, written here, in another language)
+    one part per country publishing in that language
+        one chapter per cycle, newest first: the first template chapter (the overview) with
+        the other chapters as its sections
+    handbook parts    (English edition only: handbook/_toc_part.yml, a YAML list of parts)
+    training parts    (English edition only: handbook/training/_toc_part.yml, likewise)
 
+The site (`_build/html`):
+
+    index.html                                the choice of edition (each in its language)
+    <lang>/index.html                         an edition: its own navigation, theme strings,
+    <lang>/report/<ISO>/<cycle>/<lang>/*.html   `<html lang>`, search index (search.html)
+    en/handbook/..., en/intro.html            the handbook and training, in English
+    downloads/<ISO>/<cycle>/...               `voicescount export ... --out _build/html/downloads`
+
+`_toc.yml` is the English edition's toc (a plain `jupyter-book build .` builds that edition).
 The build never executes notebooks (the runner did), treats warnings as errors and runs
 nit-picky, so a broken reference or a missing page fails it. It builds into a temporary folder
 and swaps the result into `_build/html`, so a killed or failed build leaves the last good book.
@@ -24,6 +34,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +45,7 @@ from .errors import ConfigError, VoicesError
 from .fileio import atomic_write_text
 from .i18n import FALLBACK, catalogue, catalogue_problems, t
 from .registry import Project, label, read_yaml
+from .render import role
 from .runner import chapter_outputs, chapter_specs
 
 TOC_FILE = "_toc.yml"
@@ -78,47 +91,72 @@ def _parts_file(project: Project, rel: Path) -> list[dict[str, Any]]:
     return data
 
 
-def toc(project: Project) -> dict[str, Any]:
-    """The table of contents as a dict (jupyter-book v1 `jb-book` format)."""
-    parts: list[dict[str, Any]] = []
+def editions(project: Project) -> list[str]:
+    """The book's editions: English (the handbook's language, always built) first, then every
+    other language a cycle publishes, sorted."""
+    langs = {lang for iso, cyc in project.cycles() for lang in project.cycle(iso, cyc).languages}
+    return [FALLBACK, *sorted(langs - {FALLBACK})]
+
+
+def edition_root(lang: str) -> str:
+    """The root page of an edition: intro.md for English; for another language a page the
+    build writes (report/<lang>.md) in that language, listing its reports."""
+    return "intro" if lang == FALLBACK else f"report/{lang}"
+
+
+def _report_chapters(project: Project, lang: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(country caption, chapters) of the reports published in `lang`, newest cycle first."""
+    out = []
     cycles = project.cycles()
     specs = chapter_specs(project) if cycles else []
     for country in project.countries.countries:
         own = sorted((c for iso, c in cycles if iso == country.iso), reverse=True)
-        if not own:
-            continue
         chapters = []
         for cyc in own:
             cycle = project.cycle(country.iso, cyc)
-            for lang in cycle.languages:
-                outdir = project.report_dir(country.iso, cyc) / lang
-                docs = [
-                    _doc(outdir / f"{stem}.ipynb", project.root)
-                    for t, each in specs
-                    for stem, _ in chapter_outputs(t, each, cycle)
-                ]
-                title = label(cycle.title, lang, f"{label(country.name, lang)} {cyc}")
-                entry: dict[str, Any] = {
-                    "file": docs[0],
-                    "title": f"{title} ({t(f'language.{lang}', lang)})",
-                }
-                if docs[1:]:
-                    entry["sections"] = [{"file": d} for d in docs[1:]]
-                chapters.append(entry)
-        parts.append({"caption": label(country.name, "en"), "chapters": chapters})
-    parts += _parts_file(project, HANDBOOK_PART)
-    parts += _parts_file(project, TRAINING_PART)
-    out: dict[str, Any] = {"format": "jb-book", "root": "intro"}
+            if lang not in cycle.languages:
+                continue
+            outdir = project.report_dir(country.iso, cyc) / lang
+            docs = [
+                _doc(outdir / f"{stem}.ipynb", project.root)
+                for tpl, each in specs
+                for stem, _ in chapter_outputs(tpl, each, cycle)
+            ]
+            title = label(cycle.title, lang, f"{label(country.name, lang)} {cyc}")
+            entry: dict[str, Any] = {"file": docs[0], "title": title}
+            if docs[1:]:
+                entry["sections"] = [{"file": d} for d in docs[1:]]
+            chapters.append(entry)
+        if chapters:
+            out.append((label(country.name, lang, country.iso), chapters))
+    return out
+
+
+def toc(project: Project, lang: str = FALLBACK) -> dict[str, Any]:
+    """The table of contents of one edition (jupyter-book v1 `jb-book` format): only that
+    language's reports; the handbook and training (English) only in the English edition."""
+    parts: list[dict[str, Any]] = [
+        {"caption": caption, "chapters": chapters}
+        for caption, chapters in _report_chapters(project, lang)
+    ]
+    if lang == FALLBACK:
+        parts += _parts_file(project, HANDBOOK_PART)
+        parts += _parts_file(project, TRAINING_PART)
+    out: dict[str, Any] = {"format": "jb-book", "root": edition_root(lang)}
     if parts:
         out["parts"] = parts
     return out
 
 
+def _dump(toc_dict: dict[str, Any]) -> str:
+    return _HEADER + yaml.safe_dump(toc_dict, sort_keys=False, allow_unicode=True, width=100)
+
+
 def write_toc(project: Project) -> Path:
-    """Write `_toc.yml` (deterministically, atomically) and return its path."""
-    text = _HEADER + yaml.safe_dump(toc(project), sort_keys=False, allow_unicode=True, width=100)
+    """Write `_toc.yml`, the English edition's toc (so a plain `jupyter-book build .` builds
+    it), deterministically and atomically, and return its path."""
     path = project.root / TOC_FILE
-    atomic_write_text(path, text)
+    atomic_write_text(path, _dump(toc(project)))
     return path
 
 
@@ -151,15 +189,16 @@ def missing_pages(project: Project, toc_dict: dict[str, Any]) -> list[str]:
 PAGE_ASSETS = ("tables/*.csv", "figures/*.svg", "tables/*.json")  # json: the explorer's data
 
 
-def copy_assets(project: Project, html_dir: Path) -> int:
+def copy_assets(project: Project, html_dir: Path, lang: str = "*") -> int:
     """Copy report/<ISO>/<cycle>/<lang>/{tables/*.csv, figures/*.svg} beside the built pages
-    that link to them (same relative path), so every chart image and download resolves."""
+    that link to them (same relative path), so every chart image and download resolves; only
+    `lang`'s into an edition's folder."""
     n = 0
     report = project.root / "report"
     if not report.is_dir():
         return 0
     for pattern in PAGE_ASSETS:
-        for src in sorted(report.glob(f"*/*/*/{pattern}")):
+        for src in sorted(report.glob(f"*/*/{lang}/{pattern}")):
             dest = html_dir / src.relative_to(project.root)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
@@ -223,12 +262,108 @@ def check_languages(project: Project) -> None:
         )
 
 
+def _first_file(parts: list[dict[str, Any]]) -> str | None:
+    files = [f for part in parts for f in toc_files(part)]
+    return files[0] if files else None
+
+
+def edition_page(project: Project, lang: str) -> str:
+    """MyST of a non-English edition's root page, in that language: its reports (checked
+    {doc} links), the English handbook and the language choice (raw links out of the edition,
+    which Sphinx does not check: they are relative to the site, `<lang>/report/<lang>.html`)."""
+    lines = [f"# {t('edition.title', lang)}", "", t("edition.intro", lang), ""]
+    for caption, chapters in _report_chapters(project, lang):
+        lines += [f"## {caption}", ""]
+        lines += [f"- {{doc}}`{role(c['title'])} </{c['file']}>`" for c in chapters]
+        lines.append("")
+    links = []
+    handbook = _first_file(_parts_file(project, HANDBOOK_PART))
+    if handbook:
+        links.append(
+            f'<a href="../../{FALLBACK}/{escape(handbook)}.html" hreflang="{FALLBACK}">'
+            f"{escape(t('edition.handbook', lang))}</a>"
+        )
+    links.append(f'<a href="../../index.html">{escape(t("edition.choose", lang))}</a>')
+    lines.append(f'<p class="voicescount-editions">{" · ".join(links)}</p>')
+    return "\n".join(lines) + "\n"
+
+
+def landing_page(project: Project) -> str:
+    """`_build/html/index.html`: the choice of edition, each named in its own language."""
+    items = "".join(
+        f'<li><a href="{lg}/index.html" hreflang="{lg}" lang="{lg}">'
+        f"{escape(t(f'language.{lg}', lg))}: {escape(t('edition.title', lg))}</a></li>"
+        for lg in editions(project)
+    )
+    handbook = _first_file(_parts_file(project, HANDBOOK_PART))
+    more = (
+        f'<p><a href="{FALLBACK}/{escape(handbook)}.html">'
+        f"{escape(t('edition.handbook', FALLBACK))}</a></p>"
+        if handbook
+        else ""
+    )
+    title = escape(t("edition.title", FALLBACK))
+    return (
+        f'<!DOCTYPE html>\n<html lang="{FALLBACK}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n"
+        "<style>body{font-family:sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;"
+        "line-height:1.5;color:#222}a{color:#0645ad}li{margin:.5rem 0}</style>\n"
+        f"</head>\n<body>\n<main>\n<h1>{title}</h1>\n"
+        f"<p>{escape(t('edition.choose', FALLBACK))}:</p>\n<ul>{items}</ul>\n{more}\n"
+        "</main>\n</body>\n</html>\n"
+    )
+
+
+def edition_config(project: Project, lang: str) -> dict[str, Any]:
+    """_config.yml for one edition: its title, Sphinx `language` (theme strings, <html lang>),
+    its search language (voicescount.sphinxext adds one without stemming where Sphinx has
+    none) and `voicescount_edition`, which points the page links across editions."""
+    cfg = read_yaml(project.root / "_config.yml")
+    cfg["title"] = t("edition.title", lang)
+    conf = cfg.setdefault("sphinx", {}).setdefault("config", {})
+    conf.update(language=lang, html_search_language=lang, voicescount_edition=lang)
+    return cfg
+
+
+def _sphinx_build(project: Project, toc_path: Path, config: Path, out: Path) -> tuple[int, str]:
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
+        "build",
+        str(project.root),
+        "--toc",
+        str(toc_path),
+        "--config",
+        str(config),
+        "--path-output",
+        str(out),
+        "--warningiserror",
+        "--nitpick",
+        "--keep-going",
+        "--all",
+    ]
+    env = dict(os.environ, PYTHONHASHSEED="0", SOURCE_DATE_EPOCH="0")
+    proc = subprocess.run(cmd, cwd=project.root, capture_output=True, text=True, env=env)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
 def build_book(project: Project, quiet: bool = True) -> Path:
-    """Write the toc, build the book (no execution, -W -n) and swap it into `_build/html`."""
+    """Build one edition per language (no execution, -W -n) into `_build/html/<lang>/`, with
+    `_build/html/index.html` choosing the edition, and swap the whole into `_build/html`.
+
+    Each edition is its own Sphinx project over the same source folder (its own toc and
+    config), so its navigation, theme strings, `<html lang>` and search index are in its
+    language. English also carries the handbook and training, which the others link to.
+    """
     check_languages(project)
     write_toc(project)
-    toc_dict = yaml.safe_load((project.root / TOC_FILE).read_text(encoding="utf-8"))
-    missing = missing_pages(project, toc_dict)
+    langs = editions(project)
+    tocs = {lang: toc(project, lang) for lang in langs}
+    for lang in langs[1:]:  # the generated root pages of the other editions
+        atomic_write_text(project.root / f"{edition_root(lang)}.md", edition_page(project, lang))
+    missing = [m for lang in langs for m in missing_pages(project, tocs[lang])]
     if missing:
         raise BookBuildError(
             f"the table of contents lists pages that do not exist: {', '.join(missing[:5])}"
@@ -242,46 +377,53 @@ def build_book(project: Project, quiet: bool = True) -> Path:
     build_root.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=build_root))
     try:
-        cmd = [
-            sys.executable,
-            "-c",
-            "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
-            "build",
-            str(project.root),
-            "--path-output",
-            str(tmp),
-            "--warningiserror",
-            "--nitpick",
-            "--keep-going",
-            "--all",
-        ]
-        env = dict(os.environ, PYTHONHASHSEED="0", SOURCE_DATE_EPOCH="0")
-        proc = subprocess.run(
-            cmd, cwd=project.root, capture_output=True, text=True, env=env, check=False
-        )
-        if not quiet:
-            sys.stderr.write(proc.stdout + proc.stderr)
-        html = tmp / "_build" / "html"
-        if proc.returncode != 0 or not (html / "index.html").is_file():
-            log = _ANSI.sub("", proc.stdout + proc.stderr).replace(f"{project.root}{os.sep}", "")
-            lines = [ln.strip() for ln in log.splitlines()]
-            problems = [ln for ln in lines if _WARNING.search(ln)] or lines[-5:]
-            shown = "; ".join(problems[:8]) or f"jupyter-book exited with {proc.returncode}"
-            more = f" (and {len(problems) - 8} more)" if len(problems) > 8 else ""
-            raise BookBuildError(
-                f"the book did not build: {shown}{more}.",
-                path=project.root / "_config.yml",
-                hint="Fix the pages named above (broken references and missing files are "
-                "errors); run `voicescount build --verbose` for the full Sphinx log.",
+        site = tmp / "site"
+        site.mkdir()
+        for lang in langs:
+            work = tmp / lang
+            work.mkdir()
+            (work / TOC_FILE).write_text(_dump(tocs[lang]), encoding="utf-8")
+            (work / "_config.yml").write_text(
+                yaml.safe_dump(edition_config(project, lang), sort_keys=False, allow_unicode=True),
+                encoding="utf-8",
             )
-        copy_assets(project, html)
+        # The editions are independent Sphinx projects: built side by side, one per core.
+        workers = max(1, min(len(langs), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(
+                pool.map(
+                    lambda lg: _sphinx_build(
+                        project, tmp / lg / TOC_FILE, tmp / lg / "_config.yml", tmp / lg
+                    ),
+                    langs,
+                )
+            )
+        for lang, (rc, log) in zip(langs, results, strict=True):
+            if not quiet:
+                sys.stderr.write(log)
+            html = tmp / lang / "_build" / "html"
+            if rc != 0 or not (html / "index.html").is_file():
+                log = _ANSI.sub("", log).replace(f"{project.root}{os.sep}", "")
+                lines = [ln.strip() for ln in log.splitlines()]
+                problems = [ln for ln in lines if _WARNING.search(ln)] or lines[-5:]
+                shown = "; ".join(problems[:8]) or f"jupyter-book exited with {rc}"
+                more = f" (and {len(problems) - 8} more)" if len(problems) > 8 else ""
+                raise BookBuildError(
+                    f"the {lang} edition of the book did not build: {shown}{more}.",
+                    path=project.root / "_config.yml",
+                    hint="Fix the pages named above (broken references and missing files are "
+                    "errors); run `voicescount build --verbose` for the full Sphinx log.",
+                )
+            copy_assets(project, html, lang)
+            os.replace(html, site / lang)
+        (site / "index.html").write_text(landing_page(project), encoding="utf-8")
         final = build_root / "html"
-        if final.exists() and exchange_dirs(html, final):
-            return final  # the old book is now at `html`, inside tmp: removed below
+        if final.exists() and exchange_dirs(site, final):
+            return final  # the old book is now at `site`, inside tmp: removed below
         old = build_root / f".old-html-{os.getpid()}"
         if final.exists():
             os.replace(final, old)
-        os.replace(html, final)
+        os.replace(site, final)
         shutil.rmtree(old, ignore_errors=True)
         return final
     finally:

@@ -108,6 +108,9 @@ def report_chapters(
     """Read and clean every built page of the report (a missing page is an InputError)."""
     html_dir = Path(html_dir)
     files = report_pages(project, iso, cycle, lang)
+    site = ""  # the pages' folder below the book's address
+    if files and (html_dir / lang / f"{files[0]}.html").is_file():
+        html_dir, site = html_dir / lang, f"{lang}/"  # the book's <lang> edition
     pages = [Path(f).name + ".html" for f in files]
     index = {p: k for k, p in enumerate(pages, start=1)}
     out = []
@@ -127,7 +130,7 @@ def report_chapters(
         for a in art.select("a.headerlink"):
             a.decompose()
         title = " ".join(h1.get_text(" ").split()) if h1 else page.removesuffix(".html")
-        _clean(art, k, index, path.parent, base_url, f"{f.rsplit('/', 1)[0]}/")
+        _clean(art, k, index, path.parent, base_url, f"{site}{f.rsplit('/', 1)[0]}/")
         out.append(Chapter(page, title, art.decode_contents()))
     return out
 

@@ -126,7 +126,7 @@ def chapter_pages(project: Project, iso: str, cycle: int | str, lang: str) -> li
     """(stem, title) of every report page of the cycle in `lang`, in book order.
 
     Titles are those the pages show (i18n.CHAPTER_KEYS through the catalogue); the paths are
-    report/<ISO>/<cycle>/<lang>/<stem>.html inside the built book.
+    <lang>/report/<ISO>/<cycle>/<lang>/<stem>.html inside the built book (its <lang> edition).
     """
     out = []
     for nb in templates(project):
@@ -255,7 +255,7 @@ def build_chapter(
         ),
     ]
     prefix = base_url.rstrip("/") + "/" if base_url else ""
-    rel = f"report/{iso}/{cycle}/{lang}"
+    rel = f"{lang}/report/{iso}/{cycle}/{lang}"  # in the book's <lang> edition
     refs = [
         (t("vnr.report_chapter", lang, cycle=cycle, chapter=title), f"{prefix}{rel}/{stem}.html")
         for stem, title in chapter_pages(project, iso, cycle, lang)
