@@ -132,8 +132,10 @@ def add_training(sub: argparse._SubParsersAction) -> None:
         "training",
         help="write the training kit: participant and trainer notebooks and slides",
         description="For each session in handbook/training/, write a participant copy "
-        "(solution cells removed, outputs cleared), a trainer copy (executed) and reveal.js "
-        "slides into OUT/<session>/. With the assets of `make slides-assets` the slides also "
+        "(answer and check cells, solution cells removed, outputs cleared), a trainer copy "
+        "(executed) and reveal.js slides (from the participant copy, with the trainer's "
+        "speaker notes) into OUT/<session>/, and the example cycle the notebooks read into "
+        "OUT/example-project/. With the assets of `make slides-assets` the slides also "
         "work without internet (copied to OUT/_slides/).",
     )
     p.add_argument(
