@@ -438,18 +438,19 @@ def _taylor_var(p: _Prep, dom: np.ndarray, D: int, xw: np.ndarray, rr: np.ndarra
     weighted residuals w r, rr = r (for the calibration regression)."""
     inside = dom >= 0
     n_psu = len(p.psu_h)
-    Z1 = sp.csr_matrix((xw[inside], (p.psu[inside], dom[inside])), (n_psu, D)).toarray()
-    Z2 = None
-    if p.ssu is not None:
-        Z2 = sp.csr_matrix((xw[inside], (p.ssu[inside], dom[inside])), (len(p.ssu_psu), D))
-        Z2 = Z2.toarray()
+    d, x = dom[inside], xw[inside]
+
+    def table(unit: np.ndarray, size: int) -> np.ndarray:  # (units x domains) sums of x
+        return np.bincount(unit[inside] * D + d, weights=x, minlength=size * D).reshape(size, D)
+
+    Z1 = table(p.psu, n_psu)
+    Z2 = None if p.ssu is None else table(p.ssu, len(p.ssu_psu))
     if p.X is not None:  # residuals from the calibration regression: beta_d per domain
-        B = (
-            sp.csr_matrix(
-                ((p.w0 * rr)[inside], (dom[inside], np.flatnonzero(inside))), (D, len(dom))
-            )
-            @ p.X
-        )  # D x K: X' W0 r per domain
+        v = (p.w0 * rr)[inside]
+        Xi = p.X[inside]
+        B = np.column_stack(  # D x K: X' W0 r per domain
+            [np.bincount(d, weights=v * Xi[:, k], minlength=D) for k in range(Xi.shape[1])]
+        )
         beta = B @ p.Tinv  # D x K
         Z1 = Z1 - p.WX1 @ beta.T
         if Z2 is not None:
