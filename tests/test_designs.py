@@ -208,3 +208,15 @@ def test_cycle_yml_design_errors():
     with pytest.raises(ValidationError, match="bounds"):
         _cycle({}, {"margins": ["sex"], "method": "rake", "bounds": [0.5, 2]})
     assert _cycle({}, {"margins": ["sex"]}).weighting.method == "rake"  # the default
+
+
+def test_cycle_yml_design_error_names_file_and_field(tmp_path):
+    from voicescount.errors import ConfigError
+    from voicescount.registry import Cycle, parse_model
+
+    raw = _cycle({}, None).model_dump(exclude_none=True)
+    raw["design"]["replicates"] = {"type": "Fay", "columns": "rw_*"}
+    with pytest.raises(ConfigError) as e:
+        parse_model(Cycle, raw, tmp_path / "cycle.yml")
+    assert "cycle.yml" in str(e.value) and "design.replicates" in str(e.value)
+    assert "rho" in str(e.value)
