@@ -75,6 +75,9 @@ Method (Taylor linearisation, as `survey::svymean` / `svyby` / `svyciprop`):
   2e-13 relative (quantiles exact), on that design raked to two margins to 3e-15.
 * fpc: a per-row column holding either the sampling fraction of PSUs in the stratum (<= 1) or
   the number of PSUs in the stratum's population (> 1), as `svydesign(fpc = )`.
+* Two-stage (`Design.ssu`, `fpc2`), post-stratified (`poststrata`), calibrated
+  (`calibrate`, `base_weight`) and replicate (`replicates`) designs: `estimate` hands them to
+  voicescount.designs (same output; its docstring says how each agrees with R).
 * Raked weights (`Design(rake = margins)`, which `prepare.design_for` gives the raked
   instrument): the variance of R's `rake()` design, not of fixed weights. R's code path:
   `rake()` postStratifies on each margin in turn and keeps, from its last sweep, each
@@ -683,16 +686,7 @@ def _estimate_other(
     for d in dims:
         codes[d], levels[d] = level_codes(df[d])
     rk = raking(df, design, prep) if design.rake else None
-    if rk is not None:  # W_jk: weight of PSU j's rows in margin cell k
-        cell = [rk.off[m] + c for m, c in enumerate(rk.codes)]
-        Wjk = np.zeros((P, rk.K))
-        for c in cell:
-            Wjk += np.bincount(prep.psu * rk.K + c, weights=prep.w, minlength=P * rk.K).reshape(
-                P, rk.K
-            )
     lonely = prep.n_h == 1
-    scale = prep.scale_h[prep.psu_stratum]
-    Hm = _indicator(prep.psu_stratum, H, P)  # strata x PSUs
     doms = []  # per grouping: row -> domain (-1: in none), number of domains, labels
     for g in groupings:
         dcode = np.zeros(len(df), dtype=np.int64)
@@ -713,28 +707,48 @@ def _estimate_other(
                 out[k] = tq[x]
         return out
 
+    def pairs(dom, D, rows):
+        """The (domain, PSU) pairs holding a row of `rows`: keys and each row's pair."""
+        return _unique_inverse(dom[rows] * P + prep.psu[rows], max(D * P, 1))
+
     def degf(dom, D, rows):
         """R's degf of each domain's subset: PSUs holding a row of `rows` minus their strata."""
-        held = np.bincount(dom[rows] * P + prep.psu[rows], minlength=D * P).reshape(D, P) > 0
-        hs = (Hm @ held.T.astype(np.float64)).T
-        return (held.sum(1) - (hs > 0).sum(1)).astype(float)
+        uniq = pairs(dom, D, rows)[0]
+        pd_ = uniq // P
+        dh = _unique_inverse(pd_ * H + prep.psu_stratum[uniq % P], max(D * H, 1))[0]
+        return (np.bincount(pd_, minlength=D) - np.bincount(dh // H, minlength=D)).astype(float)
 
     def variance(dom, D, rows, r):
         """Design variance of each domain's statistic with row scores w_i r_i (r given on
-        `rows`, 0 elsewhere), as svyrecvar: raking-adjusted, then between PSUs in strata."""
-        key = dom[rows] * P + prep.psu[rows]
-        Z = np.bincount(key, weights=prep.w[rows] * r, minlength=D * P).reshape(D, P)
+        `rows`, 0 elsewhere), as svyrecvar: between PSUs within strata over the domain's
+        (domain, PSU) pairs (the stratum's other PSUs count with total 0; a lonely PSU is
+        centred at 0), then for raked weights the adjustment of `_rake_correction`:
+        - 2 sum_pairs Z_j F_j c_d + c_d' G c_d, with c_d = B R_d."""
+        uniq, inv = pairs(dom, D, rows)
+        Z = np.bincount(inv, weights=prep.w[rows] * r, minlength=len(uniq))
+        pd_, pp = uniq // P, uniq % P
+        dh = pd_ * H + prep.psu_stratum[pp]
+        nh = np.tile(prep.n_h, D)
+        S1 = np.bincount(dh, weights=Z, minlength=D * H)
+        zbar = np.where(np.tile(lonely, D), 0.0, S1 / nh)
+        dev = Z - zbar[dh]
+        S2 = np.bincount(dh, weights=dev * dev, minlength=D * H)
+        S2 += (nh - np.bincount(dh, minlength=D * H)) * zbar * zbar
+        var = (S2 * np.tile(prep.scale_h, D)).reshape(D, H).sum(1)
         if rk is not None:
-            R = np.zeros((D, rk.K))
-            for c in cell:
-                R += np.bincount(dom[rows] * rk.K + c[rows], weights=r, minlength=D * rk.K).reshape(
-                    D, rk.K
-                )
-            Z -= _mm(_mm(R, rk.B.T), Wjk.T)
-        zs = (Hm @ Z.T).T
-        zbar = np.where(lonely, 0.0, zs / prep.n_h)
-        Z -= zbar[:, prep.psu_stratum]
-        return np.maximum((Z * Z) @ scale, 0.0)
+            R = np.zeros((D, rk.K))  # sums of r over each (domain, margin cell)
+            for m, c in enumerate(rk.codes):
+                key = dom[rows] * rk.K + rk.off[m] + c[rows]
+                R += np.bincount(key, weights=r, minlength=D * rk.K).reshape(D, rk.K)
+            C = _mm(R, rk.B.T)
+            cross = np.zeros(D)
+            step = 1 << 15
+            for i in range(0, len(uniq), step):
+                sl = slice(i, i + step)
+                fc = np.einsum("pk,pk->p", rk.F[pp[sl]], C[pd_[sl]])
+                cross += np.bincount(pd_[sl], weights=Z[sl] * fc, minlength=D)
+            var += np.einsum("dk,dk->d", C, _mm(C, rk.G)) - 2 * cross
+        return np.maximum(var, 0.0)
 
     keys = ["estimate", "se", "ci_low", "ci_high", "deff", "n", "N"]
     parts: list[dict] = []
