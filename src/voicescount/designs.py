@@ -246,6 +246,13 @@ def replicate_weights(df: pd.DataFrame, design: Design, w: np.ndarray):
         n_psu = int(key.max()) + 1
         psu_h = np.zeros(n_psu, dtype=np.intp)
         psu_h[key] = strat
+        if n_psu > 8000:  # one replicate per PSU: a PSU x replicate matrix of n_psu^2 numbers
+            raise InputError(
+                f"has {n_psu:,} PSUs, too many to create one jackknife replicate per PSU.",
+                field=design.psu,
+                hint="Use the strata/PSU linearisation (drop `replicates`), or give grouped "
+                "replicate weight columns.",
+            )
         if rep.type == "JK1":
             mult = np.full((n_psu, n_psu), n_psu / (n_psu - 1))
             np.fill_diagonal(mult, 0.0)
