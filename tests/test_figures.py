@@ -103,7 +103,12 @@ def test_dot_whisker_orders_flags_and_suppresses(est, project):
     ]
     assert table["Estimate (%)"].iloc[:2].tolist() == [55.0, 30.0]
     assert np.isnan(table["Estimate (%)"].iloc[2])
-    assert table["Note"].tolist() == ["use with caution", "", "suppressed (n < 5)", ""]
+    assert table["Note"].tolist() == [
+        "use with caution",
+        "",
+        "suppressed: fewer than 5 respondents",
+        "",
+    ]
     assert pd.isna(table["Respondents (n)"].iloc[2])  # small n not disclosed either
     # The figure plots exactly the table's numbers; the caution point is hollow.
     assert [(round(x, 6), filled) for x, filled in _dots(c)] == [(55.0, False), (30.0, True)]
@@ -115,7 +120,7 @@ def test_dot_whisker_orders_flags_and_suppresses(est, project):
         "South": 0.0,  # suppressed rows last
     }
     texts = [tx.get_text() for tx in c.fig.axes[0].texts]
-    assert "suppressed (n < 5)" in texts
+    assert "suppressed: fewer than 5 respondents" in texts
     legend = [tx.get_text() for tx in c.fig.legends[0].get_texts()]
     assert "use with caution" in legend and "Overall: 40.0%" in legend
     # Alt text names extremes with values, the overall, caution and suppression.
@@ -132,7 +137,7 @@ def test_intersections_and_secondary_suppression(est, project):
     )  # fmt: skip
     groups = c.table.iloc[:, 0].tolist()
     assert groups[:3] == ["Nữ × Có khuyết tật", "Nữ × Không khuyết tật", "Nam × Có khuyết tật"]
-    assert c.table.iloc[2, -1] == "đã ẩn (để bảo vệ một nhóm nhỏ)"
+    assert c.table.iloc[2, -1] == "đã ẩn để không thể suy ra một ô đã ẩn khác"
     assert "Cao nhất: Nữ × Có khuyết tật (52,0%)" in c.alt  # Vietnamese decimal comma
 
 
@@ -181,7 +186,7 @@ def test_heatmap_gaps_and_suppression_without_tests_draw_no_significance(est, pr
     assert not any(figures.SIGNIFICANT in t.get_text() for t in c.fig.axes[0].texts)
     legend = [h.get_label() for h in c.fig.legends[0].legend_handles]
     assert "gap statistically significant" not in legend and len(legend) == 3
-    assert tab.loc[("South", "Poverty"), "Note"] == "suppressed (n < 5)"
+    assert tab.loc[("South", "Poverty"), "Note"] == "suppressed: fewer than 5 respondents"
     assert np.isnan(tab.loc[("South", "Poverty"), "Gap (percentage points)"])
     assert "Largest gap: Central & Central Highlands, Poverty (+15.0 percentage points)" in c.alt
     assert "Smallest gap: Central & Central Highlands, In school (−1.0 percentage points)" in c.alt
@@ -421,7 +426,7 @@ def test_panels_one_per_dimension_sharing_the_value_axis_and_overall(est_dims, p
         ["Female", "Male", "Intersex"],
         ["With disability", "Without disability"],
     ]
-    assert [tx.get_text() for tx in axes[1].texts] == ["suppressed (n < 5)"]
+    assert [tx.get_text() for tx in axes[1].texts] == ["suppressed: fewer than 5 respondents"]
     dots = [_dots(c, ax) for ax in axes]
     # One line for a panel's whiskers and one per dot face, not two lines per row.
     assert all(len(ax.lines) <= 4 for ax in axes)
@@ -464,7 +469,10 @@ def test_panels_table_has_every_group_of_every_dimension(est_dims, project, tmp_
     for key in (("Region", "South"), ("Sex", "Intersex")):  # suppressed: kept, blank
         row = by.loc[key]
         assert row[["Estimate (%)", "95% CI, lower", "95% CI, upper"]].isna().all()
-        assert pd.isna(row["Respondents (n)"]) and row["Note"] == "suppressed (n < 5)"
+        assert (
+            pd.isna(row["Respondents (n)"])
+            and row["Note"] == "suppressed: fewer than 5 respondents"
+        )
     assert by.loc[("Disability", "With disability"), "Estimate (%)"] == 61.0
     assert by.loc[("Region", "Central & Central Highlands"), "Note"] == "use with caution"
     assert by.loc[("", "All respondents"), "Respondents (n)"] == 900
@@ -513,7 +521,7 @@ def test_panels_for_intersections(est_dims, project):
     assert c.table["Group"].tolist()[:3] == [
         "Female × With disability", "Female × Without disability", "Male × With disability",
     ]  # fmt: skip
-    assert c.table["Note"].iloc[2] == "suppressed (protects a small group)"
+    assert c.table["Note"].iloc[2] == "suppressed so that another hidden cell cannot be worked out"
     assert "Sex × Disability: highest Female × With disability (52.0%)" in c.alt
     # A grouping without rows gets no panel; none at all gives the no-data chart.
     assert (
@@ -564,7 +572,10 @@ def test_hidden_cells_say_why_primary_secondary_or_nobody_asked(est, project):
         country=project.country("VN"), lang="en",
     )  # fmt: skip
     notes = dict(zip(c.table.iloc[:, 0], c.table.iloc[:, -1], strict=True))
-    assert notes["Male × With disability"] == "suppressed (protects a small group)"
+    assert (
+        notes["Male × With disability"]
+        == "suppressed so that another hidden cell cannot be worked out"
+    )
     assert notes["Male × Without disability"] == "no respondents in this group"
     assert "to protect a small group (secondary suppression): Male × With disability." in c.alt
     assert "No respondents in the group" in c.alt and "fewer than" not in c.alt
@@ -614,3 +625,21 @@ def test_official_grid_shows_goals_by_groups_with_counts_alt_and_symbols(project
     assert (tmp_path / "tables" / "official-grid.csv").is_file()
     empty = figures.official_grid(cmp, {}, dimensions=project.dimensions, country=country)
     assert empty.table.empty
+
+
+def test_heatmap_says_which_rule_hid_a_cell(est, project):
+    """Too few respondents: hatched; hidden so another hidden cell cannot be worked out:
+    dotted; each with its own legend entry (issue 15)."""
+    c = figures.heatmap(
+        est, ["poor", "school"], ["region", "sex×disability"], dimensions=project.dimensions,
+        country=project.country("VN"), labels={"poor": "Poverty", "school": "In school"},
+    )  # fmt: skip
+    hatches = [p.get_hatch() for p in c.fig.axes[0].patches if p.get_hatch()]
+    assert hatches.count("...") >= 1 and hatches.count("///") >= 2
+    legend = [h.get_label() for h in c.fig.legends[0].legend_handles]
+    assert "hatched: fewer than 5 respondents" in legend
+    assert "dotted: hidden so that another hidden cell cannot be worked out" in legend
+    tab = c.table.set_index(["Group", "Indicator"])
+    assert tab.loc[("Male × With disability", "Poverty"), "Note"] == (
+        "suppressed so that another hidden cell cannot be worked out"
+    )

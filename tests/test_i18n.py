@@ -31,7 +31,7 @@ def test_translations_know_only_english_keys_and_keep_placeholders(lang):
 
 
 def test_t_formats_and_falls_back_to_english_only_without_a_catalogue():
-    assert i18n.t("legend.suppressed", "vi", n=5) == "đã ẩn (n < 5)"
+    assert i18n.t("legend.suppressed", "vi", n=5) == "đã ẩn: ít hơn 5 người trả lời"
     # a language with no catalogue at all is English, and says so
     with pytest.warns(i18n.UntranslatedWarning, match="locales/xx.yml"):
         i18n._warn_untranslated.cache_clear()

@@ -437,7 +437,7 @@ def test_sdg_page_has_definition_estimate_behind_charts_and_trend(chapters, tmp_
     assert len(groups) == len(singles) + 1  # every group of every dimension, and the overall
     intersex = groups[groups["Group"] == "Intersex"].iloc[0]
     assert pd.isna(intersex["Estimate (%)"]) and pd.isna(intersex["Respondents (n)"])
-    assert intersex["Note"] == "suppressed (n < 5)"
+    assert intersex["Note"] == "suppressed: fewer than 5 respondents"
     crossed = pd.read_csv(out / "tables" / "x_water--intersections.csv", encoding="utf-8-sig")
     assert set(crossed["Dimension"].dropna()) == {"Sex × Disability"}
     assert crossed["Group"].iloc[-1] == "All respondents"

@@ -810,7 +810,8 @@ def heatmap(
     rules.multiple_comparisons says, computed once for the cycle); a table without that column
     draws no significance marks (no star, legend entry, table column or alt-text sentence).
     `alpha` is ignored (significance is decided where the tests are run; the argument goes
-    when report.py stops passing it). Suppressed cells are grey and hatched.
+    when report.py stops passing it). Suppressed cells are grey: hatched when too few
+    respondents, dotted when hidden so another hidden cell cannot be worked out.
     """
     _check_columns(est, ESTIMATE_COLUMNS, "estimate")
     labels = dict(labels or {})
@@ -851,6 +852,7 @@ def heatmap(
     gap = np.full((nr, nc), np.nan)
     shade = np.full((nr, nc), np.nan)
     sup = np.zeros((nr, nc), bool)
+    second = np.zeros((nr, nc), bool)  # hidden by secondary suppression: dotted, not hatched
     star = np.zeros((nr, nc), bool)
     pos = {key: i for i, key in enumerate(group_keys)}
     # Plain records and a key index: iterrows and a filter per cell made the heat map's
@@ -864,6 +866,7 @@ def heatmap(
         i, j = pos[(r["_grouping"], r["_code"])], col_of[r["variable"]]
         if r["_suppressed"]:
             sup[i, j] = True
+            second[i, j] = r["_why"] == "secondary"
             continue
         gap[i, j] = r["gap"]
         shade[i, j] = r["gap"] * (1 if hib.get(r["variable"], True) else -1)
@@ -882,8 +885,8 @@ def heatmap(
                 if sup[i, j] or np.isnan(gap[i, j]):
                     ax.add_patch(
                         mpl.patches.Rectangle(
-                            (j - 0.5, i - 0.5), 1, 1, facecolor=LIGHT_GREY, hatch="///",
-                            edgecolor=GREY, lw=0,
+                            (j - 0.5, i - 0.5), 1, 1, facecolor=LIGHT_GREY,
+                            hatch="..." if second[i, j] else "///", edgecolor=GREY, lw=0,
                         )
                     )  # fmt: skip
                     continue
@@ -906,6 +909,7 @@ def heatmap(
             Patch(facecolor=OKABE_ITO["orange"], label=t("legend.worse_off", lang)),
             *([Line2D([], [], ls="", marker="$*$", color="black", label=t("legend.significant", lang))] if tested else []),
             Patch(facecolor=LIGHT_GREY, hatch="///", edgecolor=GREY, label=t("legend.hatched_suppressed", lang, n=suppress_n)),
+            *([Patch(facecolor=LIGHT_GREY, hatch="...", edgecolor=GREY, label=t("legend.dotted_secondary", lang))] if second.any() else []),
         ]  # fmt: skip
         fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
 
