@@ -574,7 +574,14 @@ def test_trends_page_table_and_charts(chapters, tmp_path):
     names = ["trend-x_water--overall", "trend-x_water--disability", "trend-x_violence--overall"]
     assert set(names) <= {f.name for _, _, figs in view.charts for f in figs}
     targets = render.targets(view.markdown())
-    assert targets[0] == "zz-2023-en-tab-trends"
+    # The headline (the largest change, or that none is significant) and its chart come first.
+    assert targets[0] == "zz-2023-en-fig-headline-trends"
+    assert "zz-2023-en-tab-trends" in targets
+    assert view.headline.sentences[0] in (
+        "No indicator changed significantly since 2021. The chart shows the largest change.",
+        "1 of 2 indicators changed significantly since 2021.",
+        "2 of 2 indicators changed significantly since 2021.",
+    )
     for label in ["zz-2023-en-trend-x_water", *(f"zz-2023-en-fig-{n}" for n in names)]:
         assert label in targets
     hist = pd.concat(
@@ -654,7 +661,13 @@ def test_who_heard_page_shows_the_stores_counts_labelled(chapters, tmp_path, mon
     assert view.coverage is None  # no population margins in the store
     assert (tmp_path / "figures" / "heard-sex.svg").is_file()
     targets = render.targets(view.markdown())
-    assert targets[:3] == [
+    # The groups reached open the page (the headline's chart), then the detail.
+    assert view.headline.sentences == [
+        "1,200 people answered this survey.",
+        "The largest groups reached: Women (700), People with disabilities (90).",
+    ]
+    assert targets[0] == "zz-2023-en-fig-heard-group"
+    assert targets[2:5] == [
         "zz-2023-en-who-heard-instruments",
         "zz-2023-en-tab-heard-instruments",
         "zz-2023-en-who-heard-groups",

@@ -548,17 +548,19 @@ def who_heard(
         summary = vo.activities_summary(vo.read_activities(act), lang)
         activities_t = _tab(summary, out_dir, "heard-activities", lang,
                             rt("cap.activities", lang))  # fmt: skip
+    groups_fig = _fig(chart, out_dir, "heard-group")
     return _view(
         "who_heard",
-        ["intro", "groups", "coverage", "activities"],
+        ["headline", "intro", "groups", "coverage", "activities"],
         iso,
         cycle,
         lang,
+        headline=heard_headline(c, gc, groups_fig),
         received=s["received"],
         kept=s["kept"],
         quarantined=s["quarantined"],
         instruments=_tab(tab, out_dir, "heard-instruments", lang, rt("cap.instruments", lang)),
-        groups=_fig(chart, out_dir, "heard-group"),
+        groups=groups_fig,  # shown in the headline
         group_counts=c.store.groups,  # codes: group, n
         dimensions=dims,
         coverage=coverage_t,
@@ -1109,10 +1111,11 @@ def trends_chapter(
         charts.append((v, c.label(v), figs))
     return _view(
         "trends",
-        ["intro", "table", "indicators", "notes"],
+        ["headline", "intro", "table", "indicators", "notes"],
         iso,
         cycle,
         lang,
+        headline=trends_headline(c, sub, tt),
         variables=variables,
         cycles=[int(x) for x in cycles],
         table=_tab(shown, out_dir, "trends", lang, cap),
@@ -1324,3 +1327,46 @@ def inequalities_headline(c: _Ctx) -> Headline:
         "headline.gaps_count", c.lang, k=fmt_number(k, c.lang), m=fmt_number(len(one), c.lang)
     )
     return Headline([count, *h.sentences[:2]], h.figure)
+
+
+def heard_headline(c: _Ctx, groups: pd.DataFrame, fig: Figure) -> Headline:
+    """Who was heard: how many answered, the three largest groups reached, and the chart of
+    the groups (it moves from the detail to the top of the page)."""
+    kept = fmt_number(c.store.summary["kept"], c.lang)
+    top = groups.sort_values("n", ascending=False, kind="mergesort").head(3)
+    named = ", ".join(f"{r['label']} ({fmt_number(r['n'], c.lang)})" for _, r in top.iterrows())
+    sentences = [t("headline.heard", c.lang, kept=kept)]
+    if named:
+        sentences.append(t("headline.heard_groups", c.lang, groups=named))
+    return Headline(sentences, fig)
+
+
+def trends_headline(c: _Ctx, hist: pd.DataFrame, tt: pd.DataFrame) -> Headline:
+    """How many indicators changed significantly since the previous cycle (the store's tests)
+    and the largest such change with its overall trend chart; without one, the largest change
+    is drawn and the page says that no change is significant."""
+    tested = tt[tt["change"].notna()]
+    sig = tested[tested["significant"].fillna(False).astype(bool)]
+    prev = c.store.previous
+    if tested.empty or prev is None:
+        return Headline([t("headline.first_cycle", c.lang)])
+    pool = sig if not sig.empty else tested
+    r = pool.assign(_abs=pool["change"].abs())
+    r = r.sort_values("_abs", ascending=False, kind="mergesort").iloc[0]
+    var, ind = r["variable"], c.ind(r["variable"])
+    if sig.empty:
+        sentences = [t("headline.trends_none", c.lang, cycle=prev)]
+    else:
+        k, m = fmt_number(len(sig), c.lang), fmt_number(len(tested), c.lang)
+        better = (r["change"] > 0) == ind.higher_is_better
+        key = "headline.trends_better" if better else "headline.trends_worse"
+        sentences = [
+            t("headline.trends_count", c.lang, k=k, m=m, cycle=prev),
+            t(key, c.lang, indicator=c.label(var), change=_fmt_gap(r["change"], ind.unit, c.lang)),
+        ]
+    rows = hist[hist["variable"] == var]
+    ch = trend(public(rows).assign(cycle=rows["cycle"]), var, grouping="",
+               dimensions=c.project.dimensions, country=c.country, lang=c.lang,
+               indicator_label=c.label(var), unit=ind.unit,
+               suppress_n=suppress_threshold(c.rules, rows["population"].iloc[0]))  # fmt: skip
+    return Headline(sentences, _fig(ch, c.out_dir, "headline-trends"))
