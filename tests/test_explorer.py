@@ -171,6 +171,11 @@ def test_indicators_groupings_and_labels_in_the_page_language(tiny_project):
         tiny_project.dimensions, None, "sex", "female", "vi"
     )
     assert "," in female["text"]  # Vietnamese decimal comma, as on the vi pages
+    tables = store_tables()
+    tables[2023]["estimates"].loc[0, "n"] = 2262
+    data = explorer.build_payload(tiny_project, "ZZ", 2023, "vi", tables)
+    overall = next(r for r in data["rows"] if r["cycle"] == 2023 and r["code"] == "")
+    assert overall["n"] == "2.262"  # grouped as the vi tables group it
 
 
 def test_payload_is_byte_identical_across_runs(tiny_project, tmp_path):

@@ -145,7 +145,7 @@ def build_payload(
                     estimate=_published(r["estimate"], unit),
                     text=fmt_value(r["estimate"], unit, lang),
                     ci=f"{fmt_value(r['ci_low'], unit, lang)} – {fmt_value(r['ci_high'], unit, lang)}",
-                    n=int(r["n"]),
+                    n=fmt_number(int(r["n"]), lang, 0),  # as the tables write it (2.262 in vi)
                 )
                 if bool(r["caution"]):  # only when flagged (a third of the rows are not)
                     row["caution"] = True
