@@ -41,9 +41,12 @@ def test_every_example_cycle_has_a_statement_from_its_store(project, iso, cycle)
     for dim in st["coverage"]["raked_to"]:
         shares = [c["population_share"] for c in cells if c["dimension"] == dim]
         assert sum(shares) == pytest.approx(1, abs=1e-5)
-    # the example cycles declare no producers: said so, not guessed
-    assert st["producers"]["initiated_by"] == quality.NOT_DECLARED
+    # the example cycles declare their producers and participation (cycle.yml citizen_data)
+    cd = project.cycle(iso, cycle).citizen_data
+    assert cd is not None and st["producers"]["collected_by"] == cd.collected_by
     assert set(st["participation"]) == set(PARTICIPATION_STAGES)
+    assert st["participation"]["design"] == cd.participation["design"]
+    assert st["consent"]["how"] == cd.consent
 
 
 @pytest.mark.parametrize(("iso", "cycle"), CYCLES)
@@ -70,6 +73,17 @@ def test_json_is_byte_identical_across_runs_and_parses(project, tmp_path):
     assert ("quality", quality.quality_path("VN", 2022)) in estimates.download_files(
         project, "VN", 2022
     )
+
+
+def test_what_is_not_declared_says_so(project, monkeypatch):
+    cyc = project.cycle("VN", 2022)
+    bare = cyc.model_copy(update={"citizen_data": None})
+    monkeypatch.setattr(project, "cycle", lambda iso, c: bare)
+    st = quality.statement(project, "VN", 2022)
+    assert st["producers"]["initiated_by"] == quality.NOT_DECLARED
+    assert set(st["participation"].values()) == {quality.NOT_DECLARED}
+    assert st["consent"]["how"] == quality.NOT_DECLARED
+    assert "not declared" in " ".join(quality.sentences(project, st, "en"))
 
 
 def test_declared_producers_are_reported(project, monkeypatch):
@@ -102,4 +116,4 @@ def test_methods_page_shows_the_statement(project, tmp_path):
 
     page = report.methods(project, "VN", 2022, "vi", tmp_path)
     text = str(page.section("quality"))
-    assert "Khung Copenhagen" in text and "chưa khai báo" in text
+    assert "Khung Copenhagen" in text and "synthetic example" in text

@@ -1877,6 +1877,7 @@ def generate_cycle(out: Path, spec: CycleSpec, seed: int, scale: float, regions)
         "design": {"weight": "weight", "strata": "stratum", "psu": "psu"},
         "weighting": WEIGHTING,
         "identifiers": [],
+        "citizen_data": CITIZEN_DATA,
     }
     if spec.side_files:
         doc.update(
@@ -1891,6 +1892,29 @@ def generate_cycle(out: Path, spec: CycleSpec, seed: int, scale: float, regions)
         cdir / "cycle.yml", doc, f"# {SYNTHETIC_NOTE}\n# Planted problems: see ../README.md.\n"
     )
     return planted
+
+
+# Who produced the data and how the communities took part (cycle.yml `citizen_data`, read by
+# the CGD quality statement): an invented but typical arrangement, labelled as an example.
+CITIZEN_DATA = {
+    "initiated_by": ["the country's Leave No One Behind partnership of civil-society groups"],
+    "designed_by": ["partner organisations with youth, women's and disability groups"],
+    "collected_by": ["community members from the groups surveyed, trained as enumerators"],
+    "analysed_by": ["the partnership's data team, with results checked in community dialogues"],
+    "participation": {
+        "design": "Groups of young people, women and people with disabilities chose and "
+        "tested the questions (synthetic example).",
+        "collection": "Trained members of the communities asked the questions (synthetic example).",
+        "analysis": "Results were discussed and checked in community dialogues before "
+        "publication (synthetic example).",
+        "dissemination": "A community brief in the local language goes back to the people "
+        "who answered (synthetic example).",
+        "use": "Recommendations are taken to the ministries and the VNR team, and their "
+        "uptake is followed up in the next cycle (synthetic example).",
+    },
+    "consent": "Read aloud before the first question; a 'no' ends the interview and the row "
+    "is set aside (synthetic example).",
+}
 
 
 # --------------------------------------------------------------------------- population margins
