@@ -321,7 +321,11 @@ def edition_config(project: Project, lang: str) -> dict[str, Any]:
     none) and `voicescount_edition`, which points the page links across editions."""
     cfg = read_yaml(project.root / "_config.yml")
     cfg["title"] = t("edition.title", lang)
-    conf = cfg.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx = cfg.setdefault("sphinx", {})
+    extensions = sphinx.setdefault("extra_extensions", []) or []
+    if "voicescount.sphinxext" not in extensions:  # the editions need it (a minimal config)
+        sphinx["extra_extensions"] = [*extensions, "voicescount.sphinxext"]
+    conf = sphinx.setdefault("config", {})
     conf.update(language=lang, html_search_language=lang, voicescount_edition=lang)
     return cfg
 
