@@ -220,3 +220,12 @@ def test_cycle_yml_design_error_names_file_and_field(tmp_path):
         parse_model(Cycle, raw, tmp_path / "cycle.yml")
     assert "cycle.yml" in str(e.value) and "design.replicates" in str(e.value)
     assert "rho" in str(e.value)
+
+
+def test_rank_of_tall_replicate_patterns_matches_the_svd():
+    from voicescount.designs import _rank
+
+    rng = np.random.default_rng(1)
+    M = rng.random((400, 6)) @ rng.random((6, 30))  # rank 6, tall: the Gram path
+    assert _rank(M) == np.linalg.matrix_rank(M) == 6
+    assert _rank(M[:20]) == 6  # wide enough: the SVD path

@@ -300,13 +300,16 @@ def _patterns(df: pd.DataFrame, cols: list, w: np.ndarray) -> tuple[np.ndarray, 
     a domain's replicate sums are its (domain, pattern) sums times the pattern matrix. Read
     column by column (memory of a few columns, not rows x replicates); ratios written with
     ~15 digits differ in the last bits within a PSU, so patterns are keyed on 12 decimals."""
-    vec = np.random.default_rng(0).standard_normal((len(cols), 2))
-    proj = np.zeros((len(w), 2))
+    vec = np.random.default_rng(0).standard_normal(len(cols))
+    proj = np.zeros(len(w))
     for r, c in enumerate(cols):
         ratio = _numeric(df, c, "replicate weight", positive=False) / w
-        proj += np.round(ratio, 12)[:, None] * vec[r]
-    _, first, code = np.unique(proj, axis=0, return_index=True, return_inverse=True)
-    code = code.reshape(-1).astype(np.intp)
+        proj += np.round(ratio, 12) * vec[r]
+    # rows with equal projections (a random direction) share a pattern; the check below
+    # falls back to one pattern per row should two different ones ever project alike
+    code = pd.factorize(proj)[0].astype(np.intp)
+    first = np.zeros(int(code.max(initial=-1)) + 1, dtype=np.intp)
+    first[code] = np.arange(len(code))
     pmat = np.empty((len(first), len(cols)))
     for r, c in enumerate(cols):
         ratio = pd.to_numeric(df[c]).to_numpy(np.float64) / w
@@ -485,10 +488,15 @@ def _rep_var(p: _Prep, theta: np.ndarray, full: np.ndarray, mse: bool) -> np.nda
 
 
 def _rank(M: np.ndarray) -> int:
-    """Rank as R's qr(tol = 1e-5) finds it (columns with small residual norm are dropped)."""
+    """Rank as R's qr(tol = 1e-5) finds it (columns with small residual norm are dropped),
+    from the singular values of M (or of the small R x R Gram matrix of a tall M)."""
     if M.size == 0:
         return 0
-    s = np.linalg.svd(M, compute_uv=False)
+    if M.shape[0] > 2 * M.shape[1]:
+        ev = np.linalg.eigvalsh(M.T @ M)[::-1]
+        s = np.sqrt(np.maximum(ev, 0.0))
+    else:
+        s = np.linalg.svd(M, compute_uv=False)
     return int((s > 1e-5 * s[0]).sum()) if s[0] > 0 else 0
 
 
@@ -582,13 +590,21 @@ def _estimate_replicates(p: _Prep, items, mse, gcodes, kind, level, columns) -> 
     first = np.zeros(C, dtype=np.intp)
     first[cell] = np.arange(len(cell))
     cpat = p.pattern[first]
+    cache: dict[bytes, int] = {}
+
+    def ranks(rows: np.ndarray) -> int:  # domains holding the same patterns share a rank
+        key = np.packbits(rows).tobytes()
+        if key not in cache:
+            cache[key] = _rank(p.pmat[rows])
+        return cache[key]
+
     groups = []
     for dom_all, D in gcodes:
         cdom = dom_all[first]
         ok = cdom >= 0
         idx = cdom[ok] * P + cpat[ok]
         seen = np.bincount(idx, minlength=D * P).reshape(D, P) > 0
-        dfree = np.array([_rank(p.pmat[seen[d]]) - 1 for d in range(D)], dtype=float)
+        dfree = np.array([ranks(seen[d]) - 1 for d in range(D)], dtype=float)
         groups.append((ok, idx, D, _t_quantiles(dfree, level)))
     res = [{k: np.full((D, len(items)), np.nan) for k in KEYS} for _, _, D, _ in groups]
     for j, it in enumerate(items):
