@@ -11,7 +11,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from voicescount import training, validate
+from voicescount import stats, training, validate
 from voicescount.errors import ConfigError
 from voicescount.registry import Cycle, DesignSpec, Fieldwork, Instrument, Project
 
@@ -424,3 +424,31 @@ def test_participant_notebooks_run_from_a_kit_anywhere(project, tmp_path, monkey
         empty = _run_participant(folder, None)
         assert len(empty) == len(filled), s.id
         assert all("Not answered" in o for o in empty), (s.id, empty)
+
+
+def test_checks_on_example_data_point_to_the_mistake(project):
+    """Common mistakes get their own hint: the other weighting, a table not through the
+    disclosure rules, a criterion with a smaller gap, counts of the wrong thing."""
+    if not _has_example_data(project):
+        pytest.skip("example data data/VN/2022 not generated (make examples)")
+    df = training.load_example(project, *training.KIT_CYCLE, "adults")
+    design = training.design_of(project, *training.KIT_CYCLE)
+    item = training.SESSION_ITEM
+    weighted = stats.estimate(df, [item], design=design)
+    simple = stats.estimate(df, [item], design=stats.Design(weight=None))
+    assert training.check("04-weighted", weighted, project).ok
+    swapped = training.check("04-weighted", simple, project)
+    assert swapped.status == "wrong" and "design=design" in swapped.message
+    assert training.check("04-equal-weights", float(simple["estimate"].iloc[0]), project).ok
+    raw = stats.estimate(df, [item], design=design, by=[["disability"], ["sex", "disability"]])
+    unpublished = training.check("05-published", raw, project)
+    assert "training.published" in unpublished.message
+    assert training.check("05-published", training.published(raw, project), project).ok
+    assert "by=" in training.check("05-published", training.published(weighted), project).message
+    smaller = training.check("06-largest-gap", "medicine_availability", project)
+    assert smaller.status == "wrong" and "not the largest" in smaller.message
+    assert "not a criterion" in training.check("06-largest-gap", "nope", project).message
+    wrong_counts = training.check("07-status", {"partly": 1}, project)
+    assert wrong_counts.status == "wrong"
+    for result in (swapped, unpublished, smaller, wrong_counts):
+        assert not any(ch.isdigit() for ch in result.message.replace("05", "")), result
