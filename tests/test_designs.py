@@ -229,3 +229,15 @@ def test_rank_of_tall_replicate_patterns_matches_the_svd():
     M = rng.random((400, 6)) @ rng.random((6, 30))  # rank 6, tall: the Gram path
     assert _rank(M) == np.linalg.matrix_rank(M) == 6
     assert _rank(M[:20]) == 6  # wide enough: the SVD path
+
+
+def test_sparse_replicate_products_equal_the_dense_ones(data, monkeypatch):
+    """A PSU-level dimension (the stratum) leaves most (domain, pattern) pairs empty, and
+    only the present pairs are multiplied; the result is that of the dense product."""
+    from voicescount import designs as dz
+
+    des = designs()["jkn_design"]
+    sparse = estimate(data, ["x1"], des, by=[["stratum"], ["stratum", "sex"]], kind="mean")
+    monkeypatch.setattr(dz, "_SPARSE", -1.0)
+    dense = estimate(data, ["x1"], des, by=[["stratum"], ["stratum", "sex"]], kind="mean")
+    pd.testing.assert_frame_equal(sparse, dense, check_exact=False, rtol=1e-13)

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from .stats import Design
 
 TYPES = ("JK1", "JKn", "BRR", "Fay", "bootstrap")
+_SPARSE = 0.5  # replicate products on the present (domain, pattern) pairs below this share
 
 
 @dataclass(frozen=True)
@@ -605,8 +606,19 @@ def _estimate_replicates(p: _Prep, items, mse, gcodes, kind, level, columns) -> 
         idx = cdom[ok] * P + cpat[ok]
         seen = np.bincount(idx, minlength=D * P).reshape(D, P) > 0
         dfree = np.array([ranks(seen[d]) - 1 for d in range(D)], dtype=float)
-        groups.append((ok, idx, D, _t_quantiles(dfree, level)))
-    res = [{k: np.full((D, len(items)), np.nan) for k in KEYS} for _, _, D, _ in groups]
+        # a PSU-level dimension (region when it defines strata) leaves most (domain,
+        # pattern) pairs empty: multiply only the pairs present (CSR of `seen`)
+        csr = None
+        if seen.mean() < _SPARSE:
+            csr = (np.flatnonzero(seen) % P, np.concatenate([[0], np.cumsum(seen.sum(1))]))
+        groups.append((ok, idx, D, _t_quantiles(dfree, level), seen, csr))
+    res = [{k: np.full((D, len(items)), np.nan) for k in KEYS} for _, _, D, *_ in groups]
+
+    def times(M: np.ndarray, seen: np.ndarray, csr) -> np.ndarray:  # M @ pmat
+        if csr is None:
+            return M @ p.pmat
+        return sp.csr_matrix((M[seen], *csr), shape=M.shape) @ p.pmat
+
     for j, it in enumerate(items):
         y = columns[it]
         present = ~np.isnan(y)
@@ -617,15 +629,15 @@ def _estimate_replicates(p: _Prep, items, mse, gcodes, kind, level, columns) -> 
             np.bincount(cell, weights=v, minlength=C)
             for v in (wy, wp, wy * y0, present.astype(np.float64))
         ]
-        for g, (ok, idx, D, tq) in enumerate(groups):
+        for g, (ok, idx, D, tq, seen, csr) in enumerate(groups):
             Yp, Wp, Qp, Np = (
                 np.bincount(idx, weights=v[ok], minlength=D * P).reshape(D, P) for v in sums
             )
             W, Y, Q, n = Wp.sum(1), Yp.sum(1), Qp.sum(1), Np.sum(1)
             with np.errstate(divide="ignore", invalid="ignore"):
                 est = np.where(n > 0, Y / W, np.nan)
-                Wr = Wp @ p.pmat
-                theta = np.where(Wr > 0, (Yp @ p.pmat) / Wr, np.nan)
+                Wr = times(Wp, seen, csr)
+                theta = np.where(Wr > 0, times(Yp, seen, csr) / Wr, np.nan)
                 se = np.sqrt(_rep_var(p, theta, est, mse))
                 lt = np.log(theta / (1 - theta))
                 lse = np.sqrt(_rep_var(p, lt, np.log(est / (1 - est)), mse))
