@@ -140,6 +140,11 @@ def example_book() -> Path:
             capture_output=True, text=True,
         )  # fmt: skip
         assert exp.returncode == 0, f"example export failed:\n{exp.stdout}\n{exp.stderr}"
+        kit = subprocess.run(  # the training kit's zip beside the training pages, as make report
+            [*cli, "training", "--out", str(base / "build" / "training-kit"), "--into-book"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert kit.returncode == 0, f"example training kit failed:\n{kit.stdout}\n{kit.stderr}"
         done.touch()
     return base
 
