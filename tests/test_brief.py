@@ -119,3 +119,30 @@ def test_every_brief_prints_on_at_most_two_a4_pages(project, tmp_path):
     assert [p.read_bytes() for p in first] == [
         p.read_bytes() for p in sorted(x for x in again if x.suffix == ".pdf")
     ]  # same bytes on a re-print
+
+
+@pytest.mark.browser
+def test_export_writes_what_the_pages_link(project, tmp_path):
+    """`export brief quality` writes every brief/quality file download_files names, and the
+    methods page's downloads list links each of them."""
+    from voicescount import pdf
+    from voicescount.publish import EXPORT_KINDS, export
+    from voicescount.report import downloads_list
+
+    try:
+        pdf.find_chromium()
+    except Exception as err:  # noqa: BLE001
+        pytest.skip(str(err))
+    assert {"brief", "quality"} <= set(EXPORT_KINDS)  # `voicescount export all` writes both
+    out = tmp_path / "KE" / "2023"
+    written = export(project, "KE", 2023, ["brief", "quality"], out)
+    ours = [
+        rel
+        for kind, rel in estimates.download_files(project, "KE", 2023)
+        if kind.split(":")[0] in ("brief_html", "brief_pdf", "quality")
+    ]
+    assert len(ours) == 2 * 2 + 1  # en and sw, HTML and PDF, and one statement
+    assert sorted(p.relative_to(out).as_posix() for p in written) == sorted(ours)
+    links = downloads_list(project, "KE", 2023, "sw")
+    for rel in ours:
+        assert f"../../../../downloads/KE/2023/{rel}" in links

@@ -117,3 +117,16 @@ def test_methods_page_shows_the_statement(project, tmp_path):
     page = report.methods(project, "VN", 2022, "vi", tmp_path)
     text = str(page.section("quality"))
     assert "Khung Copenhagen" in text and "synthetic example" in text
+
+
+def test_open_sdg_metadata_references_the_statement(project, tmp_path):
+    import yaml
+
+    from voicescount.publish import export
+
+    export(project, "VN", 2022, ["opensdg"], tmp_path)
+    metas = sorted((tmp_path / "opensdg" / "meta").glob("*.yml"))
+    assert metas
+    for path in metas[:3]:
+        meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert meta["cgd_quality_statement"] == quality.quality_path("VN", 2022)

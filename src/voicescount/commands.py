@@ -178,18 +178,20 @@ def add_training(sub: argparse._SubParsersAction) -> None:
 def add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="write partner formats: Open SDG, SDMX-CSV, downloads, draft VNR chapter, PDF",
+        help="write partner formats: Open SDG, SDMX-CSV, downloads, draft VNR chapter, PDF, "
+        "community brief, CGD quality statement",
         description="Write the published estimates of one (country, cycle) as Open SDG CSV + "
         "metadata, SDMX-CSV (SDG DSD codes, data/sdmx_codes.yml) or the download files (CSV, "
         "Parquet, data dictionary, CITATION.cff); the draft VNR chapter (Markdown and .docx per "
-        "language); the PDF of the report (printed from the built book with headless Chromium). "
+        "language); the PDF of the report (printed from the built book with headless Chromium); "
+        "the community brief per language (HTML and PDF); the CGD quality statement (JSON). "
         "Suppressed cells stay suppressed. Without --country and --cycle: every cycle, into "
         "OUT/<ISO>/<cycle>/.",
     )
     p.add_argument(
         "kind",
         nargs="+",
-        choices=["opensdg", "sdmx", "downloads", "vnr", "pdf", "all"],
+        choices=["opensdg", "sdmx", "downloads", "vnr", "pdf", "brief", "quality", "all"],
         help="what to write (several allowed; all = every kind)",
     )
     p.add_argument("--country", metavar="ISO", help="country ISO code, e.g. VN")
