@@ -154,7 +154,7 @@ def _report_changes(root: Path, before: dict[str, str]) -> tuple[list[str], list
 def test_killed_run_keeps_the_last_good_report_and_book_and_the_next_run_completes(project):
     report, html = project / "report", project / "_build" / "html"
     before_report, before_html = _hashes(report), _hashes(html)
-    assert "report/ZZ/2023/en/work.html" in before_html and "ZZ/2023/en/tables/heard.csv" in (
+    assert "en/report/ZZ/2023/en/work.html" in before_html and "ZZ/2023/en/tables/heard.csv" in (
         before_report
     )
     csv = project / "data/ZZ/2023/exports/adults.csv"
@@ -180,9 +180,9 @@ def test_killed_run_keeps_the_last_good_report_and_book_and_the_next_run_complet
     # 2023 re-executes (2021 too if the package's source changed since the good run)
     assert re.search(r"executed: [24]  skipped: [20]  failed: 0", res.stdout), res.stdout
     assert not list(report.glob("*/*/.*.staging")), "the next run removes dead staging folders"
-    page = (html / "report/ZZ/2023/vi/work.html").read_text(encoding="utf-8")
+    page = (html / "vi/report/ZZ/2023/vi/work.html").read_text(encoding="utf-8")
     assert "ZZ 2023 vi: 4 respondents" in page
-    assert (html / "report/ZZ/2023/vi/tables/heard.csv").read_bytes() == (
+    assert (html / "vi/report/ZZ/2023/vi/tables/heard.csv").read_bytes() == (
         report / "ZZ/2023/vi/tables/heard.csv"
     ).read_bytes()
     assert set(_hashes(html)) == set(before_html)  # a full build: every page is there
@@ -206,9 +206,9 @@ def test_killed_build_keeps_the_last_good_book_and_the_next_build_completes(proj
     _wait_for(sphinx_writing, proc, "Sphinx writing pages into its temp folder")
     _kill_tree(proc)
     assert _hashes(html) == before
-    assert "A new paragraph" not in (html / "intro.html").read_text(encoding="utf-8")
+    assert "A new paragraph" not in (html / "en/intro.html").read_text(encoding="utf-8")
 
     res = _cli(project, "build")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "A new paragraph" in (html / "intro.html").read_text(encoding="utf-8")
+    assert "A new paragraph" in (html / "en/intro.html").read_text(encoding="utf-8")
     assert set(_hashes(html)) == set(before)

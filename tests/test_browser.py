@@ -184,7 +184,10 @@ def test_no_page_carries_runnable_injected_markup(crawled):
 def test_next_previous_and_sidebar_navigation(book):
     base, html_dir, ctx = book
     page = ctx.new_page()
-    page.goto(base + "index.html")
+    page.goto(base + "index.html")  # the choice of edition
+    page.click("a[hreflang='en']")
+    page.wait_for_load_state("load")
+    assert page.url.startswith(base + "en/")
     page.wait_for_selector("a.right-next")
     first = page.url
     title = page.title()
@@ -208,29 +211,36 @@ def test_next_previous_and_sidebar_navigation(book):
 def test_search_finds_a_page_by_a_word_of_its_title(book):
     base, html_dir, ctx = book
     page = ctx.new_page()
-    page.goto(base + "index.html")
+    page.goto(base + "en/index.html")
     page.wait_for_selector("nav.bd-docs-nav a.reference.internal")
     links = page.locator("nav.bd-docs-nav a.reference.internal:visible")
     titles = links.all_inner_texts()
     words = [w for t in titles for w in re.findall(r"[A-Za-z]{5,}", t)]
     assert words, f"no searchable word in the sidebar titles {titles}"
-    page.goto(base + f"search.html?q={words[0]}")
+    page.goto(base + f"en/search.html?q={words[0]}")
     page.wait_for_selector("#search-results ul.search li", timeout=20_000)
     found = page.locator("#search-results ul.search li a").all_inner_texts()
     assert any(words[0].lower() in f.lower() for f in found), (words[0], found[:5])
     page.close()
 
 
+def _in_edition(page: str, lang: str) -> str:
+    """The same report page in edition `lang`: <xx>/report/<ISO>/<cycle>/<xx>/<page>.html."""
+    parts = page.split("/")
+    parts[0] = parts[4] = lang
+    return "/".join(parts)
+
+
 def test_language_switch_reaches_the_vietnamese_edition(book):
     base, html_dir, ctx = book
-    vi_pages = [p for p in book_pages(html_dir) if "/vi/" in p]
+    vi_pages = [p for p in book_pages(html_dir) if re.match(r"vi/report/[^/]+/[^/]+/vi/", p)]
     if not vi_pages:
         pytest.skip("this book has no Vietnamese edition pages")
     pairs = [
-        (p.replace("/vi/", "/en/"), p)
+        (_in_edition(p, "en"), p)
         for p in vi_pages
         if "voicescount-languages"
-        in (html_dir / p.replace("/vi/", "/en/")).read_text(encoding="utf-8", errors="replace")
+        in (html_dir / _in_edition(p, "en")).read_text(encoding="utf-8", errors="replace")
     ]
     assert pairs, "no English report page links to its Vietnamese edition (report.header)"
     page = ctx.new_page()
@@ -331,7 +341,7 @@ def test_hostile_respondent_text_is_shown_literally_never_run(fixture_site, lang
     page = ctx.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(base + f"report/ZZ/2021/{lang}/trust.html")
+    page.goto(base + f"{lang}/report/ZZ/2021/{lang}/trust.html")
     page.wait_for_timeout(300)  # let any injected handler (onerror of a broken image) fire
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert dialogs == []
@@ -357,7 +367,7 @@ def test_hostile_respondent_text_is_shown_literally_never_run(fixture_site, lang
 def test_chart_csv_download_neutralises_formula_injection(fixture_site):
     base, ctx = fixture_site
     page = ctx.new_page()
-    page.goto(base + "report/ZZ/2021/en/trust.html")
+    page.goto(base + "en/report/ZZ/2021/en/trust.html")
     fig = page.locator("figure#fig-hostile-counts")
     assert fig.locator("img").get_attribute("alt").strip()
     # the table alternative shows the hostile labels as plain text
@@ -370,4 +380,116 @@ def test_chart_csv_download_neutralises_formula_injection(fixture_site):
         for cell in row:
             assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
             assert not cell.startswith("-") or re.fullmatch(r"-[\d.]+", cell), cell
+    page.close()
+
+
+# --------------------------------------------------------------------------- editions
+
+
+@pytest.fixture(scope="module")
+def example_site(example_book, chromium):
+    """The VN 2022 example book (en and vi editions), served."""
+    html = example_book / "_build" / "html"
+    with serve(html) as base:
+        ctx = chromium.new_context()
+        yield base, html, ctx
+        ctx.close()
+
+
+def _sidebar(page) -> list[tuple[str, str]]:
+    links = page.locator("nav.bd-docs-nav a.reference.internal")
+    return [
+        (" ".join(a.text_content().split()), urljoin(page.url, a.get_attribute("href")))
+        for a in links.all()
+    ]
+
+
+def _chrome_texts(page) -> list[str]:
+    """Visible text and labels of the theme around the article (header, sidebars, footer)."""
+    return page.evaluate(
+        """() => {
+          const out = [];
+          for (const el of document.querySelectorAll('body *')) {
+            if (el.closest('article, nav.bd-docs-nav, script, style')) continue;
+            for (const a of ['aria-label', 'title', 'placeholder'])
+              if (el.getAttribute(a)) out.push(el.getAttribute(a).trim());
+            for (const n of el.childNodes)
+              if (n.nodeType === 3 && n.textContent.trim()) out.push(n.textContent.trim());
+          }
+          return out;
+        }"""
+    )
+
+
+def test_vietnamese_edition_navigation_theme_and_language_switch(example_site):
+    """The vi edition of VN 2022: reached from the landing page; `<html lang="vi">`; the
+    sidebar lists only Vietnamese report pages; the theme speaks Vietnamese; the language
+    switch lands on the same page in the en edition."""
+    from voicescount.i18n import t
+    from voicescount.sphinxext import THEME_STRINGS
+
+    base, html, ctx = example_site
+    page = ctx.new_page()
+    page.goto(base + "index.html")
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.click("a[hreflang='vi']")
+    page.wait_for_load_state("load")
+    assert page.url.startswith(base + "vi/")
+    assert page.locator("html").get_attribute("lang") == "vi"
+    assert page.locator("h1").first.inner_text().strip() == t("edition.title", "vi")
+    handbook = page.locator("p.voicescount-editions a[hreflang='en']")
+    assert page.request.get(urljoin(page.url, handbook.get_attribute("href"))).ok
+
+    page.goto(base + "vi/report/VN/2022/vi/sdg-1.html")
+    assert page.locator("html").get_attribute("lang") == "vi"
+    vi_nav = _sidebar(page)
+    assert len(vi_nav) >= 10, vi_nav
+    for _, url in vi_nav:  # every entry a page of the vi edition, in Vietnamese
+        rel = url.removeprefix(base).split("#")[0].split("/")
+        assert rel == ["vi", "report", "vi.html"] or rel[:2] + rel[4:5] == ["vi", "report", "vi"]
+    page.goto(base + "en/report/VN/2022/en/sdg-1.html")
+    en_titles = {title for title, url in _sidebar(page) if "/report/" in url}
+    assert en_titles and not en_titles & {title for title, _ in vi_nav}, "English in vi nav"
+
+    page.goto(base + "vi/report/VN/2022/vi/sdg-1.html")
+    chrome = _chrome_texts(page)
+    english = [msgid for msgid in THEME_STRINGS if len(msgid) > 5 and msgid in chrome]
+    assert not english, f"English theme strings on a vi page: {english}"
+    for key in ("back_to_top", "next_page", "on_this_page"):
+        assert t(f"theme.{key}", "vi") in chrome, key
+    assert page.locator("a.right-next").get_attribute("title") == t("theme.next_page", "vi")
+
+    link = page.locator("p.voicescount-languages a[hreflang='en']")
+    assert link.count() == 1
+    link.click()
+    page.wait_for_load_state("load")
+    assert page.url == base + "en/report/VN/2022/en/sdg-1.html"
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.close()
+
+
+def test_vietnamese_edition_search_finds_a_page_by_a_vietnamese_word(example_site):
+    """A word with Vietnamese letters from one page's title finds that page, typed composed
+    or decomposed (NFD, as some keyboards send it), and only vi pages are found."""
+    import unicodedata
+
+    base, html, ctx = example_site
+    page = ctx.new_page()
+    page.goto(base + "vi/report/VN/2022/vi/overview.html")
+    nav = [(title, url) for title, url in _sidebar(page) if "/report/VN/" in url]
+    words = {}
+    for title, url in nav:
+        for w in re.findall(r"\w+", title.lower()):
+            if len(w) >= 3 and not w.isascii():
+                words.setdefault(w, set()).add(url.split("#")[0])
+    word, urls = min(words.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    titles = {title for title, url in nav if url.split("#")[0] in urls}
+    for query in (word, unicodedata.normalize("NFD", word)):
+        page.goto(base + f"vi/search.html?q={query}")
+        page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+        found = page.locator("#search-results ul.search li a").all()
+        hrefs = [urljoin(page.url, a.get_attribute("href")) for a in found]
+        texts = [" ".join(a.inner_text().split()) for a in found]
+        assert titles & set(texts), (word, texts[:5])
+        assert all(h.startswith(base + "vi/") for h in hrefs), hrefs[:5]
     page.close()

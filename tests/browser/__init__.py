@@ -78,12 +78,13 @@ def _is_redirect(path: Path) -> bool:
 
 
 def book_pages(html_dir: Path) -> list[str]:
-    """Every HTML page of a built book (relative POSIX paths): theme folders and redirect
-    stubs (index.html -> the root page) left out."""
+    """Every HTML page of a built book (relative POSIX paths; the editions' pages are under
+    <lang>/): theme folders and redirect stubs (index.html -> the root page) left out."""
     return sorted(
         p.relative_to(html_dir).as_posix()
         for p in html_dir.rglob("*.html")
-        if not p.relative_to(html_dir).parts[0].startswith("_") and not _is_redirect(p)
+        if not any(part.startswith("_") for part in p.relative_to(html_dir).parts[:-1])
+        and not _is_redirect(p)
     )
 
 
