@@ -54,12 +54,12 @@ def _inside(box, what: str) -> None:
 @pytest.mark.parametrize("page", PAGES)
 def test_main_message_and_its_chart_fit_the_first_screen(site, page, lang):
     base, html, ctx = site
-    path = html / "report" / "VN" / "2022" / lang / f"{page}.html"
+    path = html / lang / "report" / "VN" / "2022" / lang / f"{page}.html"
     if not path.is_file():
         pytest.fail(f"no page {path}")
     tab = ctx.new_page()
     try:
-        tab.goto(f"{base}/report/VN/2022/{lang}/{page}.html", wait_until="load")
+        tab.goto(f"{base}/{lang}/report/VN/2022/{lang}/{page}.html", wait_until="load")
         block = tab.locator(".voicescount-headline").first
         assert block.count() == 1, "the page has no headline block"
         sentences = block.locator(":scope > p")
