@@ -27,8 +27,11 @@ pytestmark = [
 
 WIDTH, HEIGHT = 1280, 900
 # The pages that open with a headline (report.*_chapter sections start with "headline").
-PAGES = ["key_findings", "sdg-1", "sdg-4", "sdg-5", "sdg-8", "sdg-13", "sdg-16",
-         "inequalities", "official"]  # fmt: skip
+PAGES = ["key_findings", "who_heard", "sdg-1", "sdg-4", "sdg-5", "sdg-8", "sdg-13", "sdg-16",
+         "inequalities", "trends", "official"]  # fmt: skip
+# Pages whose headline may have no chart: trends of a first cycle (the example book holds VN
+# 2022 only, so no earlier cycle) says there is no change to show yet.
+CHARTLESS = {"trends"}
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +65,14 @@ def test_main_message_and_its_chart_fit_the_first_screen(site, page, lang):
         tab.goto(f"{base}/{lang}/report/VN/2022/{lang}/{page}.html", wait_until="load")
         block = tab.locator(".voicescount-headline").first
         assert block.count() == 1, "the page has no headline block"
-        sentences = block.locator(":scope > p")
-        assert sentences.count() >= 1
-        for i in range(sentences.count()):
-            text = sentences.nth(i).inner_text().strip()
-            assert text, "an empty headline sentence"
-            _inside(sentences.nth(i).bounding_box(), f"headline sentence {i + 1}")
+        paras = block.locator(":scope > p")  # (a chart's anchor is an empty paragraph)
+        texts = [i for i in range(paras.count()) if paras.nth(i).inner_text().strip()]
+        assert 1 <= len(texts) <= 3, "a headline is one to three short paragraphs"
+        for i in texts:
+            _inside(paras.nth(i).bounding_box(), f"headline sentence {i + 1}")
         img = block.locator("figure img").first
+        if page in CHARTLESS and img.count() == 0:
+            return  # e.g. trends without an earlier cycle: the headline says so, no chart
         assert img.count() == 1, "the headline has no chart"
         tab.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
         _inside(img.bounding_box(), "the headline chart")

@@ -228,10 +228,15 @@ def test_behind_probability_ranks_published_groups_only(est):
     sex = report.behind_probability(df, est, "x_water", "sex", design, "proportion", True)
     assert set(sex.index) == shown and "intersex" not in sex.index and len(shown) == 1
     assert sex.iloc[0] == 1.0
-    # Every sex×disability cell is suppressed in this fixture (the sex margins are): no ranking.
+    # Only the published sex×disability cells are ranked (issue 15: secondary suppression
+    # no longer hides every cell of a row whose margin is hidden; here one stays published).
     crossed = report.behind_probability(df, est, "x_water", "sex×disability", design,
                                         "proportion", True)  # fmt: skip
-    assert crossed.empty
+    cells = est[(est["variable"] == "x_water") & (est["grouping"] == "sex×disability")]
+    published = cells[~cells["suppressed"] & (cells["n"] > 0)]
+    assert set(crossed.index) == {f"{s}|{d}" for s, d in zip(published["sex"],
+                                                              published["disability"], strict=True)}  # fmt: skip
+    assert "intersex|without_disability" not in crossed.index and len(published) >= 1
     assert report.behind_probability(df, est, "x_water", "lgbt", design, "proportion", True).empty
 
 
@@ -779,3 +784,13 @@ def test_official_page_opens_with_the_missing_count_and_the_grid(chapters, tmp_p
         "Official data has a value", "Only citizen-generated data",
         "Only citizen-generated data", "Suppressed or not comparable",
     ]  # fmt: skip
+
+
+def test_trends_page_without_an_earlier_cycle_says_so_first(chapters, tmp_path, monkeypatch):
+    _use_stores(monkeypatch, {("ZZ", 2023): _table(_respondents())})
+    view = report.trends_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    assert view.sections[0] == "headline" and view.headline.figure is None
+    assert view.headline.sentences == [
+        "This is the first survey, so there is no change over time to show yet."
+    ]
+    assert view.markdown().startswith(":::::::{container} voicescount-headline")

@@ -1078,7 +1078,11 @@ def trends_chapter(
     hist, notes = c.store.history, list(c.store.notes)
     variables = estimates.repeated(hist)
     if not variables:
-        return _view("trends", ["intro", "notes"], iso, cycle, lang, variables=[], notes=notes)
+        prev = c.store.previous  # nothing measured twice yet
+        first = Headline([t("headline.first_cycle", lang) if prev is None
+                          else t("headline.not_measured_before", lang, cycle=prev)])  # fmt: skip
+        return _view("trends", ["headline", "intro", "notes"], iso, cycle, lang, variables=[],
+                     notes=notes, headline=first)  # fmt: skip
     sub = hist[hist["variable"].isin(variables)]
     tt = c.store.trend
     cycles = sorted(sub["cycle"].unique())
@@ -1292,6 +1296,9 @@ def gap_headline(c: _Ctx, variables: Sequence[str], name: str) -> Headline:
         _change_sentence(c, var),
     ]  # fmt: skip
     rows = applicable(ind, c.est[c.est["variable"] == var])
+    # Only the groups with a value: the hidden ones are named in the full chart further down,
+    # and the headline must fit one screen.
+    rows = rows[~rows["suppressed"].fillna(False).astype(bool) & (rows["n"] > 0)]
     ch = dot_whisker(rows, var, g, dimensions=c.project.dimensions, country=c.country,
                      lang=c.lang, indicator_label=c.label(var), unit=ind.unit,
                      suppress_n=suppress_threshold(c.rules, rows["population"].iloc[0]))  # fmt: skip
