@@ -56,11 +56,14 @@ def test_quotes_only_from_themes_raised_in_k_activities(project):
     seg = vo.read_segments(project.cycle_dir("VN", 2022) / cyc.qualitative)
     k = project.rules.min_quote_group
     reach = seg.groupby("theme")["activity_id"].nunique()
-    v = brief.brief_view(project, "VN", 2022, "en")
-    assert v["themes"]
-    for th in v["themes"]:
-        rows = seg[seg["text"].map(lambda x, q=th["quote"]: vo.scrub(x) == q)]
-        assert len(rows) and all(reach[r] >= k for r in rows["theme"])
+    for lang in ("en", "vi"):
+        v = brief.brief_view(project, "VN", 2022, lang)
+        assert v["themes"]
+        page = vo.select_quotes(seg, min_activities=k, lang=lang)  # the voices page's call
+        for th in v["themes"]:
+            assert th["quote"] in set(page["text"])  # already published there
+            rows = seg[seg["text"].map(lambda x, q=th["quote"], lg=lang: vo.scrub(x, (), lg) == q)]
+            assert len(rows) and all(reach[r] >= k for r in rows["theme"])
 
 
 def test_counts_below_the_threshold_are_not_shown():

@@ -98,15 +98,23 @@ def _quotes(project: Project, iso: str, cycle: int, lang: str) -> list[dict[str,
     themes_path = path.parent / "themes.csv"
     themes = vo.read_themes(themes_path) if themes_path.exists() else None
     k = project.rules.min_quote_group
-    quotes = vo.select_quotes(seg, min_activities=k, per_theme=3, themes=themes, lang=lang)
+    # exactly the voices page's selection (same call), so the brief quotes nothing new
+    quotes = vo.select_quotes(seg, min_activities=k, themes=themes, lang=lang)
+    spoken = dict(zip(seg["segment_id"], seg["language"], strict=True))
     summ = vo.theme_summary(seg, themes, lang)
     out, heard = [], set()
     for row in summ.itertuples(index=False):
         q = quotes[quotes["theme"] == row.theme]
         if q.empty:  # raised in fewer than k activities: no quote, and not named either
             continue
-        fresh = q[~q["group"].isin(heard)]  # one group does not speak for all
-        q = (fresh if len(fresh) else q).iloc[0]
+        # the reader's own language first, then a group not yet quoted (one does not speak
+        # for all), then the page's order
+        order = sorted(
+            range(len(q)),
+            key=lambda i: (spoken.get(q["segment_id"].iloc[i]) != lang,
+                           q["group"].iloc[i] in heard, i),
+        )  # fmt: skip
+        q = q.iloc[order[0]]
         heard.add(q["group"])
         by = t("brief.quote_by", lang, group=vo.group_label(q["group"], lang),
                activity=t(f"activity.{q['type']}", lang))  # fmt: skip
