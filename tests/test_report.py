@@ -527,7 +527,14 @@ def test_voices_page_counts_everything_and_shows_quotes_inert(chapters, tmp_path
     assert "&lt;script&gt;alert(1)&lt;/script&gt; [link](javascript:x) {eval}`x`" in html
     assert "0912 345 678" not in page  # phone number scrubbed
     assert "Only once." not in page  # theme raised in one activity: counted, not quoted
+    # The headline (the theme raised most, a bar chart of the themes) comes first.
+    assert view.headline.sentences == [
+        "What people said was grouped into 2 themes (3 coded pieces). Raised most often: "
+        "Water (2 times)."
+    ]
     assert render.targets(page) == [
+        "zz-2023-en-fig-headline-voices",
+        "zz-2023-en-alt-headline-voices",
         "zz-2023-en-voices-themes",
         "zz-2023-en-tab-voices-themes",
         "zz-2023-en-tab-voices-themes-by-group",
@@ -547,6 +554,10 @@ def test_recommendations_page_uptake_per_cycle(chapters, tmp_path):
     texts = {cell for row in view.recommendations.rows for cell in row}
     assert {"Đường dốc", "Giếng"} <= texts
     assert "zz-2023-vi-tab-recommendations" in render.targets(view.markdown())
+    # This cycle's uptake is the page's main message, first on the page.
+    [sentence] = view.headline.sentences
+    assert sentence.startswith("Năm 2023") and view.headline.figure is None
+    assert view.markdown().startswith(":::::::{container} voicescount-headline")
 
 
 def test_inequalities_page_heatmap_and_suppression_counts(chapters, tmp_path):

@@ -889,10 +889,11 @@ def voices_chapter(
         by_theme.append((str(theme), str(grp["theme"].iloc[0]), said))
     return _view(
         "voices",
-        ["intro", "themes", "quotes"],
+        ["headline", "intro", "themes", "quotes"],
         iso,
         cycle,
         lang,
+        headline=voices_headline(c, summ, len(seg)),
         k=k,
         available=True,
         segments=len(seg),
@@ -929,12 +930,14 @@ def recommendations_chapter(
     rt_ = rc.recommendations_table(recs, lang)
     rt_[rt_.columns[1]] = rt_[rt_.columns[1]].astype(str)
     pct = {col: 1 for col in ut.columns[-2:]}
+    sentences = rc.uptake_sentences(up, lang)
     return _view(
         "recommendations",
-        ["intro", "uptake", "recommendations"],
+        ["headline", "intro", "uptake", "recommendations"],
         iso,
         cycle,
         lang,
+        headline=Headline(sentences[-1:]),  # this cycle's uptake (no chart: the table follows)
         available=True,
         uptake=_tab(ut, out_dir, "recommendations-uptake", lang, rt("cap.uptake", lang), pct),
         sentences=rc.uptake_sentences(up, lang),
@@ -1377,3 +1380,19 @@ def trends_headline(c: _Ctx, hist: pd.DataFrame, tt: pd.DataFrame) -> Headline:
                indicator_label=c.label(var), unit=ind.unit,
                suppress_n=suppress_threshold(c.rules, rows["population"].iloc[0]))  # fmt: skip
     return Headline(sentences, _fig(ch, c.out_dir, "headline-trends"))
+
+
+def voices_headline(c: _Ctx, summ: pd.DataFrame, segments: int) -> Headline:
+    """What people raised: how many coded segments in how many themes, the theme raised most,
+    and a bar chart of the themes (counts, not estimates)."""
+    if summ.empty:
+        return Headline([])
+    top = summ.sort_values("segments", ascending=False, kind="mergesort")
+    first = top.iloc[0]
+    sentences = [t("headline.voices", c.lang, segments=fmt_number(segments, c.lang),
+                   k=fmt_number(len(summ), c.lang), theme=first["theme_label"],
+                   n=fmt_number(first["segments"], c.lang))]  # fmt: skip
+    data = pd.DataFrame({"label": top["theme_label"].head(8), "n": top["segments"].head(8)})
+    ch = counts_bar(data, what=t("table.theme", c.lang), lang=c.lang,
+                    title=t("headline.voices_title", c.lang))  # fmt: skip
+    return Headline(sentences, _fig(ch, c.out_dir, "headline-voices"))
