@@ -42,6 +42,17 @@ not the delta method, with df = `degf` of the domain's design: the rank of its r
 replicate weights minus 1. Rows are grouped by their pattern of replicate-to-full weight
 ratios (the PSU, for every standard method), so each replicate's sums are a (domain, pattern)
 table times the pattern x replicate matrix.
+
+Agreement with R 4.1.1's survey (tests/test_designs.py; 12 designs x 3 items x 14 domains,
+with a domain in 5 of 18 PSUs and proportions of 0): estimates, SEs and deff to 2e-13
+relative, calibrated weights to 4e-15; means' CIs to 1e-15, proportions' logit CIs to 5e-8
+(R fits them by svyglm's iterations). Two cases differ on purpose: df = 1, where R's
+svyciprop loses its interval to rounding (1 - 2 pnorm(qt(.)) is 1) and gives [0, NaN]; and
+a replicate whose domain estimate is 0 or 1, where R's glm diverges to about [0, 1] and we
+give [0, 1]. Measured (benchmarks/bench_replicates.py, load ~8 on 2 cores): 10^6 rows x 60
+indicators x 191 domains, 80 jackknife columns 3.0 s CPU, 100 bootstrap columns over 1,000
+PSUs 9.5 s CPU. Two-stage and calibrated designs use bincounts over the rows per item and
+grouping (slower than stats' fast path, not benchmarked).
 """
 
 from __future__ import annotations
