@@ -241,3 +241,11 @@ def test_sparse_replicate_products_equal_the_dense_ones(data, monkeypatch):
     monkeypatch.setattr(dz, "_SPARSE", -1.0)
     dense = estimate(data, ["x1"], des, by=[["stratum"], ["stratum", "sex"]], kind="mean")
     pd.testing.assert_frame_equal(sparse, dense, check_exact=False, rtol=1e-13)
+
+
+def test_gap_tests_refuse_the_further_designs(data):
+    """lnob's gap variance is the one-stage linearisation: it must not run on these designs."""
+    from voicescount import lnob
+
+    with pytest.raises(InputError, match="gap tests are not available"):
+        lnob.gaps(data, ["y1"], designs()["jk1_design"], ["sex"])
