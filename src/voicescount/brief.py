@@ -36,6 +36,7 @@ from .i18n import fmt_number, t
 from .pdf import CHROMIUM_ARGS, find_chromium, stable_node_ids
 from .registry import Project, label
 from .render import Safe, html_macro
+from .stats import SEP
 
 __all__ = [
     "BRIEF_DIR",
@@ -196,8 +197,10 @@ def brief_view(project: Project, iso: str, cycle: int | str, lang: str) -> dict[
     store = estimates.load(project, iso, cycle)
     prev = store.previous
     usable_prev = prev is not None and store.note_for(iso, prev) is None
+    # one group at a time (women, people with disabilities...): plainer words than a crossing
+    est = store.estimates[~store.estimates["grouping"].str.contains(SEP, regex=False)]
     items = findings(
-        store.estimates, project.indicators, project.dimensions, country, lang,
+        est, project.indicators, project.dimensions, country, lang,
         store.changes if usable_prev else None, (cycle, prev) if usable_prev else None,
     )  # fmt: skip
     gaps = [f["text"] for f in items if f["kind"] == "gap"][:MAX_FINDINGS]
