@@ -47,6 +47,15 @@ def designs() -> dict[str, Design]:
     cal = {"calibrate": ("sex", "age"), "base_weight": "weight", **base}
     return {
         "multistage": Design("weight", fpc="fpc1", ssu="ssu", fpc2="fpc2", **base),
+        "multistage_greg": Design(
+            "w_greg",
+            fpc="fpc1",
+            ssu="ssu",
+            fpc2="fpc2",
+            calibrate=("sex", "age"),
+            base_weight="weight",
+            **base,
+        ),
         "poststrat": Design("w_poststrat", poststrata="age", **base),
         **{k: Design(f"w_{k}", **cal) for k in CAL},
         "jk1_columns": Design("weight", replicates=Replicates("JK1", "jk1_*")),
