@@ -258,3 +258,14 @@ def test_gap_tests_refuse_the_further_designs(data):
 
     with pytest.raises(InputError, match="gap tests are not available"):
         lnob.gaps(data, ["y1"], designs()["jk1_design"], ["sex"])
+
+
+def test_cycle_yml_refuses_combinations_without_a_variance():
+    from pydantic import ValidationError
+
+    rep = {"replicates": {"type": "JK1", "columns": "rw_*"}}
+    with pytest.raises(ValidationError, match="replicates with weighting"):
+        _cycle(rep, {"margins": ["sex"]})
+    with pytest.raises(ValidationError, match="not rake"):
+        _cycle({"ssu": "ssu"}, {"margins": ["sex"]})
+    assert _cycle({"ssu": "ssu"}, {"margins": ["sex"], "method": "linear"}).design.ssu == "ssu"

@@ -392,6 +392,22 @@ class Cycle(Strict):
     def _langs(cls, v: list[str]) -> list[str]:
         return Country._langs(v)
 
+    @model_validator(mode="after")
+    def _design_and_weighting(self) -> Cycle:
+        """Combinations whose variance voicescount does not compute (they would be wrong)."""
+        w = self.weighting
+        if w is not None and self.design.replicates is not None:
+            raise ValueError(
+                "design.replicates with weighting: the replicate columns must already carry the "
+                "calibration (each replicate calibrated as the full weights); drop `weighting`"
+            )
+        if w is not None and w.method == "rake" and self.design.ssu:
+            raise ValueError(
+                "a two-stage design (design.ssu) is calibrated with weighting.method linear, "
+                "raking or poststratify, not rake"
+            )
+        return self
+
     @property
     def key(self) -> str:
         return f"{self.country}/{self.cycle}"
