@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
-from browser import AXE_RUN_JS, AXE_TAGS, axe_source
+from browser import AXE_RUN_JS, AXE_TAGS, KNOWN_THEME_ISSUES, axe_source
 from test_explorer import store_tables
 
 from voicescount import explorer
@@ -161,3 +162,66 @@ def test_axe_finds_no_serious_or_critical_violation(opened):
     assert _axe(page) == []
     page.locator("input[data-vc=view][value=chart]").check()
     assert _axe(page) == []
+
+
+# --------------------------------------------------------------------------- in the book
+
+
+@pytest.fixture(scope="module")
+def book_explorer(request) -> tuple[Path, str]:
+    """(html dir, path of the VN 2022 English explorer page in it): $VOICESCOUNT_TEST_BOOK
+    (an html folder) if set, else the example book (built once per session)."""
+    import os
+
+    env = os.environ.get("VOICESCOUNT_TEST_BOOK")
+    html = Path(env) if env else request.getfixturevalue("example_book") / "_build" / "html"
+    pages = sorted(html.glob("**/report/VN/2022/en/explorer.html"))
+    assert pages, f"no explorer page for VN 2022 (en) in {html}"
+    return html, pages[0].relative_to(html).as_posix()
+
+
+@pytest.mark.slow
+def test_explorer_in_the_book(book_explorer):
+    """The page the book builds: the widget starts (the script and style come from the
+    book's _static), keyboard choice works, nothing from another site, axe-clean."""
+    from browser import serve
+    from playwright.sync_api import sync_playwright
+
+    html, rel = book_explorer
+    errors, outside = [], []
+    with serve(html) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        ctx = browser.new_context(accept_downloads=True)
+
+        def route(r):
+            url = r.request.url
+            if url.startswith(base) or url.startswith(("data:", "blob:")):
+                r.continue_()
+            else:
+                outside.append(url)
+                r.abort()
+
+        ctx.route("**/*", route)
+        page = ctx.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+        page.goto(base + rel, wait_until="load")
+        page.wait_for_selector("form.vc-x-controls:not([hidden])", timeout=10_000)
+        assert page.locator("[data-vc=chart] svg").count() == 1
+        before = page.locator(".vc-x-updated").inner_text()
+        _focus(page, "[data-vc=indicator]", limit=400)
+        page.keyboard.press("ArrowDown")
+        assert page.locator(".vc-x-updated").inner_text() != before
+        assert page.locator(".vc-x-progress").inner_text()
+        _focus(page, "[data-vc=download]", limit=20)
+        with page.expect_download() as dl:
+            page.keyboard.press("Enter")
+        got = Path(dl.value.path()).read_text(encoding="utf-8-sig")
+        assert list(csv.reader(io.StringIO(got))) == _table(page)
+        known = re.compile("|".join(KNOWN_THEME_ISSUES.values()))  # the theme's, not ours
+        assert [e for e in errors if not known.search(e)] == [], errors
+        assert not outside, outside
+        serious = _axe(page)
+        ctx.close()
+        browser.close()
+    assert serious == [], serious
