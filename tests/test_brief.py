@@ -149,3 +149,11 @@ def test_export_writes_what_the_pages_link(project, tmp_path):
     links = downloads_list(project, "KE", 2023, "sw")
     for rel in ours:
         assert f"../../../../downloads/KE/2023/{rel}" in links
+
+
+def test_a_cycle_without_a_cso_questionnaire_does_not_thank_zero_groups(project):
+    cyc = project.cycle("BD", 2023)
+    assert all(i.population != "cso" for i in cyc.instruments.values())
+    v = brief.brief_view(project, "BD", 2023, "en")
+    assert "0 community groups" not in v["intro"] and "people answered" in v["intro"]
+    assert not any(line.startswith("Civil society") for line in v["who"]["groups"])

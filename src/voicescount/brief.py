@@ -70,7 +70,8 @@ ul { padding-left: 16pt; margin: 3pt 0; }
 blockquote { margin: 3pt 0 6pt 8pt; padding-left: 8pt; border-left: 2.5pt solid #0b4f8a;
              font-style: italic; }
 blockquote footer { font-style: normal; font-size: 9pt; color: #444; }
-.who { columns: 2; }
+.who { columns: 2; margin-top: 0; }
+.who li { break-inside: avoid; margin: 0 0 3pt; }
 .small { font-size: 9pt; color: #333; }
 section { break-inside: avoid; }
 """
@@ -85,7 +86,7 @@ def brief_files(iso: str, cycle: int | str, lang: str) -> tuple[str, str]:
 def shown_count(n: int, threshold: int, lang: str) -> str:
     """A count as the brief prints it: 'fewer than k' below the threshold (0 is shown)."""
     if 0 < n < threshold:
-        return t("brief.fewer_than", lang, k=threshold)
+        return t("brief.fewer_than", lang, k=fmt_number(threshold, lang))
     return fmt_number(n, lang)
 
 
@@ -165,6 +166,8 @@ def _who(project: Project, iso: str, cycle: int, store, lang: str) -> dict[str, 
     rules = project.rules
     lines = []
     for g in store.groups.itertuples(index=False):
+        if int(g.n) == 0:  # a group the cycle did not survey (e.g. no CSO questionnaire)
+            continue
         k = rules.suppress_min_n_children if g.group == "children" else rules.suppress_min_n
         lines.append(
             t(
@@ -214,6 +217,12 @@ def brief_view(project: Project, iso: str, cycle: int | str, lang: str) -> dict[
     people = sum(int(v["kept"]) for v in s["instruments"].values() if v["population"] != "cso")
     orgs = sum(int(v["kept"]) for v in s["instruments"].values() if v["population"] == "cso")
     cname = label(country.name, lang, iso)
+    k = project.rules.suppress_min_n
+    if orgs:
+        intro = t("brief.intro", lang, cycle=cycle, people=shown_count(people, k, lang),
+                  orgs=shown_count(orgs, k, lang))  # fmt: skip
+    else:  # no CSO questionnaire this cycle: do not thank "0 groups"
+        intro = t("brief.intro_people", lang, cycle=cycle, people=shown_count(people, k, lang))
     return {
         "lang": lang,
         "title": t("brief.title", lang, country=cname, cycle=cycle),
@@ -223,13 +232,7 @@ def brief_view(project: Project, iso: str, cycle: int | str, lang: str) -> dict[
             if cyc.synthetic
             else None
         ),
-        "intro": t(
-            "brief.intro",
-            lang,
-            cycle=cycle,
-            people=shown_count(people, project.rules.suppress_min_n, lang),
-            orgs=shown_count(orgs, project.rules.suppress_min_n, lang),
-        ),  # fmt: skip
+        "intro": intro,
         "heard_title": t("brief.heard_title", lang),
         "gaps": gaps,
         "no_gaps": t("brief.no_gaps", lang),
@@ -247,9 +250,9 @@ def brief_view(project: Project, iso: str, cycle: int | str, lang: str) -> dict[
         "privacy": t(
             "brief.privacy",
             lang,
-            k=project.rules.suppress_min_n,
-            q=project.rules.min_quote_group,
-        ),  # fmt: skip
+            k=fmt_number(project.rules.suppress_min_n, lang),
+            q=fmt_number(project.rules.min_quote_group, lang),
+        ),
         "more": t("brief.more", lang),
     }
 
