@@ -381,3 +381,41 @@ def test_whole_word_search_keeps_vietnamese_and_bengali_words_whole():
     assert not english.word_filter("to")  # "to" (big) would be dropped as a stop word
     assert english.split(unicodedata.normalize("NFD", "người")) == ["ngu", "o", "i"]
     assert "splitQuery" in lang.js_splitter_code and "normalize" in lang.js_stemmer_code
+
+
+def test_an_edition_sphinx_has_no_catalogue_for_gets_the_books_theme_strings(tmp_path):
+    """Swahili: Sphinx and the themes have no catalogue at all (a theme's own catalogue then
+    replaces the registered translator), yet the page speaks Swahili, numbers figures in
+    Swahili, and its search index holds whole Swahili words."""
+    import base64
+
+    from sphinx.application import Sphinx
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "index.rst").write_text(
+        "Habari\n======\n\nWatu wanaoishi na ulemavu.\n\n.. figure:: x.png\n   :name: f1\n\n"
+        "   Mchoro\n",
+        encoding="utf-8",
+    )
+    (src / "x.png").write_bytes(
+        base64.b64decode(
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+        )
+    )
+    (src / "conf.py").write_text(
+        'extensions = ["voicescount.sphinxext"]\nhtml_theme = "sphinx_book_theme"\n'
+        'language = html_search_language = voicescount_edition = "sw"\nnumfig = True\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    app = Sphinx(src, src, out, tmp_path / "doctrees", "html", status=None, warning=None)
+    app.build()
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="sw"' in page
+    assert "Rudi juu" in page and "Back to top" not in page
+    assert "Kiungo cha kichwa hiki" in page and "Link to this heading" not in page
+    assert "Mchoro 1" in page and "Fig. 1" not in page
+    assert "Tafuta katika ripoti" in page and "Search this book" not in page
+    index = (out / "searchindex.js").read_text(encoding="utf-8")
+    assert '"wanaoishi"' in index and '"ulemavu"' in index

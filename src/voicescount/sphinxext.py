@@ -267,9 +267,13 @@ def _theme_strings(app: Any) -> None:
     from .i18n import t
 
     messages = {msgid: t(key, lang) for msgid, key in THEME_STRINGS.items()}
-    for (_, catalog), translator in list(translators.items()):
-        if catalog in ("sphinx", "booktheme"):
-            translator.add_fallback(_Messages(messages))
+    # The templates translate through app.translator; a theme's add_message_catalog can
+    # replace the registered one (where Sphinx has no catalogue for the language, e.g. sw)
+    targets = [app.translator] + [
+        tr for (_, catalog), tr in translators.items() if catalog in ("sphinx", "booktheme")
+    ]
+    for translator in {id(tr): tr for tr in targets}.values():
+        translator.add_fallback(_Messages(messages))
 
 
 def _theme_literals(app: Any, exception: Exception | None) -> None:
