@@ -157,3 +157,16 @@ def test_a_cycle_without_a_cso_questionnaire_does_not_thank_zero_groups(project)
     v = brief.brief_view(project, "BD", 2023, "en")
     assert "0 community groups" not in v["intro"] and "people answered" in v["intro"]
     assert not any(line.startswith("Civil society") for line in v["who"]["groups"])
+
+
+@pytest.mark.parametrize(("iso", "cycle", "lang"), EDITIONS[:2] + EDITIONS[-2:])
+def test_links_resolve_to_files_the_export_writes(project, iso, cycle, lang):
+    html = brief.brief_html(project, iso, cycle, lang)
+    hrefs = re.findall(r'href="([^"]+)"', html)
+    assert len(hrefs) == 3
+    folder = Path(brief.brief_files(iso, cycle, lang)[0]).parent
+    listed = {rel for _k, rel in estimates.download_files(project, iso, cycle)}
+    for href in hrefs:
+        assert not href.startswith(("http:", "https:", "/"))
+        target = (Path("/x") / folder / href).resolve().relative_to("/x").as_posix()
+        assert target in listed, href  # `voicescount export all` writes it beside the brief

@@ -44,6 +44,7 @@ __all__ = [
     "MAX_THEMES",
     "brief_files",
     "brief_html",
+    "brief_links",
     "brief_view",
     "export_brief",
     "shown_count",
@@ -254,7 +255,22 @@ def brief_view(project: Project, iso: str, cycle: int | str, lang: str) -> dict[
             q=fmt_number(project.rules.min_quote_group, lang),
         ),
         "more": t("brief.more", lang),
+        "links": brief_links(project, iso, cycle, lang),
+        "printed": False,
     }
+
+
+def brief_links(project: Project, iso: str, cycle: int, lang: str) -> list[tuple[str, str]]:
+    """(text, href) of the report PDF, the estimates and the quality statement, relative to
+    the brief's folder, all among `estimates.download_files` (so `export all` writes them)."""
+    files = dict(estimates.download_files(project, iso, cycle))
+    picks = [(f"pdf:{lang}", "pdf", t(f"language.{lang}", lang)), ("csv", "csv", ""),
+             ("quality", "quality", "")]  # fmt: skip
+    return [
+        (t(f"downloads.{key}", lang, language=language), f"../{files[kind]}")
+        for kind, key, language in picks
+        if kind in files
+    ]
 
 
 def brief_html(project: Project, iso: str, cycle: int | str, lang: str) -> str:
@@ -266,12 +282,14 @@ def _document(view: dict[str, Any]) -> str:
     return html_macro("brief.html.j2", "document", view, Safe(BRIEF_CSS)) + "\n"
 
 
-def _print(browser, html_path: Path, info: dict[str, str]) -> bytes:
+def _print(browser, html: str, info: dict[str, str]) -> bytes:
+    """Print the paper version (links as text: a file path means nothing on paper, and an
+    absolute one would make two prints of the same brief differ)."""
     from pypdf import PdfReader, PdfWriter
 
     page = browser.new_page()
     try:
-        page.goto(html_path.as_uri(), wait_until="load")
+        page.set_content(html, wait_until="load")
         pdf = page.pdf(format="A4", print_background=True, margin=PAGE_MARGIN, tagged=True)
     finally:
         page.close()
@@ -314,7 +332,7 @@ def export_brief(
         view = brief_view(project, iso, cycle, lang)
         path.write_bytes(_document(view).encode("utf-8"))
         written.append(path)
-        pages.append((path, out / rel_pdf, view["title"]))
+        pages.append((_document({**view, "printed": True}), out / rel_pdf, view["title"]))
     if not pdf:
         return written
     from playwright.sync_api import sync_playwright
@@ -323,9 +341,9 @@ def export_brief(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
         try:
-            for html_path, pdf_path, title in pages:
+            for html, pdf_path, title in pages:
                 info = {"title": title, "author": meta.coalition, "date": stamp}
-                pdf_path.write_bytes(_print(browser, html_path, info))
+                pdf_path.write_bytes(_print(browser, html, info))
                 written.append(pdf_path)
         finally:
             browser.close()
