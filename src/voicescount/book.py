@@ -35,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,7 @@ from .errors import ConfigError, VoicesError
 from .fileio import atomic_write_text
 from .i18n import FALLBACK, catalogue, catalogue_problems, t
 from .registry import Project, label, read_yaml
-from .render import role
+from .render import html_macro, role
 from .runner import chapter_outputs, chapter_specs
 
 TOC_FILE = "_toc.yml"
@@ -277,42 +276,38 @@ def edition_page(project: Project, lang: str) -> str:
         lines += [f"## {caption}", ""]
         lines += [f"- {{doc}}`{role(c['title'])} </{c['file']}>`" for c in chapters]
         lines.append("")
-    links = []
     handbook = _first_file(_parts_file(project, HANDBOOK_PART))
-    if handbook:
-        links.append(
-            f'<a href="../../{FALLBACK}/{escape(handbook)}.html" hreflang="{FALLBACK}">'
-            f"{escape(t('edition.handbook', lang))}</a>"
+    lines.append(
+        html_macro(
+            "edition.html.j2",
+            "links",
+            handbook,
+            t("edition.handbook", lang),
+            t("edition.choose", lang),
+            FALLBACK,
         )
-    links.append(f'<a href="../../index.html">{escape(t("edition.choose", lang))}</a>')
-    lines.append(f'<p class="voicescount-editions">{" · ".join(links)}</p>')
+    )
     return "\n".join(lines) + "\n"
 
 
 def landing_page(project: Project) -> str:
     """`_build/html/index.html`: the choice of edition, each named in its own language."""
-    items = "".join(
-        f'<li><a href="{lg}/index.html" hreflang="{lg}" lang="{lg}">'
-        f"{escape(t(f'language.{lg}', lg))}: {escape(t('edition.title', lg))}</a></li>"
+    editions_ = [
+        {"code": lg, "language": t(f"language.{lg}", lg), "title": t("edition.title", lg)}
         for lg in editions(project)
-    )
-    handbook = _first_file(_parts_file(project, HANDBOOK_PART))
-    more = (
-        f'<p><a href="{FALLBACK}/{escape(handbook)}.html">'
-        f"{escape(t('edition.handbook', FALLBACK))}</a></p>"
-        if handbook
-        else ""
-    )
-    title = escape(t("edition.title", FALLBACK))
+    ]
     return (
-        f'<!DOCTYPE html>\n<html lang="{FALLBACK}">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{title}</title>\n"
-        "<style>body{font-family:sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;"
-        "line-height:1.5;color:#222}a{color:#0645ad}li{margin:.5rem 0}</style>\n"
-        f"</head>\n<body>\n<main>\n<h1>{title}</h1>\n"
-        f"<p>{escape(t('edition.choose', FALLBACK))}:</p>\n<ul>{items}</ul>\n{more}\n"
-        "</main>\n</body>\n</html>\n"
+        html_macro(
+            "edition.html.j2",
+            "landing",
+            t("edition.title", FALLBACK),
+            t("edition.choose", FALLBACK),
+            editions_,
+            _first_file(_parts_file(project, HANDBOOK_PART)),
+            t("edition.handbook", FALLBACK),
+            FALLBACK,
+        )
+        + "\n"
     )
 
 

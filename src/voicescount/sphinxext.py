@@ -39,8 +39,12 @@ import re
 import shutil
 import sys
 import unicodedata
+from html import escape
 from pathlib import Path
 from typing import Any
+
+from .estimates import BOOK_DOWNLOADS
+from .i18n import t
 
 ASSETS = Path(__file__).parent / "assets"
 A11Y_JS = "voicescount-a11y.js"
@@ -181,8 +185,6 @@ def edition_links(body: str, pagename: str, downloads: str = "downloads") -> str
 
 def _edition_links(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
     if app.config.voicescount_edition and context.get("body"):
-        from .estimates import BOOK_DOWNLOADS
-
         context["body"] = edition_links(context["body"], pagename, BOOK_DOWNLOADS)
 
 
@@ -221,7 +223,8 @@ THEME_STRINGS = {
 THEME_LITERALS = {
     'title="Toggle primary sidebar"': "theme.toggle_primary",
     'title="Toggle secondary sidebar"': "theme.toggle_secondary",
-    '<nav aria-label="Page">': "theme.page",
+    'aria-label="Page"': "theme.page",
+    'class="bd-links bd-docs-nav" aria-label="Main"': "theme.main_navigation",
 }
 
 
@@ -246,8 +249,6 @@ def _edition_lang(config: Any) -> str:
 def _theme_search_text(app: Any, config: Any) -> None:
     lang = _edition_lang(config)
     if lang:
-        from .i18n import t
-
         options = dict(config.html_theme_options or {})
         options["search_bar_text"] = t("theme.search_book", lang)  # jupyter-book sets English
         config.html_theme_options = options
@@ -264,8 +265,6 @@ def _theme_strings(app: Any) -> None:
         return
     from sphinx.locale import translators
 
-    from .i18n import t
-
     messages = {msgid: t(key, lang) for msgid, key in THEME_STRINGS.items()}
     # The templates translate through app.translator; a theme's add_message_catalog can
     # replace the registered one (where Sphinx has no catalogue for the language, e.g. sw)
@@ -280,14 +279,10 @@ def _theme_literals(app: Any, exception: Exception | None) -> None:
     lang = _edition_lang(app.config)
     if exception is not None or not lang or app.builder.format != "html":
         return
-    from html import escape
-
-    from .i18n import t
-
-    swaps = {
-        old: old.replace(old.split('"')[1], escape(t(key, lang)))
-        for old, key in THEME_LITERALS.items()
-    }
+    swaps = {}  # the last quoted value of each literal, translated
+    for old, key in THEME_LITERALS.items():
+        head, _, tail = old.rsplit('"', 2)
+        swaps[old] = f'{head}"{escape(t(key, lang))}"{tail}'
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         new = text
