@@ -145,6 +145,24 @@ def test_missing_built_page_says_build_first(tmp_path):
         pdf.report_chapters(project, "ZZ", 2023, "en", tmp_path / "nothing")
 
 
+def test_report_pages_are_read_from_the_languages_edition_of_the_book(tmp_path):
+    """The book has an edition per language: <html>/<lang>/report/<ISO>/<cycle>/<lang>/."""
+    project = _tiny_project(tmp_path / "p")
+    html = tmp_path / "html"
+    for f in pdf.report_pages(project, "ZZ", 2023, "vi"):
+        page = html / "vi" / f"{f}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(
+            '<html><body><article class="bd-article"><h1>Trang</h1>'
+            '<a href="tables/x.csv" download>CSV</a></article></body></html>',
+            encoding="utf-8",
+        )
+    chapters = pdf.report_chapters(project, "ZZ", 2023, "vi", html, "https://b.org/book")
+    assert [c.page for c in chapters] == ["tiny.html", "findings.html"]
+    assert all(c.title == "Trang" for c in chapters)
+    assert 'href="https://b.org/book/vi/report/ZZ/2023/vi/tables/x.csv"' in chapters[0].body
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_export_all_writes_all_five_formats_for_the_example_cycle(tmp_path):

@@ -86,7 +86,7 @@ class Chapter:
 def report_pages(project: Project, iso: str, cycle: int | str, lang: str) -> list[str]:
     """Book paths (no suffix) of the report's pages for (iso, cycle, lang), in toc order."""
     prefix = f"report/{iso}/{cycle}/{lang}/"
-    files = [f for f in toc_files(toc(project)) if f.startswith(prefix)]
+    files = [f for f in toc_files(toc(project, lang)) if f.startswith(prefix)]  # its edition
     if not files:
         raise ConfigError(
             f"the book has no report pages for {iso} {cycle} in '{lang}'.",
