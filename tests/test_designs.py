@@ -252,14 +252,6 @@ def test_sparse_replicate_products_equal_the_dense_ones(data, monkeypatch):
     pd.testing.assert_frame_equal(sparse, dense, check_exact=False, rtol=1e-13)
 
 
-def test_gap_tests_refuse_the_further_designs(data):
-    """lnob's gap variance is the one-stage linearisation: it must not run on these designs."""
-    from voicescount import lnob
-
-    with pytest.raises(InputError, match="gap tests are not available"):
-        lnob.gaps(data, ["y1"], designs()["jk1_design"], ["sex"])
-
-
 def test_cycle_yml_refuses_combinations_without_a_variance():
     from pydantic import ValidationError
 

@@ -28,6 +28,7 @@ r_i = 1[i in d, item present] (y_i - p_d) / W_d.
   (1 - f_2j) n_2j / (n_2j - 1) (a PSU with one sampled SSU: its total squared times
   (1 - f_2j), R's "adjust"). Without a first-stage fpc the second stage adds nothing, as in R.
 * df, deff and the logit interval are those of the one-stage path (stats' docstring).
+* Gap tests (lnob): `Levels`, the joint covariance of a dimension's level and rest means.
 
 Replicate designs (as `svrepdesign` / `as.svrepdesign` and `svrVar`): each replicate's
 domain estimate theta_r = sum rw_r y / sum rw_r over the domain's present rows; variance
@@ -368,6 +369,7 @@ class _Prep:
     pmat: np.ndarray | None = None  # patterns x replicates (ratios)
     scale: float = 1.0
     rscales: np.ndarray | None = None
+    mse: bool = False
 
 
 def _fraction(v: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -434,7 +436,7 @@ def _prepare(df: pd.DataFrame, design: Design) -> _Prep:
             p.WX2 = _rowsum(X * w[:, None], p.ssu, len(p.ssu_psu))
     if design.replicates is not None:
         p.pattern, p.pmat, p.scale, p.rscales = replicate_weights(df, design, w)
-        p.replicated = True
+        p.replicated, p.mse = True, design.replicates.mse
     return p
 
 
@@ -448,11 +450,16 @@ def _rowsum(M: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
 def _stage(Z: np.ndarray, unit_group: np.ndarray, scale: np.ndarray, lonely: np.ndarray):
     """sum over groups of scale * sum_units (Z_u - mean of the group)^2, lonely units not
     centred ("adjust"); Z is (units x domains)."""
+    dev = _deviations(Z, unit_group, lonely)
+    return (scale[:, None] * dev * dev).sum(axis=0)
+
+
+def _deviations(Z: np.ndarray, unit_group: np.ndarray, lonely: np.ndarray) -> np.ndarray:
+    """Z_u minus its group's mean (a lonely unit not centred, "adjust")."""
     G = int(unit_group.max()) + 1 if len(unit_group) else 0
     cnt = np.bincount(unit_group, minlength=G).astype(np.float64)
     mean = _rowsum(Z, unit_group, G) / cnt[:, None]
-    dev = Z - np.where(lonely[:, None], 0.0, mean[unit_group])
-    return (scale[:, None] * dev * dev).sum(axis=0)
+    return Z - np.where(lonely[:, None], 0.0, mean[unit_group])
 
 
 def _taylor_var(p: _Prep, dom: np.ndarray, D: int, xw: np.ndarray, rr: np.ndarray) -> np.ndarray:
@@ -479,13 +486,17 @@ def _taylor_var(p: _Prep, dom: np.ndarray, D: int, xw: np.ndarray, rr: np.ndarra
             Z2 = Z2 - p.WX2 @ beta.T
     var = _stage(Z1, p.psu_h, p.scale1, p.lonely1)
     if Z2 is not None and p.f1.any():
-        f1 = p.f1[p.ssu_psu]
-        keep = (f1 > 0) & (p.scale2 > 1e-12)
-        grp = pd.factorize(p.ssu_psu[keep])[0]
-        var = var + _stage(
-            Z2[keep] * np.sqrt(f1[keep])[:, None], grp, p.scale2[keep], p.lonely2[keep]
-        )
+        var = var + _second_stage(p, Z2, _stage)
     return var
+
+
+def _second_stage(p: _Prep, Z2: np.ndarray, stage) -> np.ndarray:
+    """f1 times the between-SSU variance within each PSU (module docstring), by `stage`
+    (`_stage`: variances; `_stage_cov`: the covariance matrix)."""
+    f1 = p.f1[p.ssu_psu]
+    keep = (f1 > 0) & (p.scale2 > 1e-12)
+    grp = pd.factorize(p.ssu_psu[keep])[0]
+    return stage(Z2[keep] * np.sqrt(f1[keep])[:, None], grp, p.scale2[keep], p.lonely2[keep])
 
 
 def _rep_var(p: _Prep, theta: np.ndarray, full: np.ndarray, mse: bool) -> np.ndarray:
@@ -658,3 +669,131 @@ def _estimate_replicates(p: _Prep, items, mse, gcodes, kind, level, columns) -> 
             for k, v in _finish(kind, est, se, lse, tq, W, Q, n).items():
                 res[g][k][:, j] = v
     return res
+
+
+# --------------------------------------------------------------------------- gaps (lnob)
+
+
+def prepare(df: pd.DataFrame, design: Design) -> _Prep:
+    """The design's codes, weights, calibration and replicates, once per call of lnob's
+    `gaps` or `furthest_behind` (then `Levels` per item and dimension)."""
+    return _prepare(df, design)
+
+
+class Levels:
+    """One item's means in every level of a dimension (`est`) and in each level's rest (the
+    other known levels, `rest`), with their joint design covariance, for lnob's gap tests on
+    these designs. Domains are numbered 0..L-1 (levels) and L..2L-1 (rests); `level` and
+    `rest_scores` are those index arrays, `cov(X, Y)` the covariance of domains X with Y.
+
+    Taylor designs: the domains' scores w_i r_i as in `estimate` (module docstring), with
+    their calibration residuals and both stages, crossed: the matrix R's svyrecvar gives on
+    the domains' stacked influence functions (what `svyby(covmat = TRUE)` does). Replicate
+    designs: the domains' replicate estimates, covariance scale sum_r rscales_r (theta_r -
+    mean)(phi_r - mean); a replicate that is NaN (no weight) in any domain asked for is
+    dropped for all of them, as svyby's svrVar (na.omit on the replicate matrix): so a gap's
+    variance is over the replicates where both the level and its rest have weight. df: R's
+    degf of the subset (rows with the item present and the dimension known): its PSUs minus
+    their strata, or the rank of its replicate weights minus 1."""
+
+    def __init__(self, p: _Prep, y: np.ndarray, codes: np.ndarray, levels: list):
+        L = len(levels)
+        self.p, self.levels = p, levels
+        ok = ~np.isnan(y) & (codes >= 0)
+        c, yo, w = codes[ok], y[ok], p.w[ok]
+        self.n = np.bincount(c, minlength=L)
+        W = np.bincount(c, weights=w, minlength=L)
+        Y = np.bincount(c, weights=w * yo, minlength=L)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.est, self.rest = Y / W, (Y.sum() - Y) / (W.sum() - W)
+        self.level, self.rest_scores = np.arange(L), np.arange(L, 2 * L)
+        if p.replicated:
+            P = len(p.pmat)
+            key = c * P + p.pattern[ok]
+            Wp, Yp = (
+                np.bincount(key, weights=v, minlength=L * P).reshape(L, P) for v in (w, w * yo)
+            )
+            Wr, Yr = Wp @ p.pmat, Yp @ p.pmat
+            with np.errstate(invalid="ignore", divide="ignore"):
+                th = np.where(Wr > 0, Yr / Wr, np.nan)
+                Wo, Yo = Wr.sum(0) - Wr, Yr.sum(0) - Yr
+                tr = np.where(Wo > 0, Yo / Wo, np.nan)
+            self.theta = np.vstack([th, tr])  # (2L x R) replicate estimates
+            self.df = float(_rank(p.pmat[np.unique(p.pattern[ok])]) - 1)
+        else:
+            held = np.bincount(p.psu[ok], minlength=len(p.psu_h)) > 0
+            self.df = float(held.sum() - np.unique(p.psu_h[held]).size)
+            onehot = c[:, None] == np.arange(L)[None, :]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = np.hstack(
+                    [
+                        np.where(onehot, (yo[:, None] - self.est) / W, 0.0),
+                        np.where(onehot, 0.0, (yo[:, None] - self.rest) / (W.sum() - W)),
+                    ]
+                )
+            rr = np.zeros((len(y), 2 * L))
+            rr[ok] = np.nan_to_num(r)
+            self.V = _taylor_cov(p, rr)
+
+    def cov(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        if not self.p.replicated:
+            return self.V[np.ix_(X, Y)]
+        both = np.union1d(X, Y)
+        keep = np.isfinite(self.theta[both]).all(axis=0)  # svrVar's na.omit
+        t = self.theta[:, keep]
+        dev = t - self._centre(t, keep, np.concatenate([self.est, self.rest]))[:, None]
+        return self.p.scale * (dev[X] * self.p.rscales[keep]) @ dev[Y].T
+
+    def gap_moments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Variances of each level and of its rest and their covariance (each pair as
+        `svyby(~y, ~in_g, covmat = TRUE)`: replicates NaN in either are dropped)."""
+        if not self.p.replicated:
+            L = len(self.levels)
+            d = np.diag(self.V)
+            return d[:L], d[L:], np.diag(self.V[:L, L:])
+        L = len(self.levels)
+        tg, tr = self.theta[:L], self.theta[L:]
+        keep = np.isfinite(tg) & np.isfinite(tr)
+        rs = np.where(keep, self.p.rscales[None, :], 0.0)
+        use = keep & (self.p.rscales[None, :] > 0)
+
+        def dev(t, full):
+            if self.p.mse:
+                centre = full
+            else:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    centre = np.where(use, t, 0.0).sum(1) / use.sum(1)
+            return np.where(keep, t - centre[:, None], 0.0)
+
+        dg, dr = dev(tg, self.est), dev(tr, self.rest)
+        s = self.p.scale
+        return s * (dg * dg * rs).sum(1), s * (dr * dr * rs).sum(1), s * (dg * dr * rs).sum(1)
+
+    def _centre(self, t: np.ndarray, keep: np.ndarray, full: np.ndarray) -> np.ndarray:
+        if self.p.mse:
+            return full
+        use = self.p.rscales[keep] > 0
+        return t[:, use].mean(axis=1)
+
+
+def _taylor_cov(p: _Prep, rr: np.ndarray) -> np.ndarray:
+    """Covariance matrix of the domains whose residuals r are the columns of rr (rows x D,
+    0 outside a domain): `_taylor_var`'s stages and calibration, crossed between domains."""
+    xw = p.w[:, None] * rr
+    Z1 = _rowsum(xw, p.psu, len(p.psu_h))
+    Z2 = None if p.ssu is None else _rowsum(xw, p.ssu, len(p.ssu_psu))
+    if p.X is not None:  # residuals from the calibration regression: beta_d per domain
+        beta = (p.X.T @ (p.w0[:, None] * rr)).T @ p.Tinv  # D x K
+        Z1 = Z1 - p.WX1 @ beta.T
+        if Z2 is not None:
+            Z2 = Z2 - p.WX2 @ beta.T
+    V = _stage_cov(Z1, p.psu_h, p.scale1, p.lonely1)
+    if Z2 is not None and p.f1.any():
+        V = V + _second_stage(p, Z2, _stage_cov)
+    return V
+
+
+def _stage_cov(Z: np.ndarray, unit_group: np.ndarray, scale: np.ndarray, lonely: np.ndarray):
+    """`_stage` crossed: sum over groups of scale * (Z_u - mean)' (Z_u - mean), D x D."""
+    dev = _deviations(Z, unit_group, lonely)
+    return (dev * scale[:, None]).T @ dev
