@@ -82,7 +82,7 @@ def add_run(sub: argparse._SubParsersAction) -> None:
 def add_build(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build",
-        help="write _toc.yml from the registry and build the book into _build/html",
+        help="build the book from the registry, an edition per language, into _build/html/<lang>/",
         description="Generate _toc.yml (landing page, a part per country and cycle, handbook "
         "and training parts) and build the Jupyter Book without executing notebooks. Warnings "
         "(broken references, missing files) fail the build.",
