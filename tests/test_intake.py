@@ -1064,3 +1064,84 @@ def test_one_column_csv_keeps_separators_in_answers(tmp_path):
     assert raw.main.headers == ["comment"]
     assert raw.main.rows == [["a,b;c"], ["x\r\ny"]]
     assert raw.main.row_numbers == [2, 3]
+
+
+# --------------------------------------------------------------------------- declared design columns
+
+
+def _replicate_cycle(tmp_path, n: int = 240, glob: str = "rw_*", extra: str = ""):
+    """The tiny ZZ 2023 cycle with JK1 replicate-weight columns (one per PSU) in its export."""
+    import numpy as np
+
+    from tests.conftest import make_tiny_project
+
+    root = make_tiny_project(tmp_path / "tiny")
+    rng = np.random.default_rng(16)
+    region = rng.choice(["north", "south"], n)
+    psu = np.array([f"c{k}" for k in rng.integers(0, 12, n)])
+    w = rng.uniform(1, 3, n).round(2)
+    df = pd.DataFrame(
+        dict(respondent_id=[f"r{i}" for i in range(n)], consent="true", region=region,
+             stratum=region, psu=psu, weight=w, sex=rng.choice(["female", "male"], n),
+             age=rng.integers(16, 90, n), q_water_basic=rng.choice(["yes", "no"], n),
+             fpc1=0.05)
+    )  # fmt: skip
+    psus = sorted(set(psu))
+    R = len(psus)
+    for r, p in enumerate(psus, start=1):  # delete-one-PSU jackknife (JK1)
+        df[f"design/rw_{r}"] = np.where(psu == p, 0.0, w * R / (R - 1)).round(6)
+    cdir = root / "data" / "ZZ" / "2023"
+    df.to_csv(cdir / "exports" / "adults.csv", index=False)
+    yml = cdir / "cycle.yml"
+    yml.write_text(
+        yml.read_text(encoding="utf-8")
+        + f"design:\n  replicates: {{type: JK1, columns: '{glob}'}}\n{extra}",
+        encoding="utf-8",
+    )
+    return root, df, psus
+
+
+def test_declared_replicate_columns_are_carried_and_used(tmp_path):
+    """Replicate weights given in the export (design.replicates.columns) reach the estimates:
+    the store's SE is the JK1 variance of those columns, (R-1)/R sum (theta_r - mean)^2."""
+    import numpy as np
+
+    from voicescount import estimates
+    root, df, psus = _replicate_cycle(tmp_path)
+    project = Project(root)
+    res = read_instrument(project, project.cycle("ZZ", 2023), "adults")
+    reps = [c for c in res.data.columns if c.startswith("rw_")]
+    assert len(reps) == len(psus) and str(res.data[reps[0]].dtype) == "Float64"
+    est = estimates.load(project, "ZZ", 2023).estimates
+    row = est[(est.variable == "basic_water") & (est.grouping == "")].iloc[0]
+    # the rows validation kept (random answers can make a duplicate submission)
+    out = pd.read_csv(project.build_dir("ZZ", 2023) / "quarantine.csv")
+    df = df[~df.respondent_id.isin(out.respondent_id)]
+    assert row.n == len(df) >= len(psus) * 15
+    y = (df.q_water_basic == "yes").to_numpy(float)
+    theta = [np.average(y, weights=df[f"design/rw_{r}"]) for r in range(1, len(psus) + 1)]
+    R = len(theta)
+    se = np.sqrt((R - 1) / R * np.sum((np.array(theta) - np.mean(theta)) ** 2))
+    # the store publishes rounded values (3 decimals)
+    assert row.estimate == pytest.approx(np.average(y, weights=df.weight), abs=5e-4)
+    assert row.se == pytest.approx(se, abs=5e-4)
+    assert se > 0.01
+
+
+def test_declared_design_columns_missing_from_the_export_are_named(tmp_path):
+    root, _df, _psus = _replicate_cycle(tmp_path, glob="repw*")
+    project = Project(root)
+    with pytest.raises(InputError, match="no replicate-weight column matching 'repw\\*'"):
+        read_instrument(project, project.cycle("ZZ", 2023), "adults")
+
+
+def test_a_declared_fpc_outside_the_contract_is_carried_as_a_number(tmp_path):
+    root, _df, _psus = _replicate_cycle(tmp_path)
+    yml = root / "data" / "ZZ" / "2023" / "cycle.yml"
+    text = yml.read_text(encoding="utf-8").replace(
+        "  replicates: {type: JK1, columns: 'rw_*'}\n", "  fpc: fpc1\n"
+    )
+    yml.write_text(text, encoding="utf-8")
+    project = Project(root)
+    res = read_instrument(project, project.cycle("ZZ", 2023), "adults")
+    assert res.data["fpc1"].tolist() == [0.05] * len(res.data)

@@ -48,6 +48,7 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import fnmatch
 import io
 import json
 import math
@@ -222,7 +223,19 @@ def read_export(
     identifiers = list(dict.fromkeys([*(cycle.identifiers if cycle else []), *inst.identifiers]))
     mapper = _Mapper(source, inst, contract, codebook, raw, identifiers, regions, name)
     mapper.config_path = config_path or source.parent / "cycle.yml"
+    if cycle is not None:
+        mapper.design_extra = design_columns(cycle, contract)
+        mapper.ssu_name = cycle.design.ssu
     return mapper.run(cycle)
+
+
+def design_columns(cycle: Cycle, contract: Contract) -> tuple[tuple[str, ...], str | None]:
+    """(declared design columns the contract lacks, replicate-weight glob) of a cycle."""
+    d = cycle.design
+    names = tuple(
+        n for n in dict.fromkeys((d.fpc, d.ssu, d.fpc2)) if n and n not in contract.names()
+    )
+    return names, (d.replicates.columns if d.replicates else None)
 
 
 # ====================================================================== raw readers
@@ -944,6 +957,10 @@ class _Mapper:
         self.repeat_table: str | None = None
         # mapping and code problems, collected so one run reports all of them (`run` raises)
         self.problems: list[VoicesError] = []
+        # design columns the cycle declares beyond the contract's (fpc, ssu, fpc2 names; the
+        # replicate-weight glob): carried as numbers (ssu as text) so estimation can use them
+        self.design_extra: tuple[tuple[str, ...], str | None] = ((), None)
+        self.replicate_columns: set[str] = set()
 
     # ------------------------------------------------------------------ column lookup
     def resolve(self, target: str, headers: list[str]) -> str | None:
@@ -1066,8 +1083,9 @@ class _Mapper:
         headers = table.headers
         plan: dict[str, str] = {}
         known = set(self.contract.names())
+        declared, _glob = self.design_extra
         for col, export in self.inst.mapping.items():
-            if col not in known and not self.contract.is_item(col):
+            if col not in known and not self.contract.is_item(col) and col not in declared:
                 self._problem(
                     ConfigError(
                         f"maps '{col}', which is neither a contract column nor a "
@@ -1125,6 +1143,7 @@ class _Mapper:
                     hit = None
                 if hit and hit not in idents:
                     plan[c.name] = hit
+        self._design_columns(plan, headers, idents)
         self._auto_items(plan, headers, idents)
         self._check_required(plan, headers)
         self._check_identifier_conflicts(plan, idents)
@@ -1136,6 +1155,63 @@ class _Mapper:
     def _mapping_fix(self, col: str, export: str | None, why: str) -> dict[str, Any]:
         value = Fill(export, f"guess: {why}; check") if export else Fill("TODO", "export column")
         return {"instruments": {self.name: {"mapping": {col: value}}}}
+
+    @property
+    def design_numeric(self) -> set[str]:
+        """Declared design columns that hold numbers (fpc and fpc2; ssu is a code)."""
+        return {c for c in self.design_extra[0] if c != self.ssu_name}
+
+    ssu_name: str | None = None
+
+    def _design_columns(self, plan: dict[str, str], headers: list[str], idents: dict[str, str]):
+        """Carry the design columns cycle.yml declares outside the contract: the fpc / ssu /
+        fpc2 names (by name or group path, unless mapped) and every replicate-weight column
+        matching the declared glob (by its last path segment); a declared one that is missing
+        is a problem like a missing mapped column."""
+        declared, glob = self.design_extra
+        for col in declared:
+            if col in plan:
+                continue
+            try:
+                hit = self.resolve(col, headers)
+            except InputError as err:
+                self._problem(err)
+                plan[col] = ""
+                continue
+            if hit is None:
+                plan[col] = ""
+                self._problem(
+                    InputError(
+                        f"has no column '{col}', which cycle.yml's design declares.",
+                        path=self.source,
+                        field=col,
+                        hint=f"Map it (instruments.{self.name}.mapping: {{{col}: <export "
+                        "column>}) or correct the design in cycle.yml.",
+                        fix=self._mapping_fix(col, None, ""),
+                    )
+                )
+            elif hit not in idents:
+                plan[col] = hit
+        if glob:
+            found = 0
+            for h in headers:
+                last = h.replace("-", "/").rsplit("/", 1)[-1]
+                if fnmatch.fnmatchcase(last, glob) and last not in plan and h not in idents:
+                    plan[last] = h
+                    self.replicate_columns.add(last)
+                    found += 1
+            if not found:
+                self._problem(
+                    InputError(
+                        f"has no replicate-weight column matching '{glob}', which cycle.yml's "
+                        "design.replicates.columns declares.",
+                        path=self.source,
+                        field=glob,
+                        hint="Correct design.replicates.columns (a glob of the export's "
+                        "replicate weight columns, e.g. rw_*), or omit it to create JK1/JKn "
+                        "replicates from the PSUs.",
+                    )
+                )
 
     def _auto_items(self, plan: dict[str, str], headers: list[str], idents: dict[str, str]) -> None:
         """Carry export columns already named as items (`q_x`, `group/q_x`, or only `q_x/<choice>`)."""
@@ -1264,6 +1340,8 @@ class _Mapper:
             if len(self.problems) > before:  # reported; converting would report it again
                 return pd.array([None] * len(texts), dtype="string")
         kind = spec.type if spec else _FORM_TYPES.get(q.type if q else "", "string")
+        if spec is None and (col in self.replicate_columns or col in self.design_numeric):
+            kind = "number"
         if kind in ("integer", "number"):
             return self._numeric(col, export, values, table, kind)
         if kind == "datetime":
