@@ -26,13 +26,18 @@ pytestmark = [
 ]
 
 WIDTH, HEIGHT = 1280, 900
-# The pages that open with a headline (report.*_chapter sections start with "headline").
-PAGES = ["key_findings", "who_heard", "sdg-1", "sdg-4", "sdg-5", "sdg-8", "sdg-13", "sdg-16",
-         "inequalities", "trends", "official", "voices", "recommendations"]  # fmt: skip
+# The pages that open with a headline (report.*_chapter sections start with "headline"):
+# every report page of the cycle.
+PAGES = ["overview", "key_findings", "who_heard", "sdg-1", "sdg-4", "sdg-5", "sdg-8", "sdg-13",
+         "sdg-16", "inequalities", "trends", "explorer", "official", "scorecards", "voices",
+         "recommendations", "synthesis", "methods"]  # fmt: skip
 # Pages whose headline may have no chart: trends of a first cycle (the example book holds VN
 # 2022 only, so no earlier cycle) says there is no change to show yet; the recommendations'
-# uptake is one sentence above its table.
-CHARTLESS = {"trends", "recommendations"}
+# uptake is one sentence above its table; synthesis (a table, and VN is the book's only
+# country) and methods (the technical page: who was asked and how many) have no chart.
+CHARTLESS = {"trends", "recommendations", "synthesis", "methods"}
+# Pages whose headline chart is "what official data misses" (the SDG x group grid).
+GRID = {"official": "official-grid", "explorer": "explorer-official-grid"}
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +83,9 @@ def test_main_message_and_its_chart_fit_the_first_screen(site, page, lang):
         tab.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
         _inside(img.bounding_box(), "the headline chart")
         assert img.get_attribute("alt"), "the headline chart has no alt text"
+        if page in GRID:  # the grid itself, with its table alternative in the same block
+            assert img.get_attribute("src").endswith(f"{GRID[page]}.svg")
+            assert block.locator("table").count() >= 1, "the grid has no table alternative"
         # The notices (synthetic data, provenance) stay on the page, below the headline.
         top = block.bounding_box()["y"]
         for notice in (".voicescount-provenance", ".admonition"):

@@ -622,6 +622,8 @@ def test_trends_page_table_and_charts(chapters, tmp_path):
 def test_synthesis_needs_two_countries_and_lists_shared_indicators(chapters, tmp_path, monkeypatch):
     view = report.synthesis_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
     assert view.countries == ["ZZ"] and "No other country has data" in _text(view)
+    assert view.headline.sentences == [report.rt("synthesis_none", "en")]  # said once, first
+    assert _text(view).count("No other country has data") == 1
     data = chapters.data_dir
     with (data / "countries.yml").open("a", encoding="utf-8") as fh:
         fh.write(
@@ -639,6 +641,12 @@ def test_synthesis_needs_two_countries_and_lists_shared_indicators(chapters, tmp
     view = report.synthesis_chapter(Project(chapters.root), "ZZ", 2023, "en", out_dir=tmp_path)
     assert view.countries == ["YY", "ZZ"] and view.variables == ["x_violence", "x_water"]
     assert "2 indicators are shared by at least two of the 2 countries" in _text(view)
+    # The page opens with its own counts (no chart: the page is a table).
+    assert view.sections[0] == "headline" and view.headline.figure is None
+    assert view.headline.sentences == [
+        "2 indicators were measured in at least two of these 2 countries: Ypsland, Zedland. "
+        "The table puts them side by side."
+    ]
     syn = pd.read_csv(tmp_path / "tables" / "synthesis.csv", encoding="utf-8-sig")
     assert syn.iloc[:, 1].tolist() == ["Ypsland (2022)", "Zedland (2023)"] * 2
 
@@ -812,3 +820,136 @@ def test_trends_page_without_an_earlier_cycle_says_so_first(chapters, tmp_path, 
         "This is the first survey, so there is no change over time to show yet."
     ]
     assert view.markdown().startswith(":::::::{container} voicescount-headline")
+
+
+def _with_summary(monkeypatch, **summary) -> None:
+    """The fixture stores (`_use_stores`) with a validation summary (kept, received)."""
+    import dataclasses
+
+    from voicescount import estimates
+
+    real = estimates.load
+    monkeypatch.setattr(estimates, "load", lambda project, iso, cycle: dataclasses.replace(
+        real(project, iso, cycle), summary=summary))  # fmt: skip
+
+
+def test_overview_opens_with_who_answered_and_the_largest_tested_gap(
+    chapters, tmp_path, monkeypatch
+):
+    _with_summary(monkeypatch, kept=400, received=410)
+    view = report.overview(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    assert view.sections[0] == "headline"
+    h = view.headline
+    kf = report.key_findings(chapters, "ZZ", 2023, "en", out_dir=tmp_path).headline
+    # the key findings' gap (the store's test), after how many answered; its chart, own name
+    assert h.sentences == ["400 people answered this survey.", *kf.sentences[:2]]
+    assert h.sentences[2] == "This gap is statistically significant."
+    assert h.figure.name == "headline-overview" and h.figure.alt == kf.figure.alt
+    assert (tmp_path / "figures" / "headline-overview.svg").is_file()
+    md = view.markdown()
+    assert md.startswith(":::::::{container} voicescount-headline")
+    assert md.index("400 people answered") < md.index("Regions\n: North, South")
+    vi = report.overview(chapters, "ZZ", 2023, "vi", out_dir=tmp_path / "vi").headline
+    assert vi.sentences[0] == "400 người đã trả lời cuộc khảo sát này."
+
+
+def test_overview_without_a_store_has_no_headline(tmp_path):
+    shutil.copytree(TINY, tmp_path / "p")  # no contract.yml: the cycle store cannot be built
+    view = report.overview(Project(tmp_path / "p"), "ZZ", 2023, "en", out_dir=tmp_path)
+    assert view.sections == ["intro", "facts"] and view.headline is None
+    assert not (tmp_path / "figures").exists()
+
+
+SCORES = (
+    "cycle,region,commune,service,criterion,community_score,provider_score\n"
+    "2023,north,C1,commune_health_station,waiting_time,2,4\n"
+    "2023,south,C2,commune_health_station,waiting_time,3,4\n"
+    "2023,north,C1,commune_health_station,staff_attitude,3,3\n"
+    "2023,south,C2,commune_health_station,staff_attitude,4,4\n"
+    "2023,north,C1,primary_school,toilets,4,3\n"
+    "2023,south,C2,primary_school,toilets,4,\n"
+)
+
+
+def test_scorecards_page_opens_with_the_largest_community_provider_gap(chapters, tmp_path):
+    side = chapters.cycle_dir("ZZ", 2023) / "side"
+    (side / "scorecards.csv").write_text(SCORES, encoding="utf-8")
+    with (side.parent / "cycle.yml").open("a", encoding="utf-8") as fh:
+        fh.write("scorecards: side/scorecards.csv\n")
+    project = Project(chapters.root)
+    view = report.scorecards_chapter(project, "ZZ", 2023, "en", out_dir=tmp_path)
+    assert view.sections[0] == "headline"
+    # waiting time: community 2.5, provider 4 (gap -1.5, the largest); toilets' gap is +1 over
+    # the one commune where both scored; staff attitude 0: one of three criteria scored lower
+    assert view.headline.sentences == [
+        "The biggest difference is for Commune health station, Waiting time: communities scored "
+        "it 2.5, providers 4.0 (1 = very poor, 5 = very good).",
+        "Communities scored 1 of 3 criteria lower than the service providers did.",
+    ]
+    fig = view.headline.figure
+    assert fig.name == "headline-scorecards" and "Largest gap: Waiting time" in fig.alt
+    assert {r[0] for r in fig.table.rows} == {"Waiting time", "Staff attitude"}
+    assert (tmp_path / "figures" / "headline-scorecards.svg").is_file()
+    assert view.markdown().startswith(":::::::{container} voicescount-headline")
+    vi = report.scorecards_chapter(project, "ZZ", 2023, "vi", out_dir=tmp_path / "vi")
+    assert vi.headline.sentences[0].startswith("Khác biệt lớn nhất là ở Trạm y tế xã, ")
+    assert "cộng đồng chấm 2,5, bên cung cấp dịch vụ chấm 4,0" in vi.headline.sentences[0]
+
+
+def test_scorecards_page_without_score_cards_says_so_once(chapters, tmp_path):
+    view = report.scorecards_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    none = report.rt("scorecards_none", "en")
+    assert view.headline.sentences == [none] and view.headline.figure is None
+    assert view.markdown().startswith(":::::::{container} voicescount-headline")
+    assert _text(view).count(none) == 1
+
+
+def test_methods_headline_says_who_was_asked_and_how_many(chapters, tmp_path, monkeypatch):
+    _with_summary(monkeypatch, kept=400, received=410)
+    h = report.methods_headline(report._ctx(chapters, "ZZ", 2023, "en", tmp_path))
+    assert h.figure is None
+    assert h.sentences == [
+        "Who was asked: Youth, women and people with disabilities. Where: North, South.",
+        "400 of the 410 questionnaires received passed the checks and are used in this report.",
+    ]
+    vi = report.methods_headline(report._ctx(chapters, "ZZ", 2023, "vi", tmp_path))
+    assert vi.sentences[0] == (
+        "Ai được hỏi: Thanh niên, phụ nữ và người khuyết tật. Ở đâu: Miền Bắc, Miền Nam."
+    )
+
+
+def test_explorer_opens_with_what_official_data_misses(chapters, tmp_path, monkeypatch):
+    """The explorer shows the official page's counts and SDG x group grid above the widget."""
+    import dataclasses
+
+    from voicescount import estimates, explorer
+
+    real = estimates.load
+    cmp = pd.DataFrame(
+        {"variable": ["x_water"] * 3, "indicator": ["1.4.1"] * 3, "grouping": ["", "sex", "sex"],
+         "sex": [None, "female", "male"], "cgd_estimate": [50.0, 40, 60],
+         "cgd_ci_low": [45.0, 35, 55], "cgd_ci_high": [55.0, 45, 65],
+         "official_value": [30.0, None, None], "official_year": [2022] * 3,
+         "official_year_label": ["2022"] * 3,
+         "status": ["differ", "official data missing", "official data missing"]}
+    )  # fmt: skip
+    monkeypatch.setattr(estimates, "load", lambda project, iso, cycle: dataclasses.replace(
+        real(project, iso, cycle), official=cmp))  # fmt: skip
+    view = explorer.explorer_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    assert view.sections == ["headline", "intro"]
+    official = report.official_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path / "o")
+    s = view.headline.sentences
+    assert s[0] == (
+        "Look up any of 2 indicators, for everyone or by group, in the explorer below "
+        "(survey rounds: 2021, 2023)."
+    )
+    assert s[1:] == official.headline.sentences  # the official page's counts, word for word
+    assert s[1].startswith("For 2 of 3 comparisons, official data has no value for the group.")
+    fig = view.headline.figure
+    assert fig.name == "explorer-official-grid"  # labels are global: not the official page's
+    assert fig.alt == official.headline.figure.alt and fig.table.rows
+    assert (tmp_path / "figures" / "explorer-official-grid.svg").is_file()
+    md = view.markdown()
+    assert md.startswith(":::::::{container} voicescount-headline")
+    assert "zz-2023-en-fig-explorer-official-grid" in render.targets(md)
+    assert md.index("voicescount-headline") < md.index("tables/explorer.json")

@@ -29,7 +29,7 @@ from .figures import OKABE_ITO, fmt_gap, fmt_value
 from .i18n import MINUS, code_label, dim_label, fmt_number, split_dims, t
 from .registry import Project, label
 from .render import Page, render_html
-from .report import Html, page_prefix
+from .report import Headline, Html, _ctx, official_headline, page_prefix
 
 PAYLOAD_VERSION = 1
 DATA_NAME = "explorer"  # tables/explorer.json beside the page
@@ -269,14 +269,34 @@ def widget(data: Mapping, prefix: str) -> str:
 def explorer_chapter(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
 ) -> Page:
-    """The explorer page's view: its intro (MyST) and the widget (`view.widget()`, HTML)."""
+    """The explorer page's view: its headline (`explorer_headline`), its intro (MyST) and the
+    widget (`view.widget()`, HTML)."""
     data = payload(project, iso, cycle, lang)
     write_payload(data, out_dir)
     prefix = page_prefix(iso, cycle, lang)
-    page = Page("explorer.md.j2", ["intro"], lang, prefix=prefix, data_name=DATA_NAME,
-                n_indicators=len(data["indicators"]), cycles=data["cycles"])  # fmt: skip
+    page = Page("explorer.md.j2", ["headline", "intro"], lang, prefix=prefix, data_name=DATA_NAME,
+                n_indicators=len(data["indicators"]), cycles=data["cycles"],
+                headline=explorer_headline(project, iso, cycle, lang, data, out_dir))  # fmt: skip
     page.data["widget"] = lambda: Html(widget(data, prefix), plain=t("explorer.noscript", lang))
     return page
+
+
+def explorer_headline(
+    project: Project, iso: str, cycle: int | str, lang: str, data: Mapping, out_dir: str | Path
+) -> Headline:
+    """What the explorer holds (its indicators and cycles), then "what official data misses"
+    above the interactive part: the official page's counts and SDG x group grid (its alt text
+    and table alternative), from the store's comparison, as figures/explorer-official-grid.svg
+    (its own name: labels are global to the book)."""
+    cycles = ", ".join(str(c) for c in data["cycles"])
+    first = t("headline.explorer", lang, k=fmt_number(len(data["indicators"]), lang),
+              cycles=cycles)  # fmt: skip
+    c = _ctx(project, iso, cycle, lang, out_dir)
+    cmp = c.store.official
+    if cmp.empty:
+        return Headline([first])
+    grid = official_headline(c, cmp, "explorer-official-grid")
+    return Headline([first, *grid.sentences], grid.figure)
 
 
 def write_standalone(data: Mapping, out_dir: str | Path) -> Path:

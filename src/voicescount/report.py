@@ -166,8 +166,12 @@ def title(project: Project, iso: str, cycle: int | str, lang: str) -> Markdown:
     return Markdown(f"# {myst_text(name)}: {myst_text(_t('overview', lang))}")
 
 
-def overview(project: Project, iso: str, cycle: int | str, lang: str) -> Page:
-    """Cycle overview: SDGs in focus, instruments, fieldwork dates and regions, from the registry."""
+def overview(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
+) -> Page:
+    """Cycle overview: SDGs in focus, instruments, fieldwork dates and regions, from the
+    registry; it opens with the cycle's headline (`overview_headline`) when the cycle has a
+    store (a cycle without microdata still gets its overview)."""
     cyc = project.cycle(iso, cycle)
     country = project.country(iso)
     cname = label(country.name, lang, iso)
@@ -180,12 +184,16 @@ def overview(project: Project, iso: str, cycle: int | str, lang: str) -> Page:
         facts.append((_t("fieldwork", lang), [dates]))
     regions = ", ".join(label(r.name, lang, r.code) for r in country.regions)
     facts.append((_t("regions", lang), [regions]))
+    headline = None
+    with contextlib.suppress(VoicesError):  # no store (e.g. no microdata): no headline
+        headline = overview_headline(_ctx(project, iso, cycle, lang, out_dir))
     return _view(
         "overview",
-        ["intro", "facts"],
+        ["headline", "intro", "facts"] if headline is not None else ["intro", "facts"],
         iso,
         cycle,
         lang,
+        headline=headline,
         intro=_t("intro", lang, cycle=cyc.cycle, country=cname),
         facts=facts,  # (term, [values]): a definition list
         sdgs=sorted(cyc.sdgs),
@@ -799,10 +807,13 @@ def scorecards_chapter(
     c = _ctx(project, iso, cycle, lang, out_dir)
     path = c.side("scorecards")
     if path is None:
-        return _view("scorecards", ["intro"], iso, cycle, lang, available=False)
+        none = Headline([rt("scorecards_none", lang)])
+        return _view("scorecards", ["headline", "intro"], iso, cycle, lang, available=False,
+                     headline=none)  # fmt: skip
     scores = sc.read_scorecards(path)
     now = scores[scores["cycle"] == c.cycle]
     summ = sc.summarise(now, by=("service", "criterion"))
+    headline = scorecards_headline(c, summ)
     services = []  # (code, label, figure): a section each
     for service, grp in summ.groupby("service", sort=True):
         name = sc.label("service", service, lang)
@@ -836,10 +847,11 @@ def scorecards_chapter(
                          lang, rt("cap.actions", lang, cycle=c.cycle))  # fmt: skip
     return _view(
         "scorecards",
-        ["intro", "services", "scores", "actions"],
+        ["headline", "intro", "services", "scores", "actions"],
         iso,
         cycle,
         lang,
+        headline=headline,
         available=True,
         services=services,
         scores=scores_t,
@@ -950,6 +962,10 @@ def recommendations_chapter(
 # --------------------------------------------------------------------------- 9. methods
 
 
+METHODS_SECTIONS = ("design", "validation", "rules", "limitations", "quality", "provenance",
+                    "downloads")  # fmt: skip
+
+
 def methods(
     project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path = "."
 ) -> Page:
@@ -1014,10 +1030,11 @@ def methods(
     qs = quality.sentences(project, quality.statement(project, iso, int(cycle)), lang)
     return _view(
         "methods",
-        ["design", "validation", "rules", "limitations", "quality", "provenance", "downloads"],
+        ["headline", *METHODS_SECTIONS],
         iso,
         cycle,
         lang,
+        headline=methods_headline(c),
         design=design,
         weights=weights,
         received=s["received"],
@@ -1153,11 +1170,15 @@ def synthesis_chapter(
     allc = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     countries = sorted(allc["country"].unique()) if not allc.empty else []
     if len(countries) < 2:
-        return _view("synthesis", ["intro", "notes"], iso, cycle, lang, countries=countries,
-                     notes=notes)  # fmt: skip
+        none = Headline([rt("synthesis_none", lang)])
+        return _view("synthesis", ["headline", "intro", "notes"], iso, cycle, lang,
+                     countries=countries, notes=notes, headline=none)  # fmt: skip
     shared = allc.groupby("variable")["country"].nunique()
     variables = sorted(v for v in shared.index if shared[v] >= 2)
     names = {code: label(project.country(code).name, lang, code) for code in countries}
+    shared_sentence = t("headline.synthesis", lang, countries=", ".join(names.values()),
+                        k=fmt_number(len(variables), lang),
+                        m=fmt_number(len(countries), lang))  # fmt: skip
     rows = []
     for v in variables:
         ind = c.ind(v)
@@ -1184,10 +1205,11 @@ def synthesis_chapter(
             )
     return _view(
         "synthesis",
-        ["intro", "shared", "notes"],
+        ["headline", "intro", "shared", "notes"],
         iso,
         cycle,
         lang,
+        headline=Headline([shared_sentence]),  # the page's own counts; a table, no chart
         countries=countries,
         variables=variables,
         table=_tab(pd.DataFrame(rows), out_dir, "synthesis", lang, rt("synthesis_cap", lang)),
@@ -1308,9 +1330,10 @@ def gap_headline(c: _Ctx, variables: Sequence[str], name: str) -> Headline:
     return Headline([s for s in sentences if s], _fig(ch, c.out_dir, name))
 
 
-def official_headline(c: _Ctx, cmp: pd.DataFrame) -> Headline:
+def official_headline(c: _Ctx, cmp: pd.DataFrame, name: str = "official-grid") -> Headline:
     """The official page's message: for how many comparisons official data has no value for
-    the group, where the two differ, and the grid of goals by groups (figures/official-grid)."""
+    the group, where the two differ, and the grid of goals by groups (figures/<name>.svg; the
+    explorer shows the same grid under its own name, as labels are global to the book)."""
     counts = cmp["status"].value_counts()
     n, miss = len(cmp), int(counts.get("official data missing", 0))
     differ, agree = int(counts.get("differ", 0)), int(counts.get("agree", 0))
@@ -1322,7 +1345,7 @@ def official_headline(c: _Ctx, cmp: pd.DataFrame) -> Headline:
     goals = {v: c.ind(v).sdg.goal for v in dict.fromkeys(cmp["variable"])}
     ch = official_grid(cmp, goals, dimensions=c.project.dimensions, country=c.country,
                        lang=c.lang)  # fmt: skip
-    return Headline(sentences, _fig(ch, c.out_dir, "official-grid"))
+    return Headline(sentences, _fig(ch, c.out_dir, name))
 
 
 def inequalities_headline(c: _Ctx) -> Headline:
@@ -1396,3 +1419,52 @@ def voices_headline(c: _Ctx, summ: pd.DataFrame, segments: int) -> Headline:
     ch = counts_bar(data, what=t("table.theme", c.lang), lang=c.lang,
                     title=t("headline.voices_title", c.lang))  # fmt: skip
     return Headline(sentences, _fig(ch, c.out_dir, "headline-voices"))
+
+
+def overview_headline(c: _Ctx) -> Headline:
+    """The cycle's landing page: how many answered, then the largest tested gap of the cycle
+    and its chart (the key findings' headline, `gap_headline`, under its own name)."""
+    h = gap_headline(c, list(dict.fromkeys(c.est["variable"])), "headline-overview")
+    kept = c.store.summary.get("kept")
+    heard = [t("headline.heard", c.lang, kept=fmt_number(kept, c.lang))] if kept else []
+    return Headline([*heard, *h.sentences[:2]], h.figure)
+
+
+def scorecards_headline(c: _Ctx, summ: pd.DataFrame) -> Headline:
+    """The largest community-provider gap of the cycle's score cards (mean scores, as the
+    table publishes them), how many criteria communities scored lower, and the chart of the
+    service with that gap (figures/headline-scorecards.svg)."""
+    scored = summ[summ["gap"].notna()]
+    if scored.empty:
+        return Headline([rt("scorecards_none", c.lang)])
+    big = scored.assign(_abs=scored["gap"].abs()).sort_values(
+        ["_abs", "service", "criterion"], ascending=[False, True, True], kind="mergesort"
+    )
+    r = big.iloc[0]
+    service = sc.label("service", r["service"], c.lang)
+    lower = int((scored["gap"].round(2) < 0).sum())  # as the table rounds the gap
+    sentences = [
+        t("headline.scorecards", c.lang, service=service,
+          criterion=sc.label("criterion", r["criterion"], c.lang),
+          community=fmt_number(r["community"], c.lang, 1),
+          provider=fmt_number(r["provider"], c.lang, 1)),
+        t("headline.scorecards_lower", c.lang, k=fmt_number(lower, c.lang),
+          m=fmt_number(len(scored), c.lang)),
+    ]  # fmt: skip
+    grp = summ[summ["service"] == r["service"]]
+    data = grp.assign(criterion=[sc.label("criterion", x, c.lang) for x in grp["criterion"]])
+    ch = scorecard_dumbbell(data, service=service, lang=c.lang)
+    return Headline(sentences, _fig(ch, c.out_dir, "headline-scorecards"))
+
+
+def methods_headline(c: _Ctx) -> Headline:
+    """The technical page's short headline: who was asked (the cycle's questionnaires, its
+    regions) and how many questionnaires passed the checks; no chart."""
+    instruments = "; ".join(label(i.label, c.lang, n) for n, i in c.cyc.instruments.items())
+    regions = ", ".join(label(r.name, c.lang, r.code) for r in c.country.regions)
+    s = c.store.summary
+    sentences = [t("headline.methods_who", c.lang, instruments=instruments, regions=regions)]
+    if "kept" in s and "received" in s:
+        sentences.append(t("headline.methods_count", c.lang, kept=fmt_number(s["kept"], c.lang),
+                           received=fmt_number(s["received"], c.lang)))  # fmt: skip
+    return Headline(sentences)
