@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from voicescount.disclosure import DisclosureError, apply, check_published
+from voicescount.disclosure import DisclosureError, Precision, apply, check_published, half_widths
 from voicescount.errors import VoicesError
 from voicescount.registry import Rules
 from voicescount.stats import Design, estimate
@@ -139,3 +139,60 @@ def test_respondents_a_line_misses_protect_its_cells():
     check_published(out, RULES)
     t.loc[0, "n"] = 53  # everybody stated it: m = all - f, so f is hidden too
     assert list(apply(t, RULES).suppression) == ["", "secondary", "primary"]
+
+
+# ------------------------------------------------------------- precision-aware publication
+PREC = {"y": Precision(step=0.001, relative=False)}  # a proportion shown to 0.1 point
+
+
+def sex_table(n_small: int, n_f: int = 1349, n_m: int = 909) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    cells = [("", None, None, n_f + n_m + n_small), ("sex", "f", None, n_f)]
+    cells += [("sex", "m", None, n_m), ("sex", "i", None, n_small)]
+    t = table(cells)
+    t["estimate"] = rng.uniform(0.2, 0.8, len(t)).round(6)
+    return t
+
+
+def test_rounding_protects_a_tiny_group_so_the_main_breakdown_stays():
+    t = sex_table(4)
+    exact = apply(t, RULES)
+    assert list(exact.suppression) == ["", "", "secondary", "primary"]  # Male hidden for 4
+    out = apply(t, RULES, precision=PREC)
+    assert list(out.suppression) == ["", "", "", "primary"]  # Male shown
+    assert out.estimate[:3].tolist() == [round(v, 3) for v in t.estimate[:3]]  # as published
+    check_published(out, RULES, precision=PREC)
+    with pytest.raises(DisclosureError, match="work out a suppressed cell"):
+        check_published(out, RULES)  # the same table, if published exactly, gives it away
+    # the route's interval: rounding ±0.0005 over N and the two groups, amplified by N / N_s
+    big_n = out.N.to_numpy()
+    assert 0.0005 * (big_n[0] + big_n[1] + big_n[2]) / (10.0 * 4) > RULES.protection
+
+
+def test_rounding_does_not_protect_a_cell_of_a_small_margin():
+    # 3 hidden among 40: the others' rounding pins it to ±0.0005 * 77 / 3 ≈ 0.013 < 0.05
+    t = sex_table(3, n_f=20, n_m=17)
+    out = apply(t, RULES, precision=PREC)
+    assert list(out.suppression) == ["", "", "secondary", "primary"]
+    check_published(out, RULES, precision=PREC)
+    leak = out.copy()
+    leak.loc[2, ["estimate", "N"]] = [0.5, 170.0]
+    with pytest.raises(DisclosureError, match="work out a suppressed cell"):
+        check_published(leak, RULES, precision=PREC)
+
+
+def test_se_over_cv_can_beat_the_rounding_and_is_counted():
+    # p = se / cv: both rounded, a reader knows p to p * (h_se / se + h_cv / cv), which for a
+    # cell with cv above 1 is narrower than half the estimate's step
+    t = apply(sex_table(4), RULES, precision=PREC)
+    assert half_widths(t, PREC)[0] == pytest.approx(0.0005)
+    t.loc[1, ["estimate", "se", "cv"]] = [0.002, 0.003, 1.5]
+    want = 0.002 * (0.0005 / 0.003 + 0.0005 / 1.5)
+    assert half_widths(t, PREC)[1] == pytest.approx(want) and want < 0.0005
+    assert (half_widths(t, None) == 0).all()  # no declared precision: every number is exact
+
+
+def test_publish_decimals_are_validated():
+    with pytest.raises(ValueError, match="decimals must be 0 to 6"):
+        Rules(publish_decimals={"percent": 9})
+    assert Rules(publish_decimals={"percent": 2}).publish_decimals["score"] == 2

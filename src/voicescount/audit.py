@@ -14,7 +14,9 @@ audit then fails naming the cell and the route. A suppressed cell that any outpu
 publishes outright fails too.
 
 The VNR chapter and the PDF quote the store's published rows (rounded), so the store
-stands for them. Respondent counts (n) of suppressed cells are published on purpose (the
+stands for them. The store and Parquet hold numbers rounded to the declared precision
+(`disclosure.Precision`): a number on that grid is known to half its step, any other as
+exact; a CSV number to half its last written digit (or what se / cv give, if narrower). Respondent counts (n) of suppressed cells are published on purpose (the
 group is named and counted, its answers are not), so n is not attacked.
 
 `voicescount export` runs the audit for every cycle it exports (so `make report` does).
@@ -32,13 +34,14 @@ import numpy as np
 import pandas as pd
 
 from . import estimates
-from .disclosure import recoverable, relations
+from .disclosure import CV_STEP, half_widths, precision_for, recoverable, relations
 from .errors import VoicesError
 from .publish import dimension_columns, indicator_codes
 from .registry import Project
 
 # A route that pins a suppressed proportion to within ±PROTECTION (a mean: within this
 # share of the variable's overall value) discloses it; rounding wider than that protects.
+# The default of rules.yml `protection`, which audit_cycle uses.
 PROTECTION = 0.05
 EXACT = 1e-15  # relative half-step of a float64 (the store, Parquet)
 _STORE = "the pages (cycle store)"
@@ -100,10 +103,27 @@ class Published:
     cells: dict[tuple, tuple[float, float | None, float, float]]
 
 
-def from_table(name: str, table: pd.DataFrame, text: bool = False) -> Published:
-    """Cells of a tidy estimate table (the store, a download read back as text or numbers)."""
+def _on_grid(x: float, step: float) -> bool:
+    return x != x or abs(x / step - round(x / step)) < 1e-6
+
+
+def _text_half(rec: dict, est: str) -> float:
+    """Half the last digit of the estimate, or what se / cv (as written) give if narrower."""
+    half = half_step(est)
+    se, cv = str(rec.get("se") or ""), str(rec.get("cv") or "")
+    if se and cv and float(se) and float(cv):
+        half = min(half, abs(float(est)) * (half_step(se) / abs(float(se))
+                                            + half_step(cv) / abs(float(cv))))  # fmt: skip
+    return half
+
+
+def from_table(name: str, table: pd.DataFrame, text: bool = False, precision=None) -> Published:
+    """Cells of a tidy estimate table (the store, a download read back as text or numbers).
+    Numbers (not text) on the grid of the declared `precision` (estimate, se, cv) are known
+    to half its step (`disclosure.half_widths`); any other number is taken as exact."""
     cells = {}
-    for rec in table.to_dict("records"):
+    half = half_widths(table, precision) if precision and not text else np.zeros(len(table))
+    for k, rec in enumerate(table.to_dict("records")):
         est, big_n = rec.get("estimate"), rec.get("N")
         if text:
             if est in ("", None):
@@ -111,15 +131,20 @@ def from_table(name: str, table: pd.DataFrame, text: bool = False) -> Published:
             cells[cell_key(rec)] = (
                 float(est),
                 float(big_n) if big_n not in ("", None) else None,
-                half_step(str(est)),
+                _text_half(rec, str(est)),
                 half_step(str(big_n)) if big_n not in ("", None) else math.inf,
             )
         elif est is not None and est == est:
             ok = big_n is not None and big_n == big_n
+            pr = (precision or {}).get(str(rec["variable"]))
+            grid = pr is not None and all(
+                _on_grid(float(rec.get(c, np.nan)), st)
+                for c, st in (("estimate", pr.step), ("se", pr.step), ("cv", CV_STEP))
+            )
             cells[cell_key(rec)] = (
                 float(est),
                 float(big_n) if ok else None,
-                EXACT * abs(float(est)),
+                max(half[k], EXACT * abs(float(est))) if grid else EXACT * abs(float(est)),
                 EXACT * abs(float(big_n)) if ok else math.inf,
             )
     return Published(name, cells)
@@ -149,7 +174,8 @@ def _by_row_order(name: str, order: list[tuple], rows: list[dict], value: str, s
 def read_outputs(project: Project, iso: str, cycle: int, est: pd.DataFrame, out_dir: Path | None):
     """Every output's cells: the store, and each export file found under `out_dir`."""
     pub = estimates.public(est)
-    found = [from_table(_STORE, pub)]
+    precision = precision_for(project.indicators, project.rules)
+    found = [from_table(_STORE, pub, precision=precision)]
     if out_dir is None:
         return found
     out_dir = Path(out_dir)
@@ -162,7 +188,7 @@ def read_outputs(project: Project, iso: str, cycle: int, est: pd.DataFrame, out_
         for d in dimension_columns(table):
             if table[d].dtype == "string":
                 table[d] = table[d].astype(object).where(table[d].notna(), None)
-        found.append(from_table("the downloads (Parquet)", table))
+        found.append(from_table("the downloads (Parquet)", table, precision=precision))
     by_id = {i.id: i for i in project.indicators.indicators}
 
     def scale(var: str) -> float:
@@ -205,7 +231,9 @@ def _where(t: pd.DataFrame, i: int) -> str:
     return f"{r['variable']} / {r['grouping'] or 'all'}" + (f" ({cell})" if cell else "")
 
 
-def attack(est: pd.DataFrame, outputs: list[Published], kinds: dict[str, str]) -> dict:
+def attack(
+    est: pd.DataFrame, outputs: list[Published], kinds: dict[str, str], protection=PROTECTION
+) -> dict:
     """Attack every suppressed cell of a cycle's table with everything the outputs publish.
 
     Returns {"leaks": [message...], "routes": count of cells reachable but protected by
@@ -259,7 +287,7 @@ def attack(est: pd.DataFrame, outputs: list[Published], kinds: dict[str, str]) -
                 + abs(p_s) * float(np.abs(g) @ np.where(known[cells], en[cells], 0.0))
             ) / n_s
             scale = 1.0 if kinds.get(var) == "proportion" else max(abs(overall.get(var, 1.0)), 1e-9)
-            if not half < PROTECTION * scale:
+            if not half < protection * scale:
                 routes += 1
                 continue
             used = [int(cells[m]) for m in np.flatnonzero(np.abs(g) > 1e-9)]
@@ -282,9 +310,15 @@ def attack(est: pd.DataFrame, outputs: list[Published], kinds: dict[str, str]) -
     }
 
 
-def check(est: pd.DataFrame, outputs: list[Published], kinds: dict[str, str], what: str) -> dict:
+def check(
+    est: pd.DataFrame,
+    outputs: list[Published],
+    kinds: dict[str, str],
+    what: str,
+    protection: float = PROTECTION,
+) -> dict:
     """`attack`, raising AuditError (one paragraph) on the first cell that can be worked out."""
-    found = attack(est, outputs, kinds)
+    found = attack(est, outputs, kinds, protection)
     if found["leaks"]:
         more = len(found["leaks"]) - 1
         raise AuditError(
@@ -306,7 +340,7 @@ def audit_cycle(
     est = estimates.load(project, iso, cycle).estimates
     outputs = read_outputs(project, iso, cycle, est, Path(out_dir) if out_dir else None)
     kinds = {i.id: i.kind for i in project.indicators.indicators}
-    found = check(est, outputs, kinds, f"{iso} {cycle}")
+    found = check(est, outputs, kinds, f"{iso} {cycle}", project.rules.protection)
     return AuditReport(
         iso, cycle, [o.name for o in outputs], found["cells"], found["suppressed"],
         found["routes"], time.perf_counter() - t0,

@@ -25,6 +25,22 @@ Rules (registry.Rules, data/rules.yml):
   Female × disability stays published); the exact attacker (`recoverable`: every route by
   linear algebra, chains included) then adds the cheapest complement wherever a hidden
   cell can still be worked out, and `check_published` runs the same attacker.
+* precision-aware publication (rules.yml `publish_decimals`, `protection`; `Precision`):
+  every output publishes estimates, se and CI bounds rounded to a declared step (a
+  percentage to 0.1 point), cv to 3 decimals. A route p_s = Σ ±N_d·p_d / N_s over rounded
+  p_d leaves p_s uncertain by Σ |g_d|·N_d·h_d / N_s (h_d: half the step, or what se / cv
+  give if narrower): the rounding amplified by N / N_s. A hidden cell counts as protected
+  when that is at least ±protection (5 points; a mean: 5% of its overall value), and
+  complements (line rule and attacker alike) are added only for routes that still pin a
+  cell. So 4 intersex respondents beside 2,258 women and men are uncertain by ±0.5 and
+  Male stays published (VN 2022: in the 15 adult indicators men answered, the 16th asks
+  women only; secondary cells 233 -> 46); a small margin (3 hidden among 40) is still
+  pinned, and protected.
+  Why not merge the tiny category into "not stated" instead: VN 2022 has no respondent
+  without a stated sex, so the merged group is the same 4 people and still the residual.
+* respondent counts (n) are published for every group, suppressed ones included (the pages'
+  "Who was heard"): a count says how many of a group took part, not who they are or what
+  they answered, and it tells readers why a cell is hidden; the rules protect answers.
 * suppressed rows keep variable, grouping, dimension codes and n; estimate, se, ci_low,
   ci_high, deff, cv and N are blanked (NaN), `suppressed` is True and `suppression` says
   "primary" or "secondary".
@@ -32,6 +48,7 @@ Rules (registry.Rules, data/rules.yml):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import VoicesError
-from .registry import Rules
+from .registry import IndicatorCatalogue, Rules
 
 BLANKED = ["estimate", "se", "ci_low", "ci_high", "deff", "cv", "N"]
 Population = Literal["adults", "children", "cso"]
@@ -86,11 +103,119 @@ def _caution(est: pd.DataFrame, rules: Rules) -> pd.Series:
     return (est["n"] < rules.caution_min_n) | (est["cv"].abs() > rules.caution_max_cv)
 
 
-def apply(est: pd.DataFrame, rules: Rules, population: Population = "adults") -> pd.DataFrame:
-    """Flag and suppress an `stats.estimate` table; returns a new table (same row order)."""
+# --------------------------------------------------------------------------- precision
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How one variable is published: estimates, se and CI bounds rounded to `step` (on the
+    table's scale: 0.001 for a proportion shown to 0.1 percentage point); a route discloses
+    when it pins a hidden cell closer than the protection (times |overall| if `relative`)."""
+
+    step: float
+    relative: bool
+
+
+CV_STEP = 0.001  # cv is published to 3 decimals
+DEFF_STEP = 0.01
+
+
+def precision_for(indicators: IndicatorCatalogue, rules: Rules) -> dict[str, Precision]:
+    """Each indicator's published precision (rules.publish_decimals per unit)."""
+    out = {}
+    for i in indicators.indicators:
+        percent = i.kind == "proportion" and i.unit == "percent"
+        step = 10.0 ** -(rules.publish_decimals[i.unit] + (2 if percent else 0))
+        out[i.id] = Precision(step, relative=i.kind != "proportion")
+    return out
+
+
+def _round(x: np.ndarray, step: np.ndarray) -> np.ndarray:
+    dec = np.round(-np.log10(step)).astype(int)
+    return np.array([round(v, d) if v == v else v for v, d in zip(x, dec, strict=True)])
+
+
+def round_published(est: pd.DataFrame, precision: Mapping[str, Precision]) -> pd.DataFrame:
+    """Round estimate, se and CI bounds to each variable's step, cv and deff to theirs: every
+    output then carries no finer number than declared (so neither does p = se / cv)."""
+    out = est.copy()
+    has = out["variable"].map(lambda v: v in precision).to_numpy(dtype=bool)
+    if not has.any():
+        return out
+    step = out["variable"].map(lambda v: precision[v].step if v in precision else 1.0).to_numpy()
+    for c in ("estimate", "se", "ci_low", "ci_high"):
+        if c in out:
+            out.loc[has, c] = _round(out[c].to_numpy(dtype=float)[has], step[has])
+    for c, st in (("cv", CV_STEP), ("deff", DEFF_STEP)):
+        if c in out:
+            out.loc[has, c] = _round(out[c].to_numpy(dtype=float)[has], np.full(has.sum(), st))
+    return out
+
+
+def half_widths(t: pd.DataFrame, precision: Mapping[str, Precision] | None) -> np.ndarray:
+    """Per row, how closely a reader knows the published estimate: half its step, or what
+    se / cv (both rounded) give if narrower; 0 (exact) for a variable without a precision."""
+    if not precision:
+        return np.zeros(len(t))
+    step = t["variable"].map(lambda v: precision[v].step if v in precision else 0.0).to_numpy()
+    half = step / 2
+    p, se, cv = (t[c].to_numpy(dtype=float) for c in ("estimate", "se", "cv"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.abs(p) * (half / np.abs(se) + CV_STEP / 2 / np.abs(cv))
+    ok = np.isfinite(ratio) & (np.abs(se) > 0) & (np.abs(cv) > 0)
+    return np.where(ok, np.minimum(half, ratio), half)
+
+
+def tolerances(t: pd.DataFrame, rules: Rules, precision: Mapping[str, Precision] | None) -> dict:
+    """Per variable, the narrowest interval that still protects (inf: exact, any route pins)."""
+    out: dict[str, float] = {}
+    overall = t[t["grouping"] == ""].set_index("variable")["estimate"]
+    for v in t["variable"].unique():
+        pr = (precision or {}).get(v)
+        if pr is None:
+            out[v] = np.inf
+        else:
+            o = abs(float(overall.get(v, np.nan))) if pr.relative else 1.0
+            out[v] = rules.protection * (o if o == o and o > 0 else 1.0)
+    return out
+
+
+def _pinned(rel, fixed, coef, unknown, big_n, half, tol) -> np.ndarray:
+    """`fixed`, keeping only the cells whose route gives them to within `tol`: a route
+    p_s = Σ g_d N_d p_d / Σ g_d N_d over rounded p_d is uncertain by Σ |g_d| N_d h_d / N_s
+    (the rounding amplified by N / N_s), which for a small cell is wide."""
+    if not np.isfinite(tol):
+        return fixed
+    ncell = len(rel.cells)
+    out = fixed.copy()
+    known = ~unknown[:ncell]
+    nk = np.where(known, np.nan_to_num(big_n), 0.0)
+    hk = np.where(known, np.nan_to_num(big_n) * half, 0.0)
+    for s in np.flatnonzero(fixed[:ncell]):
+        g = coef[s, :ncell]
+        n_s = abs(float(g @ nk))
+        if n_s <= 0 or float(np.abs(g) @ hk) / n_s >= tol:
+            out[s] = False
+    return out
+
+
+def apply(
+    est: pd.DataFrame,
+    rules: Rules,
+    population: Population = "adults",
+    precision: Mapping[str, Precision] | None = None,
+) -> pd.DataFrame:
+    """Flag and suppress an `stats.estimate` table; returns a new table (same row order).
+    With `precision`, the published statistics are rounded to it and only routes that still
+    pin a hidden cell (see the module) get a complement; without, every route does."""
     out = est.reset_index(drop=True).copy()
     n = out["n"].to_numpy()
     out["flag"] = np.where(_caution(out, rules), "caution", "")
+    if precision:
+        out = round_published(out, precision)
+    half = half_widths(out, precision)
+    big_n = out["N"].to_numpy(dtype=float)
+    tol = tolerances(out, rules, precision)
     primary = (n > 0) & (n < threshold(rules, population))
     kind = np.where(primary, "primary", "").astype(object)
     suppressed = primary.copy()
@@ -106,6 +231,11 @@ def apply(est: pd.DataFrame, rules: Rules, population: Population = "adults") ->
             m = index.get(margin)
             if m is not None and len(live) > 1 and (suppressed[m] or n[m] > n[line].sum()):
                 continue  # a second unknown (the margin, or the not stated): see below
+            if m is not None and len(live) > 1:  # N_s p_s = N p − Σ N_d p_d: how closely?
+                s = live[suppressed[live]][0]
+                others = np.concatenate([[m], live[~suppressed[live]]])
+                if float(big_n[others] @ half[others]) / big_n[s] >= tol[margin[0]]:
+                    continue  # the rounding of the others hides it: no complement
             cand = live[~suppressed[live]]
             if len(cand):
                 pick = cand[np.argmin(n[cand])]  # smallest n; ties: first in table order
@@ -117,16 +247,23 @@ def apply(est: pd.DataFrame, rules: Rules, population: Population = "adults") ->
             kind[pick] = "secondary"
             changed = True
     order = out["grouping"].map(lambda g: len(g.split("×")) if g else 0).to_numpy()
-    for rel in relations(out).values():  # what the line rule misses: routes through chains
-        _protect(rel, n[rel.cells], order[rel.cells], suppressed, kind)
+    for var, rel in relations(out).items():  # what the line rule misses: chains of routes
+        c = rel.cells
+        _protect(rel, n[c], order[c], suppressed, kind, (big_n[c], half[c], tol[var]))
     out["suppressed"] = suppressed
     out["suppression"] = kind
     out.loc[suppressed, [c for c in BLANKED if c in out.columns]] = np.nan
     return out
 
 
-def check_published(table: pd.DataFrame, rules: Rules, population: Population = "adults") -> None:
-    """Raise DisclosureError naming the first row that breaks the rules; None if all hold."""
+def check_published(
+    table: pd.DataFrame,
+    rules: Rules,
+    population: Population = "adults",
+    precision: Mapping[str, Precision] | None = None,
+) -> None:
+    """Raise DisclosureError naming the first row that breaks the rules; None if all hold
+    (with `precision`: no hidden cell can be worked out closer than the protection)."""
     t = table.reset_index(drop=True)
     need = {"variable", "grouping", "estimate", "n", "cv", "flag"}
     if not need <= set(t.columns):
@@ -162,11 +299,16 @@ def check_published(table: pd.DataFrame, rules: Rules, population: Population = 
             hint="Run disclosure.apply on the table before publishing it.",
         )
     hidden = ~shown & (n > 0)
-    for rel in relations(t).values():
+    half = half_widths(t, precision)
+    tol = tolerances(t, rules, precision)
+    big_n = t["N"].to_numpy(dtype=float)
+    for var, rel in relations(t).items():
         unknown = np.zeros(rel.width, dtype=bool)
         unknown[: len(rel.cells)] = hidden[rel.cells]
         unknown[len(rel.cells) :] = True
         fixed, coef = recoverable(rel, unknown)
+        c = rel.cells
+        fixed = _pinned(rel, fixed, coef, unknown, big_n[c], half[c], tol[var])
         hit = np.flatnonzero(fixed[: len(rel.cells)] & hidden[rel.cells])
         if len(hit):
             i = int(rel.cells[hit[0]])
@@ -267,19 +409,25 @@ def recoverable(rel: Relations, unknown: np.ndarray) -> tuple[np.ndarray, np.nda
     return fixed, coef
 
 
-def _protect(rel: Relations, n: np.ndarray, order: np.ndarray, suppressed, kind) -> None:
+def _protect(rel: Relations, n: np.ndarray, order: np.ndarray, suppressed, kind, prec) -> None:
     """Secondary suppression for one variable, in place on the table-wide arrays: while a
     hidden cell can be worked out, hide the published cell of its route (or of its lines)
     that costs least: the first, in the order highest-order grouping (an intersection goes
     before a main breakdown), smallest n, table order, whose hiding closes the route; if
-    none does alone, the cheapest, and look again."""
+    none does alone, the cheapest, and look again. `prec`: (N, half-widths, tolerance) of
+    the cells; a route wider than the tolerance does not count (see `_pinned`)."""
     ncell = len(rel.cells)
     unknown = np.ones(rel.width, dtype=bool)
     unknown[:ncell] = suppressed[rel.cells]
     live = n > 0
     unknown[:ncell] &= live  # an empty cell is known: 0
+
+    def solve(u):
+        f, c = recoverable(rel, u)
+        return _pinned(rel, f, c, u, *prec), c
+
     while True:
-        fixed, coef = recoverable(rel, unknown)
+        fixed, coef = solve(unknown)
         hit = np.flatnonzero(fixed[:ncell] & unknown[:ncell])
         if not len(hit):
             return
@@ -297,7 +445,7 @@ def _protect(rel: Relations, n: np.ndarray, order: np.ndarray, suppressed, kind)
         for j in sorted(set(route) | neighbours, key=lambda j: (-order[j], n[j], j)):
             trial = unknown.copy()
             trial[j] = True
-            after = recoverable(rel, trial)[0]
+            after = solve(trial)[0]
             score = (bool(after[s]), -order[j], n[j], j)
             if best is None or score < best[0]:
                 best = (score, j)

@@ -116,11 +116,12 @@ class CycleStore:
 # --------------------------------------------------------------------------- disclosure
 
 
-def disclose(est: pd.DataFrame, rules: Rules, population: str) -> pd.DataFrame:
-    """`disclosure.apply` (caution flags, primary and secondary suppression over every line
-    of cells that adds up to a published margin) plus `caution` as a boolean column, which
-    official.compare and the chapters read; suppressed cells are never 'caution'."""
-    out = disclosure.apply(est, rules, population)  # type: ignore[arg-type]
+def disclose(est: pd.DataFrame, rules: Rules, population: str, precision=None) -> pd.DataFrame:
+    """`disclosure.apply` (caution flags, rounding to the declared precision, primary and
+    secondary suppression over every line of cells that adds up to a published margin) plus
+    `caution` as a boolean column, which official.compare and the chapters read; suppressed
+    cells are never 'caution'."""
+    out = disclosure.apply(est, rules, population, precision)  # type: ignore[arg-type]
     out["caution"] = out["flag"].fillna("").eq("caution") & ~out["suppressed"]
     return out
 
@@ -131,13 +132,13 @@ def public(est: pd.DataFrame) -> pd.DataFrame:
     return est.drop(columns=[c for c in drop if c in est.columns])
 
 
-def check_published(est: pd.DataFrame, rules: Rules) -> None:
+def check_published(est: pd.DataFrame, rules: Rules, precision=None) -> None:
     """`disclosure.check_published` per population of the cycle table (children are held to
     their stricter threshold): nothing that breaks the declared rules is stored, so no page
     or export shows it."""
     pops = est["population"] if "population" in est else pd.Series("adults", index=est.index)
     for pop in sorted(set(pops)):
-        disclosure.check_published(public(est[pops == pop]), rules, pop)
+        disclosure.check_published(public(est[pops == pop]), rules, pop, precision)
 
 
 # --------------------------------------------------------------------------- gaps (LNOB)
@@ -376,7 +377,7 @@ def compute_estimates(project: Project, iso: str, cycle: int | str, prepared) ->
                 denominators=[denominator_column(i) for i in items] if kind == "ratio" else None,
                 quantile=q,
             )
-            est = disclose(est, rules, pop)
+            est = disclose(est, rules, pop, disclosure.precision_for(project.indicators, rules))
             # group-versus-rest tests are of domain means (lnob); other kinds are not tested
             tests = (
                 gap_tests(df, items, design, by, kind, rules, hib)
@@ -688,7 +689,8 @@ def _build(
     rules = project.rules
     cyc = project.cycle(iso, cycle)
     est = compute_estimates(project, iso, cycle, prepared)
-    check_published(est, rules)  # once per store: pages and exports read checked tables only
+    precision = disclosure.precision_for(project.indicators, rules)
+    check_published(est, rules, precision)  # once per store: pages and exports read checked ones
     prev = previous_cycle(project, iso, cycle)
     over_time = across_cycles(est, cycle, {cy: s.estimates for cy, s in earlier.items()}, prev,
                               rules)  # fmt: skip

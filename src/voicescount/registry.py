@@ -610,6 +610,21 @@ class Rules(Strict):
     )
     alpha: float = Field(0.05, gt=0, lt=1)
     multiple_comparisons: Literal["holm", "bonferroni", "fdr_bh"] = "holm"
+    publish_decimals: dict[Literal["percent", "score", "number"], int] = Field(
+        default_factory=lambda: {"percent": 1, "score": 2, "number": 2},
+        description="every output publishes estimates rounded to this many decimals per unit",
+    )
+    protection: float = Field(
+        0.05, gt=0, lt=1, description="a route that pins a hidden cell closer than this discloses"
+    )
+
+    @field_validator("publish_decimals")
+    @classmethod
+    def _decimals(cls, v: dict) -> dict:
+        bad = {k: d for k, d in v.items() if not 0 <= d <= 6}
+        if bad:
+            raise ValueError(f"decimals must be 0 to 6, not {bad}")
+        return {"percent": 1, "score": 2, "number": 2} | v
 
 
 # --------------------------------------------------------------------------- loading

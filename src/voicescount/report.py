@@ -1014,6 +1014,15 @@ def methods(
         rt("rule_caution", lang, n=r.caution_min_n, cv=fmt_percent(r.caution_max_cv, lang)),
         rt("rule_suppress", lang, n=r.suppress_min_n, n_children=r.suppress_min_n_children),
         rt("rule_secondary", lang),
+        rt(
+            "rule_precision",
+            lang,
+            step=fmt_number(
+                10.0 ** -r.publish_decimals["percent"], lang, r.publish_decimals["percent"]
+            ),
+            points=fmt_number(100 * r.protection, lang),
+        ),
+        rt("rule_counts", lang),
         rt("rule_quotes", lang, k=r.min_quote_group),
         rt(
             "rule_gaps",

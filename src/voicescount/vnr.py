@@ -248,6 +248,14 @@ def build_chapter(
         ),
         t("report.rule_secondary", lang),
         t(
+            "report.rule_precision",
+            lang,
+            step=fmt_number(10.0 ** -rules.publish_decimals["percent"], lang,
+                            rules.publish_decimals["percent"]),
+            points=fmt_number(100 * rules.protection, lang),
+        ),  # fmt: skip
+        t("report.rule_counts", lang),
+        t(
             "report.rule_gaps",
             lang,
             alpha=fmt_number(rules.alpha, lang, 2),
