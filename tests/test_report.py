@@ -833,24 +833,22 @@ def _with_summary(monkeypatch, **summary) -> None:
         real(project, iso, cycle), summary=summary))  # fmt: skip
 
 
-def test_overview_opens_with_who_answered_and_the_largest_tested_gap(
-    chapters, tmp_path, monkeypatch
-):
-    _with_summary(monkeypatch, kept=400, received=410)
+def test_overview_opens_with_the_largest_tested_gap(chapters, tmp_path):
     view = report.overview(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
     assert view.sections[0] == "headline"
     h = view.headline
     kf = report.key_findings(chapters, "ZZ", 2023, "en", out_dir=tmp_path).headline
-    # the key findings' gap (the store's test), after how many answered; its chart, own name
-    assert h.sentences == ["400 people answered this survey.", *kf.sentences[:2]]
-    assert h.sentences[2] == "This gap is statistically significant."
+    # the key findings' gap and its test (two sentences: the cycle's long title is above them)
+    assert h.sentences == kf.sentences[:2]
+    assert h.sentences[0].startswith("The biggest gap is in Basic water: ")
+    assert h.sentences[1] == "This gap is statistically significant."
     assert h.figure.name == "headline-overview" and h.figure.alt == kf.figure.alt
     assert (tmp_path / "figures" / "headline-overview.svg").is_file()
     md = view.markdown()
     assert md.startswith(":::::::{container} voicescount-headline")
-    assert md.index("400 people answered") < md.index("Regions\n: North, South")
+    assert md.index("The biggest gap") < md.index("Regions\n: North, South")
     vi = report.overview(chapters, "ZZ", 2023, "vi", out_dir=tmp_path / "vi").headline
-    assert vi.sentences[0] == "400 người đã trả lời cuộc khảo sát này."
+    assert vi.sentences[0].startswith("Khoảng cách lớn nhất là ở Nước cơ bản: ")
 
 
 def test_overview_without_a_store_has_no_headline(tmp_path):
@@ -939,12 +937,9 @@ def test_explorer_opens_with_what_official_data_misses(chapters, tmp_path, monke
     assert view.sections == ["headline", "intro"]
     official = report.official_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path / "o")
     s = view.headline.sentences
-    assert s[0] == (
-        "Look up any of 2 indicators, for everyone or by group, in the explorer below "
-        "(survey rounds: 2021, 2023)."
-    )
-    assert s[1:] == official.headline.sentences  # the official page's counts, word for word
-    assert s[1].startswith("For 2 of 3 comparisons, official data has no value for the group.")
+    assert s == official.headline.sentences  # the official page's counts, word for word
+    assert s[0].startswith("For 2 of 3 comparisons, official data has no value for the group.")
+    assert s[1] == "Where both have a value, the two differ in 1 of 1 comparisons."
     fig = view.headline.figure
     assert fig.name == "explorer-official-grid"  # labels are global: not the official page's
     assert fig.alt == official.headline.figure.alt and fig.table.rows
@@ -953,3 +948,11 @@ def test_explorer_opens_with_what_official_data_misses(chapters, tmp_path, monke
     assert md.startswith(":::::::{container} voicescount-headline")
     assert "zz-2023-en-fig-explorer-official-grid" in render.targets(md)
     assert md.index("voicescount-headline") < md.index("tables/explorer.json")
+
+
+def test_explorer_without_official_data_says_so_first(chapters, tmp_path):
+    from voicescount import explorer
+
+    view = explorer.explorer_chapter(chapters, "ZZ", 2023, "en", out_dir=tmp_path)
+    assert view.headline.sentences == [report.rt("official_none", "en")]
+    assert view.headline.figure is None and not (tmp_path / "figures").exists()

@@ -276,27 +276,24 @@ def explorer_chapter(
     prefix = page_prefix(iso, cycle, lang)
     page = Page("explorer.md.j2", ["headline", "intro"], lang, prefix=prefix, data_name=DATA_NAME,
                 n_indicators=len(data["indicators"]), cycles=data["cycles"],
-                headline=explorer_headline(project, iso, cycle, lang, data, out_dir))  # fmt: skip
+                headline=explorer_headline(project, iso, cycle, lang, out_dir))  # fmt: skip
     page.data["widget"] = lambda: Html(widget(data, prefix), plain=t("explorer.noscript", lang))
     return page
 
 
 def explorer_headline(
-    project: Project, iso: str, cycle: int | str, lang: str, data: Mapping, out_dir: str | Path
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path
 ) -> Headline:
-    """What the explorer holds (its indicators and cycles), then "what official data misses"
-    above the interactive part: the official page's counts and SDG x group grid (its alt text
-    and table alternative), from the store's comparison, as figures/explorer-official-grid.svg
-    (its own name: labels are global to the book)."""
-    cycles = ", ".join(str(c) for c in data["cycles"])
-    first = t("headline.explorer", lang, k=fmt_number(len(data["indicators"]), lang),
-              cycles=cycles)  # fmt: skip
+    """What official data misses, above the interactive part: the official page's counts and
+    SDG x group grid (its alt text and table alternative), from the store's comparison, as
+    figures/explorer-official-grid.svg (its own name: labels are global to the book). The
+    intro below says what the explorer holds. Without official data for the cycle, the
+    headline says so, as the official page does."""
     c = _ctx(project, iso, cycle, lang, out_dir)
     cmp = c.store.official
     if cmp.empty:
-        return Headline([first])
-    grid = official_headline(c, cmp, "explorer-official-grid")
-    return Headline([first, *grid.sentences], grid.figure)
+        return Headline([t("report.official_none", lang)])
+    return official_headline(c, cmp, "explorer-official-grid")
 
 
 def write_standalone(data: Mapping, out_dir: str | Path) -> Path:

@@ -1431,12 +1431,11 @@ def voices_headline(c: _Ctx, summ: pd.DataFrame, segments: int) -> Headline:
 
 
 def overview_headline(c: _Ctx) -> Headline:
-    """The cycle's landing page: how many answered, then the largest tested gap of the cycle
-    and its chart (the key findings' headline, `gap_headline`, under its own name)."""
+    """The cycle's landing page: the largest tested gap of the cycle and that it is
+    significant, with its chart (the key findings' headline, `gap_headline`, under its own
+    name); two sentences, as the cycle's long title stands above them in the same screen."""
     h = gap_headline(c, list(dict.fromkeys(c.est["variable"])), "headline-overview")
-    kept = c.store.summary.get("kept")
-    heard = [t("headline.heard", c.lang, kept=fmt_number(kept, c.lang))] if kept else []
-    return Headline([*heard, *h.sentences[:2]], h.figure)
+    return Headline(h.sentences[:2], h.figure)
 
 
 def scorecards_headline(c: _Ctx, summ: pd.DataFrame) -> Headline:
