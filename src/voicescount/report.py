@@ -982,6 +982,7 @@ def methods(
         inst = label(c.cyc.instruments[w.instrument].label, lang, w.instrument)
         margins = ", ".join(dim_label(project.dimensions, m, lang) for m in w.margins)
         design.append(rt("variance_raking", lang, instrument=inst, margins=margins))
+    design.append(rt("intervals_df", lang))
     design.append(rt("behind_method", lang))
     rows = []
     for wr in c.store.weights.itertuples(index=False):
