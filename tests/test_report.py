@@ -659,8 +659,10 @@ def test_methods_page_states_the_raked_variance_and_the_behind_probability(tmp_p
     en = _text(report.methods(project, "VN", 2022, "en", out_dir=tmp_path / "en"))
     assert "whose weights were raked to population margins (Sex, Age group, Region" in en
     assert "10,000 seeded draws" in en
+    assert "the group's own degrees of freedom" in en and "svycontrast" in en
     vi = _text(report.methods(project, "VN", 2022, "vi", out_dir=tmp_path / "vi"))
     assert "hiệu chỉnh (raking)" in vi and "10.000 lần mô phỏng" in vi
+    assert "bậc tự do của chính nhóm đó" in vi
 
 
 def test_who_heard_page_shows_the_stores_counts_labelled(chapters, tmp_path, monkeypatch):
