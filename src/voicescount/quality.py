@@ -25,6 +25,7 @@ from typing import Any
 
 from . import estimates
 from .i18n import dim_label, fmt_number, t
+from .provenance import relpath
 from .registry import PARTICIPATION_STAGES, Project, label
 
 __all__ = [
@@ -87,7 +88,9 @@ def statement(project: Project, iso: str, cycle: int | str) -> dict[str, Any]:
     s, prov = store.summary, store.provenance
     k = rules.suppress_min_n
     cd = cyc.citizen_data
-    cdir = project.cycle_dir(iso, cycle).relative_to(project.root).as_posix()
+    # as the store's provenance keys its inputs (relative to the root, `..` where data_dir
+    # lies elsewhere), so the hashes are found whatever the project layout
+    cdir = relpath(project.cycle_dir(iso, cycle), project.root)
     inputs = prov.get("inputs", {})
 
     def hashed(rel: str | None) -> dict[str, str] | None:
