@@ -29,7 +29,7 @@ from .figures import OKABE_ITO, fmt_gap, fmt_value
 from .i18n import MINUS, code_label, dim_label, fmt_number, split_dims, t
 from .registry import Project, label
 from .render import Page, render_html
-from .report import Headline, Html, _ctx, official_headline, page_prefix
+from .report import Headline, Html, official_headline, page_context, page_prefix
 
 PAYLOAD_VERSION = 1
 DATA_NAME = "explorer"  # tables/explorer.json beside the page
@@ -289,7 +289,7 @@ def explorer_headline(
     figures/explorer-official-grid.svg (its own name: labels are global to the book). The
     intro below says what the explorer holds. Without official data for the cycle, the
     headline says so, as the official page does."""
-    c = _ctx(project, iso, cycle, lang, out_dir)
+    c = page_context(project, iso, cycle, lang, out_dir)
     cmp = c.store.official
     if cmp.empty:
         return Headline([t("report.official_none", lang)])

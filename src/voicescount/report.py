@@ -341,6 +341,14 @@ def _ctx(project: Project, iso: str, cycle: int | str, lang: str, out_dir: str |
     return _Ctx(project, iso, int(cycle), lang, Path(out_dir))
 
 
+def page_context(
+    project: Project, iso: str, cycle: int | str, lang: str, out_dir: str | Path
+) -> _Ctx:
+    """A chapter's context (store, cycle, rules, labels, figure folder) for a page built
+    outside this module from this module's pieces (the explorer's headline)."""
+    return _ctx(project, iso, cycle, lang, out_dir)
+
+
 # --------------------------------------------------------------------------- titles, header
 
 CHAPTERS = CHAPTER_KEYS  # chapter stem -> catalogue key of its title (i18n)
