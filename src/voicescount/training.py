@@ -356,7 +356,13 @@ def _execute(nb, cwd: Path, timeout: int):
     from nbclient import NotebookClient
 
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+        # a loaded machine (the test suite's workers, a training room's laptop) can take more
+        # than nbclient's default 60 s to start a kernel
+        startup_timeout=max(60, timeout),
     )
     client.execute()
     return nb
