@@ -452,3 +452,27 @@ def test_checks_on_example_data_point_to_the_mistake(project):
     assert wrong_counts.status == "wrong"
     for result in (swapped, unpublished, smaller, wrong_counts):
         assert not any(ch.isdigit() for ch in result.message.replace("05", "")), result
+
+
+def test_the_kits_example_exports_hold_no_personal_data_and_the_same_numbers(project, tmp_path):
+    """The kit is published with the book: its copy of the raw exports has every column
+    intake removes blanked (the planted canary name and phone are gone), and its prepared
+    data are the report's, row for row."""
+    from voicescount import intake
+    from voicescount.prepare import prepare_cycle
+
+    dest = training.copy_example_project(project, tmp_path / "kit")
+    kit = Project(dest)
+    iso, cyc = training.KIT_CYCLE
+    for path in (dest / "data" / iso / str(cyc) / "exports").iterdir():
+        data = path.read_bytes()
+        assert b"Canary" not in data and b"84912000111" not in data, path.name
+    cycle = kit.cycle(iso, cyc)
+    for name, inst in cycle.instruments.items():
+        raw = intake.read_raw(kit.cycle_dir(iso, cyc) / inst.data, inst)
+        removed = intake.read_instrument(kit, cycle, name).removed_identifiers
+        cols = [i for i, h in enumerate(raw.main.headers) if h in removed]
+        assert cols, f"{name}: no identifier column found to check"
+        assert all(r[i] in (None, "") for r in raw.main.rows for i in cols if i < len(r)), name
+        ours = prepare_cycle(project, iso, cyc).data(name)
+        pd.testing.assert_frame_equal(prepare_cycle(kit, iso, cyc).data(name), ours)

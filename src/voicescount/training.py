@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import codecs
 import copy
+import csv
+import io
 import json
 import os
 import re
@@ -36,7 +39,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
-from . import derive, disclosure, stats, validate
+from . import derive, disclosure, intake, stats, validate
 from .commands import build_parser, subparsers
 from .contract import contract_table, load_contract
 from .errors import ConfigError
@@ -630,10 +633,77 @@ def copy_example_project(project: Project, kit_dir: str | Path) -> Path:
     if official.is_dir():
         shutil.copytree(official, data / "official" / iso)
     shutil.copytree(project.cycle_dir(iso, cycle), data / iso / str(cycle))
+    deidentify_exports(project, iso, cycle, data / iso / str(cycle))
     marker = {"project": KIT_PROJECT, "cycle": f"{iso} {cycle}"}
     (kit_dir / KIT_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     (kit_dir / "README.md").write_text(KIT_README, encoding="utf-8")
     return dest
+
+
+def deidentify_exports(project: Project, iso: str, cycle: int, cycle_copy: Path) -> list[str]:
+    """Blank, in the kit's copy of the raw exports, every column intake removes as personal
+    data (declared identifiers, GPS and device meta): the kit is published with the book, and
+    nothing published may hold identifiers, even synthetic ones. The columns stay (empty),
+    so the kit's intake, validation and numbers are the report's. Returns the blanked headers.
+    """
+    cyc = project.cycle(iso, cycle)
+    blanked: list[str] = []
+    for name in sorted(cyc.instruments):
+        inst = cyc.instruments[name]
+        removed = set(intake.read_instrument(project, cyc, name).removed_identifiers)
+        path = cycle_copy / inst.data
+        if not removed or not path.is_file():
+            continue
+        suffix = path.suffix.lower()
+        if suffix in (".xlsx", ".xlsm"):
+            import openpyxl
+
+            wb = openpyxl.load_workbook(path)
+            for ws in wb.worksheets:
+                header = [c.value for c in next(ws.iter_rows(min_row=1, max_row=1), [])]
+                cols = [i + 1 for i, h in enumerate(header) if h in removed]
+                for row in ws.iter_rows(min_row=2):
+                    for i in cols:
+                        row[i - 1].value = None
+            wb.save(path)
+        elif suffix in (".csv", ".txt"):
+            raw = path.read_bytes()
+            enc = inst.encoding or "utf-8"
+            bom = raw.startswith(codecs.BOM_UTF8)
+            text = raw.decode("utf-8-sig" if bom else enc)
+            newline = "\r\n" if "\r\n" in text[:10000] else "\n"
+            delim = csv.Sniffer().sniff(text[:10000], delimiters=",;\t|").delimiter
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim))
+            cols = [i for i, h in enumerate(rows[0]) if h in removed]
+            for r in rows[1:]:
+                for i in cols:
+                    if i < len(r):
+                        r[i] = ""
+            buf = io.StringIO(newline="")
+            csv.writer(buf, delimiter=delim, lineterminator=newline).writerows(rows)
+            path.write_bytes(buf.getvalue().encode("utf-8-sig" if bom else enc))
+        elif suffix in (".sav", ".zsav"):
+            import pyreadstat
+
+            df, meta = pyreadstat.read_sav(str(path))
+            for c in df.columns:
+                if c in removed:
+                    df[c] = "" if df[c].dtype == object else float("nan")
+            pyreadstat.write_sav(
+                df,
+                str(path),
+                column_labels=meta.column_names_to_labels,
+                variable_value_labels=meta.variable_value_labels,
+            )
+        else:
+            raise ConfigError(
+                f"cannot remove personal data from {path.name} for the training kit "
+                f"(format {suffix}).",
+                path=path,
+                hint="Use an xlsx, csv or sav export for the kit's example cycle.",
+            )
+        blanked += sorted(removed)
+    return blanked
 
 
 KIT_README = """# voicescount training kit
