@@ -1107,6 +1107,7 @@ def test_declared_replicate_columns_are_carried_and_used(tmp_path):
     import numpy as np
 
     from voicescount import estimates
+
     root, df, psus = _replicate_cycle(tmp_path)
     project = Project(root)
     res = read_instrument(project, project.cycle("ZZ", 2023), "adults")

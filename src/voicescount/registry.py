@@ -369,8 +369,9 @@ class Cycle(Strict):
     scorecards: str | None = None
     recommendations: str | None = None
     citizen_data: CitizenData | None = Field(
-        None, description="who initiated, designed, collected and analysed the data, and how "
-        "the communities took part (the CGD quality statement; 'not declared' when omitted)"
+        None,
+        description="who initiated, designed, collected and analysed the data, and how "
+        "the communities took part (the CGD quality statement; 'not declared' when omitted)",
     )
     shared_folders: list[str] = Field(
         default_factory=list,

@@ -250,8 +250,9 @@ def build_chapter(
         t(
             "report.rule_precision",
             lang,
-            step=fmt_number(10.0 ** -rules.publish_decimals["percent"], lang,
-                            rules.publish_decimals["percent"]),
+            step=fmt_number(
+                10.0 ** -rules.publish_decimals["percent"], lang, rules.publish_decimals["percent"]
+            ),
             points=fmt_number(100 * rules.protection, lang),
         ),  # fmt: skip
         t("report.rule_counts", lang),
